@@ -1,0 +1,133 @@
+"""What every command shares: common options, the resolved context, the error edge."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from smscli.errors import ExitCode, SmscliError
+from smscli.redact import RedactingFilter, Redactor
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from smscli.config import Environment, Settings
+
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", help="Profile from the config file.")
+]
+ProviderOpt = Annotated[
+    str | None,
+    typer.Option("--provider", help="Provider: customersms, vairosms, masgsm or sandbox."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON document on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print no table, only errors.")]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", "-v", help="Log requests (secrets redacted) on stderr.")
+]
+
+
+@dataclass
+class Cli:
+    """The state of one command invocation."""
+
+    json: bool = False
+    quiet: bool = False
+    debug: bool = False
+    profile: str | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+    redactor: Redactor = field(default_factory=Redactor)
+    _env: Environment | None = None
+    _settings: Settings | None = None
+
+    @property
+    def env(self) -> Environment:
+        if self._env is None:
+            from smscli.config import Environment
+
+            self._env = Environment.from_process(os.environ, Path.cwd())
+        return self._env
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from smscli.config import resolve
+
+            self._settings = resolve(self.env, profile=self.profile, flags=self.flags)
+            self.redactor = Redactor(self._settings.secrets())
+            for warning in self._settings.warnings:
+                self.warn(warning)
+        return self._settings
+
+    @property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(highlight=False, soft_wrap=False)
+
+    @property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
+
+    def warn(self, text: str) -> None:
+        from rich.text import Text
+
+        self.err.print(Text.assemble(("warning: ", "yellow"), self.redactor(text)))
+
+    def info(self, text: str) -> None:
+        if not self.quiet and not self.json:
+            self.err.print(self.redactor(text), markup=False)
+
+
+@contextmanager
+def command(cli: Cli) -> Iterator[Cli]:
+    """The error edge: domain errors become a message and the contract's exit code;
+    anything else is reported without secrets or local variables."""
+    if cli.debug:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        handler.addFilter(RedactingFilter(cli.redactor))
+        for name in ("smscli", "httpx"):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(handler)
+    try:
+        yield cli
+    except SmscliError as exc:
+        _print_error(cli, exc.message, exc.hint)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        _print_error(cli, "interrupted", None)
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if cli.debug:
+            cli.err.print(cli.redactor(traceback.format_exc()), markup=False)
+        _print_error(
+            cli,
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in smscli; run again with --debug for the traceback",
+        )
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _print_error(cli: Cli, message: str, hint: str | None) -> None:
+    # Redaction uses every secret known so far, including those of a half-resolved profile.
+    from rich.text import Text
+
+    redact = cli.redactor
+    cli.err.print(Text.assemble(("error: ", "red"), redact(message)))
+    if hint:
+        cli.err.print(f"  {redact(hint)}", markup=False, highlight=False)

@@ -1,0 +1,204 @@
+"""``smscli send``: one text to one or many numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from smscli.cli.common import Cli, DebugOpt, JsonOpt, ProfileOpt, ProviderOpt, QuietOpt, command
+from smscli.errors import ConfigError, InputError, UsageError
+
+if TYPE_CHECKING:
+    from smscli.providers.base import Account, Provider
+    from smscli.sending import Draft, Report
+
+
+def send(
+    recipients: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Numbers (each may be a comma-separated list); - reads numbers from stdin.",
+            show_default=False,
+        ),
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="The text; - reads it from stdin.")
+    ] = None,
+    message_file: Annotated[
+        Path | None, typer.Option("--message-file", help="Read the text from a file.")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Numbers from a CSV (phone column) or one per line."),
+    ] = None,
+    sender: Annotated[
+        str | None, typer.Option("--sender", "-s", help="Sender header (başlık).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and show the cost; send nothing.")
+    ] = False,
+    tr: Annotated[
+        bool | None,
+        typer.Option(
+            "--tr/--no-tr",
+            help="Force the provider's Turkish-character mode on or off (default: when needed).",
+            show_default=False,
+        ),
+    ] = None,
+    ascii_only: Annotated[
+        bool, typer.Option("--ascii", help="Transliterate Turkish letters (ş→s, ğ→g, …).")
+    ] = False,
+    max_wait: Annotated[
+        float, typer.Option("--max-wait", help="Most seconds to wait out rate limits.")
+    ] = 600.0,
+    profile: ProfileOpt = None,
+    provider: ProviderOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Send one message to one or more numbers."""
+    cli = Cli(json=json, quiet=quiet, debug=debug, profile=profile)
+    cli.flags = {"provider": provider, "sender": sender}
+    with command(cli):
+        _send(cli, recipients or [], message, message_file, file, dry_run, tr, ascii_only, max_wait)
+
+
+def _read_message(message: str | None, message_file: Path | None) -> str:
+    if message is not None and message_file is not None:
+        raise UsageError("give the text with -m or --message-file, not both")
+    if message == "-":
+        return sys.stdin.read().removesuffix("\n")
+    if message is not None:
+        return message
+    if message_file is not None:
+        try:
+            return message_file.read_text(encoding="utf-8-sig").removesuffix("\n")
+        except OSError as exc:
+            raise InputError(f"cannot read {message_file}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{message_file}: not UTF-8 (byte {exc.start})") from None
+    raise UsageError("no message: pass -m TEXT, -m - (stdin) or --message-file PATH")
+
+
+def _entries(
+    args: list[str], file: Path | None, stdin_used_for_message: bool
+) -> list[tuple[str, str]]:
+    from smscli.csvfile import read_numbers
+    from smscli.recipients import split_arguments
+
+    entries = list(split_arguments(a for a in args if a != "-"))
+    if "-" in args:
+        if stdin_used_for_message:
+            raise UsageError("stdin cannot hold both the message (-m -) and the numbers (-)")
+        for i, line in enumerate(sys.stdin.read().splitlines(), start=1):
+            entries.extend(
+                (part.strip(), f"stdin line {i}") for part in line.split(",") if part.strip()
+            )
+    if file is not None:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {file}: {exc.strerror}") from None
+        entries.extend(read_numbers(data, str(file)))
+    if not entries:
+        raise UsageError("no recipients: give numbers as arguments, - for stdin, or --file")
+    return entries
+
+
+def _send(
+    cli: Cli,
+    args: list[str],
+    message: str | None,
+    message_file: Path | None,
+    file: Path | None,
+    dry_run: bool,
+    tr: bool | None,
+    ascii_only: bool,
+    max_wait: float,
+) -> None:
+    from smscli import providers
+    from smscli.cli import render
+    from smscli.providers.base import check_turkish_mobile
+    from smscli.recipients import collect
+    from smscli.sending import dry_run_report, prepare
+
+    settings = cli.settings
+    name = settings.provider
+    cls = providers.get(name)
+    text = _read_message(message, message_file)
+    recipient_set = collect(_entries(args, file, message == "-"), settings.get("region"))
+    caps = cls.capabilities
+    draft = prepare(
+        provider=name,
+        profile=settings.profile,
+        capabilities=caps,
+        check_recipient=(
+            (lambda e: check_turkish_mobile(name, e))
+            if caps.turkish_numbers_only
+            else lambda e: None
+        ),
+        text=text,
+        recipients=recipient_set,
+        sender=settings.get("sender"),
+        sender_from_flag=settings.values.get("sender") is not None
+        and settings.values["sender"].origin == "flag",
+        turkish=tr,
+        ascii_only=ascii_only,
+    )
+    account = _check_account(cli, cls)
+    report = dry_run_report(draft) if dry_run else _deliver(cli, cls, account, draft, max_wait)
+    render.send_report(cli, report, draft)
+    raise typer.Exit(int(report.exit_code))
+
+
+def _check_account(cli: Cli, cls: type[Provider]) -> Account:
+    """Credentials present, and a warning where they would travel unencrypted."""
+    from urllib.parse import urlsplit
+
+    from smscli import providers
+    from smscli.config import ENV_VARS
+
+    settings = cli.settings
+    for key in providers.CREDENTIALS.get(cls.name, ()):
+        if not settings.get(key):
+            raise ConfigError(
+                f"{cls.name} needs {key}",
+                hint=f"set {key} in the profile ({settings.config.path}) or {ENV_VARS[key]}",
+            )
+    account = settings.account(cls.default_base_url)
+    url = urlsplit(account.base_url)
+    if url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        cli.warn(
+            f"{cls.name}: {url.scheme}://{url.hostname} is plain http, so the credentials "
+            "travel unencrypted (the provider documents no https root)"
+        )
+    return account
+
+
+def _deliver(
+    cli: Cli, cls: type[Provider], account: Account, draft: Draft, max_wait: float
+) -> Report:
+    from smscli import providers
+    from smscli.ledger import AccountState, Ledger
+    from smscli.sending import Engine, account_id
+
+    with Ledger.open(cli.env.ledger_path) as ledger:
+        aid = account_id(account)
+        client = None
+        if getattr(cls, "network", True):
+            from smscli.http import make_client
+
+            client = make_client(account.timeout, cli.redactor, debug=cli.debug)
+        try:
+            driver = providers.build(cls, account, client, AccountState(ledger, aid))
+            engine = Engine(
+                driver, ledger, aid, batch_size=cli.settings.get("batch_size"), max_wait=max_wait
+            )
+            return engine.send(draft, command="send")
+        finally:
+            if client is not None:
+                client.close()

@@ -1,0 +1,285 @@
+"""Profiles: one frozen settings object resolved from flags, environment, ``.env``, the TOML
+config file and built-in defaults (highest first), keeping where each value came from.
+
+Core code never reads ``os.environ``: the CLI passes the environment in.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from smscli.errors import ConfigError
+from smscli.providers.base import Account
+
+Origin = Literal["flag", "env", ".env", "file", "default"]
+
+SECRET_FIELDS = frozenset({"api_key", "password"})
+ENV_VARS: dict[str, str] = {
+    "provider": "SMSCLI_PROVIDER",
+    "api_key": "SMSCLI_API_KEY",
+    "username": "SMSCLI_USERNAME",
+    "password": "SMSCLI_PASSWORD",
+    "sender": "SMSCLI_SENDER",
+    "base_url": "SMSCLI_BASE_URL",
+    "region": "SMSCLI_REGION",
+    "timeout": "SMSCLI_TIMEOUT",
+}
+DEFAULTS: dict[str, Any] = {"region": "TR", "timeout": 30.0}
+FIELDS: dict[str, type | tuple[type, ...]] = {
+    "provider": str,
+    "api_key": str,
+    "username": str,
+    "password": str,
+    "sender": str,
+    "base_url": str,
+    "region": str,
+    "timeout": (int, float),
+    "batch_size": int,
+    "concurrency": int,
+    "rate_limits": list,
+    "senders": list,
+}
+
+NO_PROVIDER_HINT = (
+    "configure a profile in {path} (for example:\n"
+    '  [profiles.main]\n  provider = "masgsm"\n  username = "5321112233"\n'
+    '  password = "..."\n  sender = "ACME"\n'
+    "), or set SMSCLI_PROVIDER and its credentials in the environment or a .env file; "
+    "to try smscli without an account, pass --provider sandbox"
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    value: Any
+    origin: Origin
+    detail: str = ""
+    """Which variable, file or flag, for ``profiles show``."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the process was started with: variables, the ``.env`` file, the paths."""
+
+    variables: Mapping[str, str]
+    dotenv: Mapping[str, str]
+    dotenv_path: Path | None
+    config_path: Path
+    ledger_path: Path
+
+    @classmethod
+    def from_process(cls, environ: Mapping[str, str], cwd: Path) -> Environment:
+        from dotenv import dotenv_values, find_dotenv
+
+        found = find_dotenv(usecwd=True) if cwd == Path.cwd() else _find_upwards(cwd, ".env")
+        dotenv_path = Path(found) if found else None
+        dotenv = (
+            {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+            if dotenv_path
+            else {}
+        )
+
+        def var(name: str) -> str | None:
+            return environ.get(name) or dotenv.get(name)
+
+        config = var("SMSCLI_CONFIG")
+        ledger = var("SMSCLI_LEDGER")
+        if config:
+            config_path = Path(config).expanduser()
+        else:
+            from platformdirs import user_config_path
+
+            config_path = user_config_path("smscli") / "config.toml"
+        if ledger:
+            ledger_path = Path(ledger).expanduser()
+        else:
+            from platformdirs import user_data_path
+
+            ledger_path = user_data_path("smscli") / "ledger.db"
+        return cls(dict(environ), dotenv, dotenv_path, config_path, ledger_path)
+
+    def lookup(self, name: str) -> tuple[str, Origin] | None:
+        """A variable from the process (first) or from ``.env`` (never overriding)."""
+        if self.variables.get(name):
+            return self.variables[name], "env"
+        if self.dotenv.get(name):
+            return self.dotenv[name], ".env"
+        return None
+
+
+def _find_upwards(start: Path, name: str) -> str | None:
+    for folder in (start, *start.parents):
+        if (folder / name).is_file():
+            return str(folder / name)
+    return None
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    path: Path
+    exists: bool
+    default_profile: str | None = None
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    world_readable_secrets: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> ConfigFile:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path, exists=False)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        profiles = data.get("profiles", {})
+        if not isinstance(profiles, dict) or not all(
+            isinstance(p, dict) for p in profiles.values()
+        ):
+            raise ConfigError(f"{path}: [profiles] must hold tables like [profiles.NAME]")
+        for name, profile in profiles.items():
+            for key, value in profile.items():
+                if key not in FIELDS:
+                    raise ConfigError(
+                        f"{path}: profiles.{name}.{key}: unknown setting",
+                        hint=f"known settings: {', '.join(FIELDS)}",
+                    )
+                if not isinstance(value, FIELDS[key]) or isinstance(value, bool):
+                    shown = "(hidden)" if key in SECRET_FIELDS else repr(value)
+                    raise ConfigError(
+                        f"{path}: profiles.{name}.{key}: expected {_type_name(FIELDS[key])},"
+                        f" got {shown}"
+                    )
+        default = data.get("default_profile")
+        if default is not None and not isinstance(default, str):
+            raise ConfigError(f"{path}: default_profile must be a string")
+        has_secrets = any(k in SECRET_FIELDS for p in profiles.values() for k in p)
+        mode = path.stat().st_mode
+        readable = bool(mode & (stat.S_IRGRP | stat.S_IROTH)) and os.name == "posix"
+        return cls(path, True, default, profiles, has_secrets and readable)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved profile. Immutable; ``values`` keeps the origin of each value."""
+
+    profile: str | None
+    profile_origin: str
+    values: Mapping[str, Value]
+    config: ConfigFile
+    warnings: tuple[str, ...] = ()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        v = self.values.get(name)
+        return default if v is None else v.value
+
+    @property
+    def provider(self) -> str:
+        name: str | None = self.get("provider")
+        if not name:
+            raise ConfigError(
+                "no provider configured",
+                hint=NO_PROVIDER_HINT.format(path=self.config.path),
+            )
+        return name
+
+    def account(self, default_base_url: str) -> Account:
+        return Account(
+            provider=self.provider,
+            base_url=self.get("base_url") or default_base_url,
+            api_key=self.get("api_key"),
+            username=self.get("username"),
+            password=self.get("password"),
+            timeout=float(self.get("timeout", 30.0)),
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(str(self.get(k)) for k in SECRET_FIELDS if self.get(k))
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", list: "a list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _coerce(name: str, raw: str, where: str) -> Any:
+    if name == "timeout":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: timeout must be a number of seconds, got {raw!r}"
+            ) from None
+        if value <= 0:
+            raise ConfigError(f"{where}: timeout must be positive")
+        return value
+    return raw
+
+
+def resolve(
+    env: Environment,
+    *,
+    profile: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve the selected profile: flags > environment (.env included) > file > defaults."""
+    config = ConfigFile.load(env.config_path)
+    name, name_origin = _select_profile(env, config, profile)
+    values: dict[str, Value] = {k: Value(v, "default") for k, v in DEFAULTS.items()}
+    if name is not None:
+        for key, value in config.profiles[name].items():
+            values[key] = Value(value, "file", f"{config.path} [profiles.{name}]")
+    for key, var in ENV_VARS.items():
+        found = env.lookup(var)
+        if found:
+            values[key] = Value(_coerce(key, found[0], var), found[1], var)
+    for key, value in (flags or {}).items():
+        if value is not None:
+            values[key] = Value(value, "flag", f"--{key.replace('_', '-')}")
+    region = values["region"]
+    if not (isinstance(region.value, str) and len(region.value) == 2 and region.value.isalpha()):
+        raise ConfigError(f"region must be a two-letter country code, got {region.value!r}")
+    values["region"] = Value(region.value.upper(), region.origin, region.detail)
+    warnings = []
+    if config.world_readable_secrets:
+        warnings.append(
+            f"{config.path} holds secrets and is readable by other users; "
+            f"run: chmod 600 {config.path}"
+        )
+    return Settings(name, name_origin, values, config, tuple(warnings))
+
+
+def _select_profile(
+    env: Environment, config: ConfigFile, flag: str | None
+) -> tuple[str | None, str]:
+    """--profile > SMSCLI_PROFILE > default_profile > the only profile."""
+    candidates: list[tuple[str | None, str]] = [(flag, "flag --profile")]
+    found = env.lookup("SMSCLI_PROFILE")
+    if found:
+        candidates.append((found[0], f"{found[1]} SMSCLI_PROFILE"))
+    candidates.append((config.default_profile, f"file {config.path} default_profile"))
+    for name, origin in candidates:
+        if name:
+            if name not in config.profiles:
+                known = ", ".join(sorted(config.profiles)) or "none"
+                where = str(config.path) if config.exists else f"{config.path} (no such file)"
+                raise ConfigError(
+                    f"profile {name!r} (from {origin}) is not defined in {where}",
+                    hint=f"defined profiles: {known}",
+                )
+            return name, origin
+    if len(config.profiles) == 1:
+        (only,) = config.profiles
+        return only, "the only profile in the file"
+    return None, "none"

@@ -1,0 +1,141 @@
+"""Classify an SMS text, count its characters and parts, and transliterate Turkish.
+
+The alphabets follow 3GPP TS 23.038 (section 6.2.1 default alphabet and extension table,
+annex A.2.1 Turkish national language single shift table). Capacities follow from the
+140-octet user data of 3GPP TS 23.040 minus the user data header:
+
+- GSM-7: 160 septets alone, 153 per part (concatenation IE, 6 octets of UDH);
+- GSM-7+TR: 155 alone, 149 per part (the national language single shift IE adds 3 octets);
+- UCS-2: 70 UTF-16 code units alone, 67 per part.
+
+With the Turkish mode only the single shift table changes; the locking table stays the
+default alphabet, so a text is GSM-7+TR when every character is in the default alphabet or
+in the Turkish single shift table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Encoding = Literal["GSM-7", "GSM-7+TR", "UCS-2"]
+
+# 3GPP TS 23.038 6.2.1, in code order 0x00-0x7F. 0x1B (ESC) is not a character a user can
+# type, so it is left out: a literal ESC in the text cannot be sent as GSM-7.
+_DEFAULT_ALPHABET: Final = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ"  # 0x1B ESC would sit between Ξ and Æ
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
+)
+
+# 3GPP TS 23.038 6.2.1.1, default extension table: each costs ESC + code = 2 septets.
+_DEFAULT_EXTENSION: Final = frozenset("\x0c^{}\\[~]|€")
+
+# 3GPP TS 23.038 A.2.1, Turkish single shift table: each costs ESC + code = 2 septets.
+_TURKISH_SHIFT: Final = frozenset("\x0c^{}\\[~]|ĞİŞç€ğış")
+
+_GSM7: Final = _DEFAULT_ALPHABET | _DEFAULT_EXTENSION
+_GSM7_TR: Final = _DEFAULT_ALPHABET | _TURKISH_SHIFT
+
+# (single-part capacity, per-part capacity when concatenated), in units of the encoding.
+_CAPACITY: Final[dict[Encoding, tuple[int, int]]] = {
+    "GSM-7": (160, 153),
+    "GSM-7+TR": (155, 149),
+    "UCS-2": (70, 67),
+}
+
+_TRANSLITERATION: Final = str.maketrans("şŞğĞıİçÇöÖüÜâîûÂÎÛ", "sSgGiIcCoOuUaiuAIU")
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """How a text will be sent: encoding, size and number of SMS parts."""
+
+    encoding: Encoding
+    chars: int  # code points, as the user sees them
+    units: int  # septets (escaped chars count 2) for GSM-7 and GSM-7+TR, UTF-16 units for UCS-2
+    parts: int  # 0 for the empty text
+    per_part: int  # capacity of one part for this message: single-part or concatenated
+    turkish: bool  # the provider's Turkish mode must be on
+
+
+def _fits(text: str, alphabet: frozenset[str]) -> bool:
+    return all(ch in alphabet for ch in text)
+
+
+def _costs(text: str, encoding: Encoding) -> list[int]:
+    """Units per character: septets (3GPP TS 23.038 6.2.1) or UTF-16 code units."""
+    if encoding == "UCS-2":
+        # Outside the BMP a code point is a surrogate pair (UTF-16), i.e. two units.
+        return [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    return [1 if ch in _DEFAULT_ALPHABET else 2 for ch in text]
+
+
+def _count_parts(costs: list[int], single: int, multi: int) -> int:
+    """Parts after greedy splitting; an escape pair or surrogate pair is never cut in two."""
+    total = sum(costs)
+    if total == 0:
+        return 0
+    if total <= single:
+        return 1
+    parts, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            parts, used = parts + 1, 0
+        used += cost
+    return parts
+
+
+def _choose(text: str, turkish: bool | None) -> Encoding:
+    if turkish is not True and _fits(text, _GSM7):
+        return "GSM-7"
+    if turkish is not False and _fits(text, _GSM7_TR):
+        return "GSM-7+TR"
+    return "UCS-2"
+
+
+def analyse(text: str, turkish: bool | None = None) -> Segmentation:
+    """Pick the encoding for ``text`` and count its units and SMS parts.
+
+    ``turkish=None`` picks the cheapest of GSM-7, GSM-7+TR and UCS-2 that can carry the
+    text. ``True`` means the provider's Turkish mode is on, so every GSM text is sent with
+    the Turkish single shift header (155/149) even when it is plain ASCII. ``False`` means
+    it is off, so Turkish-only letters (ç ğ ı İ ş Ğ Ş) force UCS-2.
+    """
+    encoding = _choose(text, turkish)
+    costs = _costs(text, encoding)
+    single, multi = _CAPACITY[encoding]
+    parts = _count_parts(costs, single, multi)
+    return Segmentation(
+        encoding=encoding,
+        chars=len(text),
+        units=sum(costs),
+        parts=parts,
+        per_part=single if parts <= 1 else multi,
+        turkish=encoding == "GSM-7+TR",
+    )
+
+
+def needs_turkish_shift(text: str) -> bool:
+    """True when ``text`` is not plain GSM-7 but fits the Turkish single shift table."""
+    return not _fits(text, _GSM7) and _fits(text, _GSM7_TR)
+
+
+def transliterate(text: str) -> str:
+    """Replace Turkish letters (and â î û) by their ASCII base letter; keep everything else.
+
+    Only precomposed characters are mapped; a decomposed ``s`` + U+0327 keeps its
+    combining mark.
+    """
+    return text.translate(_TRANSLITERATION)
+
+
+def unsupported_chars(text: str, turkish: bool) -> list[str]:
+    """Distinct characters, in order of first appearance, that force UCS-2 in that mode."""
+    alphabet = _GSM7_TR if turkish else _GSM7
+    return list(dict.fromkeys(ch for ch in text if ch not in alphabet))

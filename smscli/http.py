@@ -1,0 +1,140 @@
+"""The HTTP edge shared by every driver: one client, and one place that turns transport
+failures into the error tree.
+
+The distinction that matters for exactly-once is *did the request leave?*
+- connection refused, connect timeout, pool timeout: it never left (:class:`NotSent`);
+- read/write timeout, dropped connection, a 5xx: it may have been processed
+  (:class:`OutcomeUnknown`), never retried automatically;
+- 429, or 503 with ``Retry-After``: not processed (:class:`RateLimited`), the engine waits.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from smscli import __version__
+from smscli.errors import NotSent, OutcomeUnknown, RateLimited
+from smscli.redact import Redactor, excerpt
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("smscli.http")
+
+
+def make_client(timeout: float, redactor: Redactor, *, debug: bool = False) -> httpx.Client:
+    """One keep-alive client for a whole command. TLS is always verified."""
+    import httpx
+
+    hooks: dict[str, list[Any]] = {}
+    if debug:
+
+        def on_request(request: httpx.Request) -> None:
+            body = request.content.decode("utf-8", "replace") if request.content else ""
+            log.debug("→ %s %s %s", request.method, redactor(str(request.url)), redactor(body))
+
+        def on_response(response: httpx.Response) -> None:
+            response.read()
+            log.debug("← %s %s", response.status_code, excerpt(response.text, redactor, limit=500))
+
+        hooks = {"request": [on_request], "response": [on_response]}
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        verify=True,
+        follow_redirects=False,
+        headers={"User-Agent": f"smscli/{__version__}"},
+        event_hooks=hooks,
+    )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    redactor: Redactor,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request and classify what can go wrong on the way.
+
+    Returns every response that is not a rate limit or a 5xx; the driver reads it.
+    Exceptions are raised ``from None``: httpx's own texts and chains can carry the URL,
+    and with it a key.
+    """
+    import httpx
+
+    try:
+        response = client.request(method, url, **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise NotSent(
+            f"{provider}: could not connect ({type(exc).__name__}: {redactor(str(exc))}); "
+            "nothing was sent"
+        ) from None
+    except httpx.TimeoutException as exc:
+        raise OutcomeUnknown(
+            f"{provider}: no reply within the timeout ({type(exc).__name__}) after the request "
+            "was sent; the provider may have taken it"
+        ) from None
+    except httpx.TransportError as exc:
+        raise OutcomeUnknown(
+            f"{provider}: connection lost after the request was sent "
+            f"({type(exc).__name__}: {redactor(str(exc))}); the provider may have taken it"
+        ) from None
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if response.status_code == 429 or (response.status_code == 503 and retry_after is not None):
+        raise RateLimited(
+            f"{provider}: rate limited (HTTP {response.status_code})", retry_after=retry_after
+        )
+    if response.status_code >= 500:
+        raise OutcomeUnknown(
+            f"{provider}: HTTP {response.status_code} after the request was sent: "
+            f"{excerpt(response.text, redactor)}"
+        )
+    return response
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The reply as JSON, or None when it is not JSON."""
+    import json
+
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def unreadable(provider: str, response: httpx.Response, redactor: Redactor) -> Exception:
+    """The error for a reply the docs do not describe (HTML page, empty body, odd JSON).
+
+    A 2xx we cannot read may still mean the provider took the messages, so their outcome is
+    unknown; a 4xx means the request was refused as a whole.
+    """
+    from smscli.errors import ProviderError
+
+    text = (
+        f"{provider}: unexpected reply (HTTP {response.status_code}): "
+        f"{excerpt(response.text, redactor)}"
+    )
+    if 200 <= response.status_code < 300:
+        return OutcomeUnknown(text + "; the provider may have taken the messages")
+    return ProviderError(text)

@@ -1,0 +1,278 @@
+"""The SQLite ledger: every run and every message, so that nothing is sent twice and
+everything can be found again.
+
+A message is written before its request leaves (``sending``, committed) and its outcome as soon
+as the reply arrives. The database runs in WAL mode with ``synchronous=FULL`` so a committed
+state survives a crash or ``kill -9``. Schema migrations are the ordered list below, applied
+by :meth:`Ledger.open` through ``PRAGMA user_version``. No secret is ever stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from smscli.errors import ConfigError
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        command TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        profile TEXT,
+        account TEXT NOT NULL,
+        sender TEXT,
+        source TEXT,
+        fingerprint TEXT,
+        credits_remaining REAL
+    );
+    CREATE INDEX runs_fingerprint ON runs(fingerprint);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        seq INTEGER NOT NULL,
+        source TEXT,
+        raw TEXT,
+        recipient TEXT,
+        text TEXT,
+        encoding TEXT,
+        segments INTEGER,
+        state TEXT NOT NULL,
+        provider_message_id TEXT,
+        batch_id TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_run_state ON messages(run_id, state);
+    CREATE INDEX messages_provider_id ON messages(provider_message_id);
+    CREATE TABLE provider_state (
+        account TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    );
+    """,
+)
+
+STATES = ("pending", "sending", "accepted", "failed", "unknown", "delivered", "undelivered")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    seq: int
+    source: str
+    raw: str
+    recipient: str | None
+    text: str
+    encoding: str
+    segments: int
+    state: str = "pending"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    created_at: str
+    finished_at: str | None
+    command: str
+    provider: str
+    profile: str | None
+    account: str
+    sender: str | None
+    source: str | None
+    credits_remaining: float | None
+
+
+class Ledger:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the ledger {path}: {exc}") from None
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            ledger = cls(conn, path)
+            ledger._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ConfigError(f"the ledger {path} is not usable: {exc}") from None
+        return ledger
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A short ``BEGIN IMMEDIATE`` transaction: writers queue here, not mid-way."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise ConfigError(
+                    f"the ledger {self.path} was written by a newer smscli "
+                    f"(schema {version}); upgrade smscli"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    # runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        command: str,
+        provider: str,
+        profile: str | None,
+        account: str,
+        sender: str | None,
+        source: str | None,
+        messages: Iterable[NewMessage],
+        fingerprint: str | None = None,
+    ) -> str:
+        """A run and all its messages, in one transaction."""
+        run_id = new_run_id()
+        stamp = now()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created_at, command, provider, profile, account, sender,"
+                " source, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, stamp, command, provider, profile, account, sender, source, fingerprint),
+            )
+            db.executemany(
+                "INSERT INTO messages (run_id, seq, source, raw, recipient, text, encoding,"
+                " segments, state, error, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        run_id, m.seq, m.source, m.raw, m.recipient, m.text, m.encoding,
+                        m.segments, m.state, m.error, stamp, stamp,
+                    )
+                    for m in messages
+                ),
+            )  # fmt: skip
+        return run_id
+
+    def finish_run(self, run_id: str, credits_remaining: float | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, credits_remaining = ? WHERE id = ?",
+                (now(), credits_remaining, run_id),
+            )
+
+    def run(self, run_id: str) -> Run | None:
+        row = self.conn.execute(
+            "SELECT id, created_at, finished_at, command, provider, profile, account, sender,"
+            " source, credits_remaining FROM runs WHERE id = ?",
+            (run_id,),
+        ).fetchone()
+        return Run(*row) if row else None
+
+    def messages(self, run_id: str, states: Sequence[str] | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM messages WHERE run_id = ?"
+        args: list[Any] = [run_id]
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += list(states)
+        return self.conn.execute(sql + " ORDER BY seq", args).fetchall()
+
+    # message states ---------------------------------------------------------------------
+
+    def mark_sending(self, ids: Sequence[int]) -> None:
+        """Claim messages just before their request leaves. Committed on return."""
+        stamp = now()
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE messages SET state = 'sending', updated_at = ? WHERE id = ?",
+                ((stamp, i) for i in ids),
+            )
+
+    def record(
+        self, outcomes: Iterable[tuple[int, str, str | None, str | None]], batch_id: str | None
+    ) -> None:
+        """Store ``(id, state, provider_message_id, error)`` outcomes. Committed on return."""
+        stamp = now()
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
+                " batch_id = ?, updated_at = ? WHERE id = ?",
+                ((state, pid, err, batch_id, stamp, i) for i, state, pid, err in outcomes),
+            )
+
+    # provider state (simulated credits, last reported balance) ---------------------------
+
+    def get_state(self, account: str, key: str) -> tuple[str, str] | None:
+        row = self.conn.execute(
+            "SELECT value, updated_at FROM provider_state WHERE account = ? AND key = ?",
+            (account, key),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def set_state(self, account: str, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO provider_state (account, key, value, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (account, key) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                (account, key, value, now()),
+            )
+
+
+class AccountState:
+    """Key-value state of one provider account, kept in the ledger (e.g. sandbox credits)."""
+
+    def __init__(self, ledger: Ledger, account: str) -> None:
+        self.ledger = ledger
+        self.account = account
+
+    def get(self, key: str) -> str | None:
+        found = self.ledger.get_state(self.account, key)
+        return found[0] if found else None
+
+    def set(self, key: str, value: str) -> None:
+        self.ledger.set_state(self.account, key, value)

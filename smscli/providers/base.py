@@ -1,0 +1,125 @@
+"""The one small interface every provider driver implements.
+
+A driver translates between our message model and its provider's wire format. It gets an
+injected ``httpx.Client`` and never sleeps, retries, logs secrets or touches the ledger; the
+sending engine does those. Whole-request failures are raised from :mod:`smscli.errors`;
+per-recipient outcomes are returned as :class:`Outcome` data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+
+OutcomeStatus = Literal["accepted", "failed", "unknown"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do, declared once per driver."""
+
+    max_batch: int
+    """Most recipients we put in one request."""
+    per_recipient_text: bool
+    """One request may carry a different text for each recipient."""
+    turkish_mode: bool
+    """The provider has a Turkish-character switch (``tr_char``, ``lang=tr``)."""
+    turkish_numbers_only: bool
+    """Only Turkish mobile numbers can be sent to."""
+    sender: bool
+    """The request carries a sender header (başlık)."""
+    balance: bool
+    report: bool
+    headers: bool
+    rate_limits: tuple[str, ...] = ()
+    """Documented defaults, e.g. ``("100/minute", "5000/hour")``."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """Connection settings of one provider account. Secrets never appear in ``repr``."""
+
+    provider: str
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.api_key, self.password) if s)
+
+
+@dataclass(frozen=True)
+class Message:
+    key: str
+    """Our own id for the message (unique within a batch); outcomes refer to it."""
+    to: str
+    """E.164, e.g. ``+905321112233``."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Messages that go out in one request."""
+
+    messages: tuple[Message, ...]
+    sender: str | None = None
+    turkish: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    status: OutcomeStatus
+    message_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outcomes: tuple[Outcome, ...]
+    credits_remaining: float | None = None
+    batch_id: str | None = None
+    """The provider's id for the whole request, where it gives one (vairosms, masgsm)."""
+
+
+@dataclass(frozen=True)
+class Balance:
+    credits: float | None
+    raw: str | None = None
+    """The value as the provider wrote it."""
+
+
+class Provider(Protocol):
+    """A provider driver. One module per provider, registered in :mod:`smscli.providers`."""
+
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, account: Account, client: httpx.Client) -> None: ...
+
+    def check_recipient(self, e164: str) -> str | None:
+        """Why this number cannot be sent to through this provider, or None if it can."""
+        ...
+
+    def send(self, batch: Batch) -> BatchResult: ...
+
+    def balance(self) -> Balance: ...
+
+
+def turkish_mobile(e164: str) -> str | None:
+    """The 10-digit national form ``5xxxxxxxxx`` of a Turkish mobile number, else None."""
+    if e164.startswith("+905") and len(e164) == 13 and e164[1:].isdigit():
+        return e164[3:]
+    return None
+
+
+def check_turkish_mobile(provider: str, e164: str) -> str | None:
+    if turkish_mobile(e164) is None:
+        return f"{provider} sends only to Turkish mobile numbers (+90 5xx xxx xx xx)"
+    return None

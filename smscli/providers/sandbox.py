@@ -1,0 +1,84 @@
+"""The built-in sandbox: a provider with no network, for trying smscli and rehearsing scripts.
+
+It accepts every valid number, gives each message an id, and keeps simulated credits in the
+ledger (1,000 to start with; one credit per SMS part). Magic numbers let scripts rehearse
+failures deterministically:
+
+- a number ending in ``0000`` is rejected by the "provider";
+- a number ending in ``0001`` is accepted but will stay undelivered in reports.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from smscli.encoding import analyse
+from smscli.errors import CreditError
+from smscli.providers.base import Account, Balance, Batch, BatchResult, Capabilities, Outcome
+
+if TYPE_CHECKING:
+    import httpx
+
+START_CREDITS = 1000.0
+REJECTED_SUFFIX = "0000"
+UNDELIVERED_SUFFIX = "0001"
+
+
+class State(Protocol):
+    """Where the sandbox keeps its simulated account (the ledger)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+class Sandbox:
+    name: ClassVar[str] = "sandbox"
+    default_base_url: ClassVar[str] = "sandbox:"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=1000,
+        per_recipient_text=True,
+        turkish_mode=True,
+        turkish_numbers_only=False,
+        sender=False,
+        balance=True,
+        report=True,
+        headers=True,
+    )
+    uses_state: ClassVar[bool] = True
+    network: ClassVar[bool] = False
+
+    def __init__(self, account: Account, client: httpx.Client | None, state: State) -> None:
+        self.account = account
+        self.state = state
+
+    def check_recipient(self, e164: str) -> str | None:
+        return None
+
+    def _credits(self) -> float:
+        raw = self.state.get("credits")
+        return START_CREDITS if raw is None else float(raw)
+
+    def send(self, batch: Batch) -> BatchResult:
+        cost = 0
+        outcomes = []
+        for m in batch.messages:
+            if m.to.endswith(REJECTED_SUFFIX):
+                outcomes.append(
+                    Outcome(m.key, "failed", None, "sandbox: rejected (numbers ending in 0000)")
+                )
+                continue
+            cost += analyse(m.text, batch.turkish).parts
+            outcomes.append(Outcome(m.key, "accepted", "sbx-" + secrets.token_hex(6)))
+        credits = self._credits()
+        if cost > credits:
+            raise CreditError(
+                f"sandbox: insufficient credit ({credits:g} left, {cost} needed); nothing sent"
+            )
+        self.state.set("credits", repr(credits - cost))
+        return BatchResult(tuple(outcomes), credits_remaining=credits - cost)
+
+    def balance(self) -> Balance:
+        credits = self._credits()
+        return Balance(credits, f"{credits:g}")

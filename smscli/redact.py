@@ -1,0 +1,69 @@
+"""Keep secrets out of everything a user or a log can see."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+_QUERY_SECRET = re.compile(r"(?i)(?<=[?&])(api_key|apikey|key|password|pass|p|token)=([^&\s\"']+)")
+
+
+def _forms(secret: str) -> set[str]:
+    """The ways a secret can be written on the wire: raw, URL-encoded, JSON-escaped."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+
+
+class Redactor:
+    """Replaces every known secret (in all its encodings) and secret-looking query values."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        forms: set[str] = set()
+        for s in secrets:
+            if s and len(s) >= 3:
+                forms |= _forms(s)
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for form in self._forms:
+            text = text.replace(form, MASK)
+        return _QUERY_SECRET.sub(lambda m: f"{m.group(1)}={MASK}", text)
+
+
+def mask(secret: str | None) -> str:
+    """How a configured secret is shown in ``profiles show``."""
+    if not secret:
+        return ""
+    if len(secret) <= 8:
+        return MASK
+    return f"{secret[:2]}{MASK}{secret[-2:]}"
+
+
+def excerpt(text: str, redactor: Redactor, limit: int = 120) -> str:
+    """A short, single-line, secret-free quote of a reply body."""
+    flat = " ".join(redactor(text).split())
+    if not flat:
+        return "(empty body)"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every record that passes through a handler (httpx logs full URLs)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor(record.getMessage())
+        record.args = None
+        return True
