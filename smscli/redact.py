@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -13,14 +14,14 @@ _QUERY_SECRET = re.compile(r"(?i)(?<=[?&])(api_key|apikey|key|password|pass|p|to
 
 
 def _forms(secret: str) -> set[str]:
-    """The ways a secret can be written on the wire: raw, URL-encoded, JSON-escaped."""
-    return {
-        secret,
-        quote(secret, safe=""),
-        quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-    }
+    """The ways a secret can be written on the wire or echoed back: raw, URL-encoded (either
+    case of hex), JSON-escaped (PHP's ``json_encode`` also escapes ``/``), HTML-escaped."""
+    forms = {secret, html.escape(secret), html.escape(secret, quote=False)}
+    for encoded in (quote(secret, safe=""), quote_plus(secret), quote(secret)):
+        forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
+    for escaped in (json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
+        forms |= {escaped, escaped.replace("/", "\\/")}
+    return forms
 
 
 class Redactor:

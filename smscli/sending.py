@@ -197,7 +197,7 @@ def dry_run_report(draft: Draft) -> Report:
         Result(r.e164, r.raw, r.source, "valid", None, draft.segmentation.parts, None)
         for r in draft.recipients.valid
     ] + [
-        Result(r.e164, r.raw, r.source, "failed", None, 0, r.error)
+        Result(r.e164, r.raw, r.source, "invalid", None, 0, r.error)
         for r in draft.recipients.invalid
     ]
     return Report(None, draft.provider, draft.profile, True, results, warnings=list(draft.warnings))

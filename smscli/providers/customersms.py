@@ -1,0 +1,217 @@
+"""customersms.pro: one JSON POST per text, with a result per number in the reply.
+
+Follows ``shared/providers/customersms-api.tr.txt`` (the Arabic copy says the same) and
+``shared/providers/NOTES.md``.
+
+Request: ``POST {base_url}/sms_system/api.php``, ``Content-Type: application/json``, body
+``{"api_key", "phone", "message"}``. The page's quick-start curl says ``/api.php``, but the
+endpoint section and every code sample say ``/sms_system/api.php``; we follow the majority.
+``phone`` may be a string, a comma-separated string or an array; we send an array of E.164
+strings (``+12125551234``), the form of every example. The body is encoded by us (compact JSON,
+UTF-8, non-ASCII letters as they are) so the bytes on the wire do not depend on the httpx version.
+The API has no sender field and no Turkish-character flag, so ``Batch.sender`` and
+``Batch.turkish`` are ignored, and one request carries one text: the engine groups identical
+texts, and a batch mixing texts is a programming error (``ValueError``).
+
+Reply fields read: ``success``, ``remaining_credits`` (becomes ``credits_remaining``; the API has
+no balance call, so ``balance()`` is unsupported and the ledger shows the last value), and
+``results[{phone, success, message_id}]``. Where the docs are silent we decided:
+
+- A failed entry's reason is undocumented: we read its ``error`` or ``message`` if present.
+- Numbers in ``results`` are matched back to our messages by their digits, tolerant of ``+``,
+  ``00`` and national forms. A number of ours missing from ``results`` is ``unknown`` (it may
+  have been sent), never ``failed``: a retry could send it twice.
+- The HTTP status of an error reply is undocumented: 200 and 4xx are read alike, and the body
+  decides. The documented error is ``{"success": false, "error", "code": "INVALID_API_KEY"}``
+  (an authentication error, as is any HTTP 401 with a ``success: false`` body). A
+  ``success: false`` reply that still lists ``results`` is read number by number, because some
+  numbers may have been accepted and must not be sent again. Otherwise a code or text about
+  credit or balance (``INSUFFICIENT_CREDITS`` is a guess, undocumented) is a credit error, and any
+  other code a provider error quoting it.
+- Anything else (HTML, empty body, JSON of another shape) is an unreadable reply: in doubt after a
+  2xx, a provider error after a 4xx.
+- Max recipients per request is undocumented; we send at most 100. Rate limits are documented:
+  100/minute, 5,000/hour, 50,000/day per API key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from smscli.errors import AuthError, ConfigError, CreditError, ProviderError, UnsupportedOperation
+from smscli.http import json_body, request, unreadable
+from smscli.providers.base import (
+    Account,
+    Balance,
+    Batch,
+    BatchResult,
+    Capabilities,
+    Message,
+    Outcome,
+)
+from smscli.redact import Redactor, excerpt
+
+if TYPE_CHECKING:
+    import httpx
+
+PATH = "/sms_system/api.php"
+
+
+class CustomerSms:
+    name: ClassVar[str] = "customersms"
+    default_base_url: ClassVar[str] = "https://customersms.pro"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=100,
+        per_recipient_text=False,
+        turkish_mode=False,
+        turkish_numbers_only=False,
+        sender=False,
+        balance=False,
+        report=False,
+        headers=False,
+        rate_limits=("100/minute", "5000/hour", "50000/day"),
+    )
+
+    def __init__(self, account: Account, client: httpx.Client) -> None:
+        self._account = account
+        self._client = client
+        self._redact = Redactor(account.secrets())
+
+    def check_recipient(self, e164: str) -> str | None:
+        return None
+
+    def send(self, batch: Batch) -> BatchResult:
+        if not batch.messages:
+            raise ValueError("customersms: empty batch")
+        texts = {m.text for m in batch.messages}
+        if len(texts) > 1:
+            raise ValueError("customersms sends one text per request; group messages by text")
+        if not self._account.api_key:
+            raise ConfigError(
+                "customersms needs an API key",
+                hint="set api_key in the profile or SMSCLI_API_KEY",
+            )
+        body = {
+            "api_key": self._account.api_key,
+            "phone": [m.to for m in batch.messages],
+            "message": batch.messages[0].text,
+        }
+        response = request(
+            self._client,
+            "POST",
+            self._account.base_url.rstrip("/") + PATH,
+            provider=self.name,
+            redactor=self._redact,
+            content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        reply = json_body(response)
+        if not isinstance(reply, dict) or not isinstance(reply.get("success"), bool):
+            raise unreadable(self.name, response, self._redact)
+        results = reply.get("results")
+        if reply["success"]:
+            if not isinstance(results, list):
+                raise unreadable(self.name, response, self._redact)
+            return self._read_results(batch, reply, results, response)
+        said = self._said(reply, response)
+        if _text(reply.get("code")).upper() == "INVALID_API_KEY" or response.status_code == 401:
+            raise AuthError(
+                f"customersms rejected the API key: {said}",
+                hint="check api_key in the profile or SMSCLI_API_KEY",
+            )
+        if isinstance(results, list):
+            return self._read_results(batch, reply, results, response)
+        if any(word in said.upper() for word in ("CREDIT", "BALANCE")):
+            raise CreditError(f"customersms: insufficient credit; nothing sent ({said})")
+        raise ProviderError(f"customersms refused the request: {said}")
+
+    def balance(self) -> Balance:
+        raise UnsupportedOperation(
+            "customersms offers no balance call; `smscli balance` shows the remaining credits "
+            "customersms reported after the last send"
+        )
+
+    def _said(self, reply: dict[str, Any], response: httpx.Response) -> str:
+        """The code and error text of an error reply, quoted without secrets."""
+        said = " ".join(p for p in (_text(reply.get("code")), _text(reply.get("error"))) if p)
+        return excerpt(said or response.text, self._redact)
+
+    def _read_results(
+        self,
+        batch: Batch,
+        reply: dict[str, Any],
+        results: list[Any],
+        response: httpx.Response,
+    ) -> BatchResult:
+        unmatched = list(batch.messages)
+        outcomes: dict[str, Outcome] = {}
+        for entry in results:
+            if not (
+                isinstance(entry, dict)
+                and isinstance(entry.get("phone"), str | int)
+                and isinstance(entry.get("success"), bool)
+            ):
+                raise unreadable(self.name, response, self._redact)
+            message = _take_match(unmatched, str(entry["phone"]))
+            if message is None:
+                continue
+            outcomes[message.key] = self._outcome(message, entry)
+        for message in unmatched:
+            outcomes[message.key] = Outcome(
+                message.key,
+                "unknown",
+                error="customersms did not report on this number; it may have been sent",
+            )
+        return BatchResult(
+            outcomes=tuple(outcomes[m.key] for m in batch.messages),
+            credits_remaining=_number(reply.get("remaining_credits")),
+        )
+
+    def _outcome(self, message: Message, entry: dict[str, Any]) -> Outcome:
+        if entry["success"]:
+            message_id = entry.get("message_id")
+            if isinstance(message_id, bool) or not isinstance(message_id, str | int):
+                message_id = None
+            return Outcome(
+                message.key,
+                "accepted",
+                message_id=None if message_id is None else str(message_id),
+            )
+        reason = _text(entry.get("error")) or _text(entry.get("message"))
+        error = f"customersms: {excerpt(reason, self._redact)}" if reason else None
+        return Outcome(message.key, "failed", error=error or "rejected by customersms")
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _take_match(messages: list[Message], phone: str) -> Message | None:
+    """Remove and return the message whose number ``phone`` is, written in any usual form.
+
+    An exact match of the digits wins; else ``phone`` may be our number without its country
+    code or with a trunk ``0`` or ``00`` in front.
+    """
+    theirs = "".join(c for c in phone if c.isdigit()).lstrip("0")
+    exact = [i for i, m in enumerate(messages) if m.to.lstrip("+") == theirs]
+    if exact:
+        return messages.pop(exact[0])
+    if len(theirs) >= 7:
+        for i, message in enumerate(messages):
+            if message.to.lstrip("+").endswith(theirs):
+                return messages.pop(i)
+    return None

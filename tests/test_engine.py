@@ -1,0 +1,223 @@
+"""The sending engine and the ledger: states are committed before requests leave, outcomes
+as soon as replies arrive, and nothing in doubt is ever retried."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pytest
+
+from smscli.encoding import analyse
+from smscli.errors import (
+    AuthError,
+    CreditError,
+    ExitCode,
+    NotSent,
+    OutcomeUnknown,
+    ProviderError,
+    RateLimited,
+)
+from smscli.ledger import MIGRATIONS, Ledger
+from smscli.providers.base import Batch, BatchResult, Capabilities, Outcome
+from smscli.recipients import collect, split_arguments
+from smscli.sending import Draft, Engine, Report, Result, exit_code, prepare
+
+CAPS = Capabilities(
+    max_batch=2,
+    per_recipient_text=True,
+    turkish_mode=True,
+    turkish_numbers_only=True,
+    sender=True,
+    balance=False,
+    report=False,
+    headers=False,
+)
+
+
+@dataclass
+class ScriptedDriver:
+    """Answers each request with the next scripted step, and looks at the ledger first."""
+
+    ledger_path: str
+    steps: list[object]
+    seen_states: list[list[str]] = field(default_factory=list)
+    batches: list[Batch] = field(default_factory=list)
+    name: ClassVar[str] = "scripted"
+    capabilities: ClassVar[Capabilities] = CAPS
+
+    def send(self, batch: Batch) -> BatchResult:
+        with sqlite3.connect(self.ledger_path) as other:
+            ids = [int(m.key) for m in batch.messages]
+            rows = other.execute(
+                f"SELECT state FROM messages WHERE id IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        self.seen_states.append([r[0] for r in rows])
+        self.batches.append(batch)
+        step = self.steps.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        if step == "ok":
+            return BatchResult(
+                tuple(Outcome(m.key, "accepted", f"id-{m.key}") for m in batch.messages),
+                credits_remaining=42,
+                batch_id="b1",
+            )
+        raise AssertionError(step)
+
+
+def draft(numbers: str, text: str = "Merhaba") -> Draft:
+    return prepare(
+        provider="scripted",
+        profile=None,
+        capabilities=CAPS,
+        check_recipient=lambda e: None,
+        text=text,
+        recipients=collect(split_arguments([numbers]), "TR"),
+        sender="ACME",
+    )
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    with Ledger.open(tmp_path / "ledger.db") as led:
+        yield led
+
+
+def engine(ledger, steps, **kw):
+    driver = ScriptedDriver(str(ledger.path), steps)
+    return driver, Engine(driver, ledger, "acct", sleep=kw.pop("sleep", lambda s: None), **kw)
+
+
+NUMBERS = "05321234567,05321234568,05321234569"
+
+
+def states(ledger, run_id):
+    return [m["state"] for m in ledger.messages(run_id)]
+
+
+def test_messages_are_committed_as_sending_before_the_request_leaves(ledger):
+    driver, eng = engine(ledger, ["ok", "ok"])
+    report = eng.send(draft(NUMBERS))
+    assert driver.seen_states == [["sending", "sending"], ["sending"]]
+    assert states(ledger, report.run_id) == ["accepted"] * 3
+    assert [r.message_id for r in report.results] == ["id-1", "id-2", "id-3"]
+    assert report.credits_remaining == 42
+    assert report.exit_code == ExitCode.OK
+    assert ledger.get_state("acct", "credits_remaining")[0] == "42"
+
+
+def test_outcome_unknown_is_recorded_and_not_retried(ledger):
+    driver, eng = engine(ledger, [OutcomeUnknown("read timeout"), "ok"])
+    report = eng.send(draft(NUMBERS))
+    assert len(driver.batches) == 2  # the second batch still goes; the first is not re-sent
+    assert states(ledger, report.run_id) == ["unknown", "unknown", "accepted"]
+    assert report.exit_code == ExitCode.UNKNOWN
+
+
+def test_not_sent_is_failed(ledger):
+    _, eng = engine(ledger, [NotSent("refused"), NotSent("refused")])
+    report = eng.send(draft(NUMBERS))
+    assert states(ledger, report.run_id) == ["failed"] * 3
+    assert report.exit_code == ExitCode.PROVIDER
+
+
+def test_rate_limit_is_waited_out_and_retried(ledger):
+    slept: list[float] = []
+    driver, eng = engine(
+        ledger, [RateLimited("429", retry_after=3), "ok", "ok"], sleep=slept.append
+    )
+    report = eng.send(draft(NUMBERS))
+    assert slept == [3]
+    assert len(driver.batches) == 3
+    assert report.exit_code == ExitCode.OK
+
+
+def test_rate_limit_longer_than_max_wait_fails_without_sending(ledger):
+    slept: list[float] = []
+    _, eng = engine(
+        ledger,
+        [RateLimited("429", retry_after=400), RateLimited("429", retry_after=400), "ok"],
+        sleep=slept.append,
+        max_wait=600,
+    )
+    report = eng.send(draft("05321234567"))
+    assert slept == [400]
+    assert states(ledger, report.run_id) == ["failed"]
+    assert "max-wait" in report.results[0].error
+
+
+def test_interrupt_mid_request_leaves_unknown_and_the_rest_failed(ledger):
+    _, eng = engine(ledger, [KeyboardInterrupt()])
+    report = eng.send(draft(NUMBERS))
+    assert report.interrupted
+    assert states(ledger, report.run_id) == ["unknown", "unknown", "failed"]
+    assert "not sent" in report.results[2].error
+
+
+def test_invalid_numbers_are_recorded_failed_with_the_reason(ledger):
+    _, eng = engine(ledger, ["ok"])
+    report = eng.send(draft("05321234567,12"))
+    assert [(r.status, r.error) for r in report.results] == [
+        ("accepted", None),
+        ("failed", "invalid number: too short"),
+    ]
+    assert report.exit_code == ExitCode.PARTIAL
+
+
+def R(status: str) -> Result:
+    return Result("+905321234567", "x", "argument 1", status, None, 1, None)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "errors", "code"),
+    [
+        (["accepted"], [], ExitCode.OK),
+        (["accepted", "failed"], [], ExitCode.PARTIAL),
+        (["accepted", "failed", "unknown"], [], ExitCode.UNKNOWN),
+        (["failed"], [AuthError("x")], ExitCode.CONFIG),
+        (["failed"], [CreditError("x")], ExitCode.CREDIT),
+        (["failed"], [ProviderError("x")], ExitCode.PROVIDER),
+        (["failed", "failed"], [ProviderError("x"), AuthError("y")], ExitCode.CONFIG),
+    ],
+)
+def test_exit_codes(statuses, errors, code):
+    report = Report("r", "p", None, False, [R(s) for s in statuses], errors=errors)
+    assert exit_code(report) == code
+
+
+def test_ledger_migrations_are_recorded_and_idempotent(tmp_path):
+    path = tmp_path / "l.db"
+    Ledger.open(path).close()
+    with Ledger.open(path) as led:
+        assert led.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert led.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_ledger_from_a_newer_smscli_is_refused(tmp_path):
+    path = tmp_path / "l.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    from smscli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="newer smscli"):
+        Ledger.open(path)
+
+
+def test_prepare_counts_parts_and_checks_sender():
+    d = draft("05321234567", "Şişli'de ılık bir gün")
+    assert d.segmentation == analyse("Şişli'de ılık bir gün")
+    assert d.segmentation.turkish
+    from smscli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="3 to 11"):
+        prepare(
+            provider="scripted",
+            profile=None,
+            capabilities=CAPS,
+            check_recipient=lambda e: None,
+            text="x",
+            recipients=collect(split_arguments(["05321234567"]), "TR"),
+            sender="AB",
+        )

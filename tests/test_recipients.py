@@ -1,0 +1,86 @@
+"""Phone numbers: one number however it is written; duplicates and invalid ones reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from smscli.csvfile import decode, detect_delimiter, read_numbers
+from smscli.errors import InputError
+from smscli.recipients import collect, normalise, split_arguments
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "05321234567",
+        "5321234567",
+        "905321234567",
+        "+905321234567",
+        "+90 532 123 45 67",
+        "(0532) 123-45-67",
+        "0090 532 123 45 67",
+    ],
+)
+def test_turkish_forms_are_one_number(raw):
+    assert normalise(raw, "TR") == ("+905321234567", None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [("123", "too short"), ("abc", "no digits"), ("+9999", "country"), ("", "empty")],
+)
+def test_invalid_numbers_have_a_reason(raw, reason):
+    e164, error = normalise(raw, "TR")
+    assert e164 is None
+    assert reason in (error or "")
+
+
+def test_region_applies_to_national_numbers_only():
+    assert normalise("030 123456", "DE")[0] == "+4930123456"
+    assert normalise("+12125551234", "TR")[0] == "+12125551234"
+
+
+def test_collect_keeps_first_of_duplicates_and_reports_the_rest():
+    entries = list(split_arguments(["05321234567,+90 532 123 45 67", "xx", "5321112233"]))
+    s = collect(entries, "TR")
+    assert [r.e164 for r in s.valid] == ["+905321234567", "+905321112233"]
+    assert [(r.raw, r.source) for r in s.duplicates] == [("+90 532 123 45 67", "argument 1")]
+    assert [(r.raw, r.source) for r in s.invalid] == [("xx", "argument 2")]
+
+
+def test_delimiter_is_counted_outside_quotes():
+    assert detect_delimiter('"Ad, Soyad";telefon;tutar') == ";"
+    assert detect_delimiter("name\tphone") == "\t"
+    assert detect_delimiter("phone") is None
+
+
+def test_decode_detects_bom_and_windows_1254():
+    assert decode("\ufeffad;telefon\nŞükrü;1".encode(), "f") == ("ad;telefon\nŞükrü;1", "utf-8")
+    assert decode("ad;telefon\nŞükrü;1".encode("cp1254"), "f") == ("ad;telefon\nŞükrü;1", "cp1254")
+
+
+def test_undecodable_bytes_name_the_line():
+    data = b"phone\n5321234567\n\x81\x8d\n"
+    with pytest.raises(InputError, match=r"f\.csv line 3"):
+        decode(data, "f.csv")
+
+
+def test_read_numbers_from_csv_with_detected_column():
+    data = "Ad Soyad;Cep Telefonu;Tutar\nAyşe;0532 123 45 67;1.234,50\n\nAli;5321112233;5\n"
+    got = list(read_numbers(data.encode("cp1254"), "m.csv"))
+    assert got == [("0532 123 45 67", "m.csv line 2"), ("5321112233", "m.csv line 4")]
+
+
+def test_read_numbers_one_per_line():
+    got = list(read_numbers(b"05321234567\n# comment\n\n+905321112233\n", "n.txt"))
+    assert got == [("05321234567", "n.txt line 1"), ("+905321112233", "n.txt line 4")]
+
+
+def test_missing_phone_column_is_an_input_error():
+    with pytest.raises(InputError, match="no phone column among name, city"):
+        list(read_numbers(b"name,city\nA,B\n", "x.csv"))
+
+
+def test_short_row_names_file_and_line():
+    with pytest.raises(InputError, match=r"x\.csv line 3"):
+        list(read_numbers(b"name,phone\nA,5321234567\nB\n", "x.csv"))
