@@ -267,14 +267,14 @@ def test_rate_limit() -> None:
 
 
 def test_latency_does_not_serialise() -> None:
-    with Emulator(latency=0.2) as emu, httpx.Client(limits=httpx.Limits(max_connections=20)) as c:
+    with Emulator(latency=0.5) as emu, httpx.Client(limits=httpx.Limits(max_connections=20)) as c:
         start = time.monotonic()
         threads = [threading.Thread(target=cs_send, args=(c, emu, TR)) for _ in range(10)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < 3.0  # serialised would take 5 s
         assert len(emu.received) == 10
 
 
@@ -293,14 +293,16 @@ def test_duplicates_and_reset(emu: Emulator, client: httpx.Client) -> None:
 
 def test_stop_with_idle_keepalive_connection() -> None:
     emu = Emulator().start()
+    thread = emu._thread
+    assert thread is not None
     with httpx.Client() as client:
         assert cs_send(client, emu, TR).status_code == 200  # leaves an idle pooled connection
         url = emu.base_url("customersms") + "/sms_system/api.php"
         started = time.monotonic()
         emu.stop()
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # a hang would never return
         with pytest.raises(RuntimeError):
             _ = emu.url
         with pytest.raises(httpx.TransportError):
             client.post(url, json={})
-    assert not [t for t in threading.enumerate() if t.name == "sms-emulator"]
+    assert not thread.is_alive()

@@ -85,6 +85,11 @@ class Cli:
 
         self.err.print(Text.assemble(("warning: ", "yellow"), self.redactor(text)))
 
+    def error(self, text: str) -> None:
+        from rich.text import Text
+
+        self.err.print(Text.assemble(("error: ", "red"), self.redactor(text)))
+
     def info(self, text: str) -> None:
         if not self.quiet and not self.json:
             self.err.print(self.redactor(text), markup=False)

@@ -67,6 +67,8 @@ def send_report(cli: Cli, report: Report, draft: Draft) -> None:
         return
     for warning in report.warnings:
         cli.warn(warning)
+    for text in dict.fromkeys(e.message for e in report.errors):
+        cli.error(text)
     for d in draft.recipients.duplicates:
         cli.info(f"duplicate dropped: {d.raw} ({d.source}) is {d.e164}, already listed")
     if cli.quiet:
@@ -101,7 +103,8 @@ def send_report(cli: Cli, report: Report, draft: Draft) -> None:
         counts = ", ".join(
             f"{report.count(s)} {s}" for s in ("accepted", "failed", "unknown") if report.count(s)
         )
-        line = f"{len(report.results)} messages: {counts} · {mode} · {report.provider}"
+        n = len(report.results)
+        line = f"{n} message{'s' * (n != 1)}: {counts} · {mode} · {report.provider}"
         if report.credits_remaining is not None:
             line += f" · {report.credits_remaining:g} credits remaining"
         line += f" · run {report.run_id}"

@@ -8,6 +8,7 @@ per-recipient outcomes are returned as :class:`Outcome` data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
@@ -94,6 +95,29 @@ class Balance:
     """The value as the provider wrote it."""
 
 
+DeliveryStatus = Literal["delivered", "undelivered", "pending", "unknown"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The delivery state of one message, from a provider's report."""
+
+    to: str
+    """E.164."""
+    status: DeliveryStatus
+    detail: str | None = None
+    """The provider's own word for it (``DELIVERED``, ``Hatali``, ...), for the user."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """A sender header (başlık) usable with the account."""
+
+    name: str
+    source: str
+    """Where the list came from, e.g. ``masgsm legacy API (apiNo=3)``."""
+
+
 class Provider(Protocol):
     """A provider driver. One module per provider, registered in :mod:`smscli.providers`."""
 
@@ -110,6 +134,12 @@ class Provider(Protocol):
     def send(self, batch: Batch) -> BatchResult: ...
 
     def balance(self) -> Balance: ...
+
+    def report(self, batch_id: str, numbers: Sequence[str]) -> list[Delivery]:
+        """Delivery states of ``numbers`` (E.164) sent in the request ``batch_id``."""
+        ...
+
+    def headers(self) -> list[Header]: ...
 
 
 def turkish_mobile(e164: str) -> str | None:

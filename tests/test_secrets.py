@@ -1,0 +1,117 @@
+"""The canary test: known secrets, every command and error path, and not one byte of them in
+any output, log, traceback or ledger file."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from tests.emulator import Emulator
+
+KEY = "CANARY-k3y-Zq9xT"
+PASSWORD = "CANARY/p@ss w&rd+Zq9"
+
+
+def forms(secret: str) -> set[str]:
+    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+
+
+def assert_clean(texts: list[str], home) -> None:
+    blobs = list(texts)
+    for path in home.ledger.parent.glob("ledger.db*"):
+        blobs.append(path.read_bytes().decode("latin-1"))
+    assert blobs
+    for secret in (KEY, PASSWORD):
+        for form in forms(secret):
+            leaked = [b[:200] for b in blobs if form in b]
+            assert not leaked, f"{form!r} leaked"
+
+
+@pytest.fixture
+def canary_emulator(emulator, monkeypatch):
+    monkeypatch.setattr(emulator, "CUSTOMERSMS_KEY", KEY)
+    monkeypatch.setattr(emulator, "VAIROSMS_KEY", KEY)
+    monkeypatch.setattr(emulator, "MASGSM_PASS", PASSWORD)
+    return emulator
+
+
+def envs(emu: Emulator) -> dict[str, dict[str, str]]:
+    return {
+        "customersms": {"SMSCLI_PROVIDER": "customersms", "SMSCLI_API_KEY": KEY},
+        "vairosms": {"SMSCLI_PROVIDER": "vairosms", "SMSCLI_API_KEY": KEY, "SMSCLI_SENDER": "ACME"},
+        "masgsm": {
+            "SMSCLI_PROVIDER": "masgsm",
+            "SMSCLI_USERNAME": Emulator.MASGSM_USER,
+            "SMSCLI_PASSWORD": PASSWORD,
+            "SMSCLI_SENDER": "ACME",
+        },
+    }
+
+
+@pytest.mark.parametrize("provider", ["customersms", "vairosms", "masgsm"])
+def test_no_secret_anywhere_across_commands_and_failures(proc, home, canary_emulator, provider):
+    emu = canary_emulator
+    env = {**envs(emu)[provider], "SMSCLI_BASE_URL": emu.base_url(provider)}
+    texts: list[str] = []
+
+    def run(*args: str, **extra: str) -> None:
+        out = proc(*args, **{**env, **extra})
+        texts.extend([out.stdout, out.stderr])
+
+    send = ("send", "05321234567,05321112233", "-m", "Merhaba")
+    run(*send, "--debug")  # success, every request logged
+    run(*send, "--json", "--debug")
+    for fault in ("500", "502-html", "html-200", "drop-after-processing", "429"):
+        emu.inject(provider, fault, retry_after=0.1)
+        run(*send, "--debug")
+    emu.inject(provider, "timeout-after-processing", delay=2)
+    run(*send, "--debug", SMSCLI_TIMEOUT="0.3")
+    emu.set_credits(provider, 0)
+    run(*send, "--debug")
+    run("profiles", "show", "--debug")
+    run("profiles", "show", "--json")
+    run("profiles")
+    # wrong credentials: the emulator expects other secrets than the canaries we send
+    emu.CUSTOMERSMS_KEY = emu.VAIROSMS_KEY = "other"
+    emu.MASGSM_PASS = "other"
+    run(*send, "--debug")
+    assert any("***" in t for t in texts)  # the debug log did show the redacted requests
+    assert any("→ POST" in t for t in texts)
+    assert_clean(texts, home)
+
+
+def test_no_secret_in_config_errors_or_profile_listing(proc, home):
+    home.write_config(
+        f'[profiles.a]\nprovider = "masgsm"\nusername = "5321112233"\npassword = "{PASSWORD}"\n'
+        f'sender = "ACME"\n[profiles.b]\nprovider = "vairosms"\napi_key = "{KEY}"\n',
+        mode=0o644,
+    )
+    texts = []
+    for args in (
+        ("profiles",),
+        ("profiles", "show", "a"),
+        ("profiles", "show", "b", "--json"),
+        ("send", "1", "-m", "x", "-p", "a"),
+        ("send", "05321234567", "-m", "x", "-p", "zz"),
+    ):
+        out = proc(*args)
+        texts += [out.stdout, out.stderr]
+    assert "readable by other users" in "".join(texts)
+    assert_clean(texts, home)
+
+
+def test_no_secret_in_an_internal_error_traceback(cli, home, monkeypatch):
+    import smscli.sending
+
+    def boom(self, draft, **kw):
+        raise RuntimeError(f"unexpected failure talking to https://x/?api_key={KEY} with {KEY}")
+
+    monkeypatch.setattr(smscli.sending.Engine, "send", boom)
+    env = {"SMSCLI_PROVIDER": "vairosms", "SMSCLI_API_KEY": KEY, "SMSCLI_SENDER": "ACME"}
+    out = cli("send", "05321234567", "-m", "x", "--debug", env=env)
+    assert out.exit_code == 70
+    assert "internal error: RuntimeError" in out.stderr
+    assert "Traceback" in out.stderr
+    assert_clean([out.stdout, out.stderr], home)
