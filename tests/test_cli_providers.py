@@ -141,7 +141,7 @@ def test_wrong_credentials_exit_4_and_nothing_received(send, home, emulator, pro
 def test_insufficient_credit_exit_5(send, emulator, profile):
     emulator.set_credits({"cs": "customersms", "vs": "vairosms", "mas": "masgsm"}[profile], 0)
     out = send(profile)
-    assert out.exit_code == (5 if profile != "vs" else 6), out.stdout
+    assert out.exit_code == 5, out.stdout
     assert emulator.received == []
 
 

@@ -597,7 +597,8 @@ def test_vairosms_only_turkish_mobiles(server: Server, client: httpx.Client) -> 
          ["vairosms", "INVALID_DESTINATION_ADDRESS", TR1, TR2]),
         (400, "Hesabınız askıya alındı", ProviderError,
          ["vairosms refused the request", "Hesabınız askıya alındı"]),
-        (200, "Yetersiz kredi", ProviderError, ["vairosms refused the request", "Yetersiz kredi"]),
+        (200, "Yetersiz kredi", CreditError, ["insufficient credit", "Yetersiz kredi"]),
+        (400, "Bir hata oluştu", ProviderError, ["vairosms refused the request", "Bir hata"]),
     ],
 )  # fmt: skip
 def test_vairosms_documented_errors(
@@ -619,6 +620,7 @@ def test_vairosms_documented_errors(
         SenderError: ExitCode.CONFIG,
         InputError: ExitCode.BAD_INPUT,
         RecipientError: ExitCode.BAD_INPUT,
+        CreditError: ExitCode.CREDIT,
         ProviderError: ExitCode.PROVIDER,
     }
     assert caught.value.exit_code == expected_exit[error]

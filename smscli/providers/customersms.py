@@ -32,11 +32,14 @@ no balance call, so ``balance()`` is unsupported and the ledger shows the last v
   2xx, a provider error after a 4xx.
 - Max recipients per request is undocumented; we send at most 100. Rate limits are documented:
   100/minute, 5,000/hour, 50,000/day per API key.
+- No delivery report call and no sender header list are documented: ``report()`` and
+  ``headers()`` are unsupported (the API has no sender field at all).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from smscli.errors import AuthError, ConfigError, CreditError, ProviderError, UnsupportedOperation
@@ -47,6 +50,8 @@ from smscli.providers.base import (
     Batch,
     BatchResult,
     Capabilities,
+    Delivery,
+    Header,
     Message,
     Outcome,
 )
@@ -130,6 +135,17 @@ class CustomerSms:
         raise UnsupportedOperation(
             "customersms offers no balance call; `smscli balance` shows the remaining credits "
             "customersms reported after the last send"
+        )
+
+    def report(self, batch_id: str, numbers: Sequence[str]) -> list[Delivery]:
+        raise UnsupportedOperation(
+            "customersms offers no delivery report call; `smscli report` shows what the ledger "
+            "knows (accepted or failed at sending)"
+        )
+
+    def headers(self) -> list[Header]:
+        raise UnsupportedOperation(
+            "customersms offers no call to list sender headers (its API has no sender field)"
         )
 
     def _said(self, reply: dict[str, Any], response: httpx.Response) -> str:

@@ -38,12 +38,40 @@ Decisions where the docs are silent:
 - A balance reply we cannot read (or a code 1 without a readable ``balance``) is a plain
   provider error: the call sends nothing, so nothing is in doubt.
 - Rate limits and the largest batch are undocumented: we send at most 500 numbers per request.
+
+Delivery report (``report``): ``type=2`` with ``u``, ``p`` and ``id`` (the batch id of the send),
+form-encoded like a send. The reply is ``{"Iletilen": [...], "Hatali": [...], "Bekleyen": [...]}``
+(delivered, failed, pending); the lists hold 10-digit ``5xxxxxxxxx`` numbers. Decisions:
+
+- Our E.164 numbers are matched to the lists by their digits (``5xxxxxxxxx``, ``05…``, ``90…``,
+  ``+90…`` all match). A number in no list is ``unknown`` ("not in masgsm's report"); a number in
+  more than one list takes the first of Iletilen, Hatali, Bekleyen. ``detail`` is the list name.
+- A missing list is read as empty, but a reply must have at least one of the three and every one
+  it has must be a list of numbers. A coded reply (``{"code": 401, ...}`` or a bare ``401``) maps
+  like a send (401 authentication, 2 credit, ...), worded for a report (400 and 2 name the id,
+  and never say "nothing sent").
+- Anything else is a plain provider error quoting an excerpt. A report sends nothing, so nothing
+  is in doubt: a 5xx or a read timeout is a provider error too (safe to ask again), never the
+  "outcome unknown" of a send.
+
+Sender headers (``headers``): MasApiV2 has no such call; the older numbered API (known from
+third-party code only, see NOTES) answers ``POST {base_url}/`` (the root itself, with a trailing
+slash: a directory URL without one typically only redirects) with form fields ``user``, ``pass``,
+``apiNo=3`` and a JSON array of header strings (blank and repeated names are dropped; ``[]`` is an
+account without headers). Every header is labelled ``masgsm legacy API (apiNo=3)``. The body
+decides, as everywhere here: a wrong user or password (bare ``401`` or a coded 401) is an
+authentication error; anything else is a provider error saying the legacy call failed, and the
+CLI falls back to the profile's ``senders``. The
+client never follows redirects: a 3xx is a provider error naming the (redacted) ``Location``,
+because following it would send the credentials somewhere we did not choose (and a 301/302 turns
+the POST into a GET without its form).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlencode
@@ -53,6 +81,7 @@ from smscli.errors import (
     ConfigError,
     CreditError,
     InputError,
+    OutcomeUnknown,
     ProviderError,
     RecipientError,
     SenderError,
@@ -64,6 +93,9 @@ from smscli.providers.base import (
     Batch,
     BatchResult,
     Capabilities,
+    Delivery,
+    DeliveryStatus,
+    Header,
     Outcome,
     OutcomeStatus,
     check_turkish_mobile,
@@ -75,7 +107,14 @@ if TYPE_CHECKING:
     import httpx
 
 PATH = "/api_post.php"
+LEGACY_PATH = "/"
 FORM = "application/x-www-form-urlencoded"
+LEGACY_SOURCE = "masgsm legacy API (apiNo=3)"
+REPORT_LISTS: tuple[tuple[str, DeliveryStatus], ...] = (
+    ("Iletilen", "delivered"),
+    ("Hatali", "undelivered"),
+    ("Bekleyen", "pending"),
+)
 _PLAIN_REPLY = re.compile(r"(\d{1,4})(?:[\s|:,;]+([\w.-]+))?")
 _SHOWN_NUMBERS = 10
 
@@ -178,6 +217,72 @@ class MasGsm:
             )
         return Balance(credits=credits, raw=raw)
 
+    def report(self, batch_id: str, numbers: Sequence[str]) -> list[Delivery]:
+        if not batch_id:
+            raise ValueError("masgsm: a report needs the id of the send")
+        fields = [("type", "2"), *self._credentials(), ("id", batch_id)]
+        if not numbers:
+            return []
+        response = self._ask(fields, "a report")
+        lists = _report_lists(response)
+        if lists is None:
+            reply = _read(response)
+            if reply is not None and reply.code == 400:
+                raise ProviderError(
+                    f"masgsm: missing parameter in the report request for id {batch_id!r} "
+                    "(code 400)"
+                )
+            if reply is not None and reply.code == 2:
+                raise CreditError(
+                    f"masgsm: insufficient balance (code 2) in reply to the report request for "
+                    f"id {batch_id!r}"
+                )
+            if reply is not None and reply.code != 1:
+                raise self._error(reply, None)
+            raise ProviderError(
+                f"masgsm: unexpected report reply ({self._status(response)}): "
+                f"{excerpt(response.text, self._redact)}"
+            )
+        deliveries = []
+        for number in numbers:
+            found = next(
+                (
+                    (name, status)
+                    for name, status in REPORT_LISTS
+                    if any(_same_number(number, theirs) for theirs in lists[name])
+                ),
+                None,
+            )
+            if found is None:
+                deliveries.append(Delivery(number, "unknown", "not in masgsm's report"))
+            else:
+                deliveries.append(Delivery(number, found[1], found[0]))
+        return deliveries
+
+    def headers(self) -> list[Header]:
+        (_, user), (_, password) = self._credentials()
+        fields = [("user", user), ("pass", password), ("apiNo", "3")]
+        failed = "the legacy header list call (apiNo=3) failed"
+        response = self._ask(
+            fields, "the header list call", self._account.base_url.rstrip("/") + LEGACY_PATH
+        )
+        if 300 <= response.status_code < 400:
+            raise ProviderError(f"masgsm: {failed}: {self._status(response)}")
+        body = json_body(response)
+        if isinstance(body, list):
+            names = [h.strip() for h in body if isinstance(h, str)]
+            if len(names) == len(body):
+                return [Header(name, LEGACY_SOURCE) for name in dict.fromkeys(names) if name]
+        reply = _read(response)
+        if reply is not None and reply.code == 401:
+            raise self._error(reply, None)
+        if reply is not None:
+            raise ProviderError(self._said(f"{failed} (code {reply.code})", reply))
+        raise ProviderError(
+            f"masgsm: {failed}: unexpected reply ({self._status(response)}): "
+            f"{excerpt(response.text, self._redact)}"
+        )
+
     def _credentials(self) -> list[tuple[str, str]]:
         if not self._account.username or not self._account.password:
             raise ConfigError(
@@ -187,16 +292,38 @@ class MasGsm:
             )
         return [("u", self._account.username), ("p", self._account.password)]
 
-    def _post(self, fields: list[tuple[str, str]]) -> httpx.Response:
+    def _post(self, fields: list[tuple[str, str]], url: str | None = None) -> httpx.Response:
         return request(
             self._client,
             "POST",
-            self._account.base_url.rstrip("/") + PATH,
+            url or self._account.base_url.rstrip("/") + PATH,
             provider=self.name,
             redactor=self._redact,
             content=urlencode(fields).encode("ascii"),
             headers={"Content-Type": FORM},
         )
+
+    def _ask(
+        self, fields: list[tuple[str, str]], what: str, url: str | None = None
+    ) -> httpx.Response:
+        """POST a call that changes nothing at masgsm (``what``): a 5xx or a lost reply leaves
+        nothing in doubt, so it is a plain provider error instead of an unknown outcome."""
+        try:
+            return self._post(fields, url)
+        except OutcomeUnknown as exc:
+            said = exc.message.removesuffix("; the provider may have taken it")
+            raise ProviderError(
+                f"{said}; {what} changes nothing at masgsm, so asking again is safe"
+            ) from None
+
+    def _status(self, response: httpx.Response) -> str:
+        """``HTTP 200``, or for a redirect ``HTTP 301 to <Location>, not followed``."""
+        status = f"HTTP {response.status_code}"
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("Location")
+            target = f" to {excerpt(location, self._redact)}" if location else ""
+            status += f" redirect{target}, not followed"
+        return status
 
     def _said(self, what: str, reply: _Reply) -> str:
         """``what`` happened, followed by the reply's own words if it had any."""
@@ -259,6 +386,31 @@ def _read(response: httpx.Response) -> _Reply | None:
         id=_scalar(body.get("id")),
         balance=_scalar(body.get("balance")),
     )
+
+
+def _report_lists(response: httpx.Response) -> dict[str, list[str]] | None:
+    """The three lists of a ``type=2`` reply (a missing one empty), or None for another shape."""
+    body = json_body(response)
+    if not isinstance(body, dict) or not any(name in body for name, _ in REPORT_LISTS):
+        return None
+    lists: dict[str, list[str]] = {}
+    for name, _ in REPORT_LISTS:
+        entries = body.get(name, [])
+        if not isinstance(entries, list):
+            return None
+        if not all(isinstance(e, str | int) and not isinstance(e, bool) for e in entries):
+            return None
+        lists[name] = [str(e).strip() for e in entries if str(e).strip()]
+    return lists
+
+
+def _same_number(e164: str, theirs: str) -> bool:
+    """Whether ``theirs`` is the number ``e164``. masgsm writes Turkish numbers, usually
+    ``5xxxxxxxxx``; ``05…``, ``905…``, ``+905…`` and ``00905…`` are read as the same number."""
+    digits = "".join(c for c in theirs if c.isdigit()).lstrip("0")
+    if len(digits) == 10 and digits.startswith("5"):
+        digits = "90" + digits
+    return e164 == "+" + digits
 
 
 def _scalar(value: object) -> str | None:

@@ -2,20 +2,35 @@
 
 It accepts every valid number, gives each message an id, and keeps simulated credits in the
 ledger (1,000 to start with; one credit per SMS part). Magic numbers let scripts rehearse
-failures deterministically:
+failures deterministically (a documented feature; keep them stable):
 
-- a number ending in ``0000`` is rejected by the "provider";
-- a number ending in ``0001`` is accepted but will stay undelivered in reports.
+- a number ending in ``0000`` is rejected by the "provider" when sending, and a report calls it
+  ``undelivered``;
+- a number ending in ``0001`` is accepted but stays ``undelivered`` in reports;
+- every other number is ``delivered`` in reports.
+
+Reports are computed from the number alone, whatever the batch id, so they are the same on every
+run. ``headers()`` lists two simulated sender headers, ``SMSCLI`` and ``SANDBOX``.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from smscli.encoding import analyse
 from smscli.errors import CreditError
-from smscli.providers.base import Account, Balance, Batch, BatchResult, Capabilities, Outcome
+from smscli.providers.base import (
+    Account,
+    Balance,
+    Batch,
+    BatchResult,
+    Capabilities,
+    Delivery,
+    Header,
+    Outcome,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -23,6 +38,8 @@ if TYPE_CHECKING:
 START_CREDITS = 1000.0
 REJECTED_SUFFIX = "0000"
 UNDELIVERED_SUFFIX = "0001"
+SOURCE = "sandbox (simulated)"
+HEADERS = ("SMSCLI", "SANDBOX")
 
 
 class State(Protocol):
@@ -82,3 +99,19 @@ class Sandbox:
     def balance(self) -> Balance:
         credits = self._credits()
         return Balance(credits, f"{credits:g}")
+
+    def report(self, batch_id: str, numbers: Sequence[str]) -> list[Delivery]:
+        deliveries = []
+        for number in numbers:
+            if number.endswith(UNDELIVERED_SUFFIX):
+                deliveries.append(Delivery(number, "undelivered", "sandbox: magic number ...0001"))
+            elif number.endswith(REJECTED_SUFFIX):
+                deliveries.append(
+                    Delivery(number, "undelivered", "sandbox: rejected (numbers ending in 0000)")
+                )
+            else:
+                deliveries.append(Delivery(number, "delivered", "sandbox: delivered"))
+        return deliveries
+
+    def headers(self) -> list[Header]:
+        return [Header(name, SOURCE) for name in HEADERS]

@@ -28,17 +28,48 @@ Decisions where the docs are silent or disagree:
   Anything that is not the documented shape is an unreadable reply (in doubt after a 2xx).
 - No balance call is documented (``balance()`` is unsupported); rate limits and the largest
   batch are undocumented: we send at most 1000 numbers per request.
+- No call lists the account's sender headers (``headers()`` is unsupported; the CLI shows the
+  profile's ``senders``).
+
+Delivery report (``report``), in two steps:
+
+1. ``GET {base_url}/GonderimBilgisi/<id>?api_key=K``: the package. The page's PHP sample POSTs;
+   NOTES says to accept either. We use GET: the call only reads.
+   ``aciklama.paket_durum``: -1 the package failed and no credit was charged, so every number is
+   ``undelivered`` ("package failed (paket_durum -1)") and no per-number call is made; 0 still
+   sending; 1 finished. Any other value is an unreadable reply.
+2. For each number, ``POST {base_url}/NumaraRaporu/<id>?api_key=K`` with JSON
+   ``{"numara": "5399999999"}``: the 10-digit form of the page's sample (we send ``90…`` but
+   follow the sample here; the provider is expected to match either). ``aciklama.durum_gonderim``
+   maps: DELIVERED, SENT → delivered; SENDING, WAITING → pending; the failure words of Verimor's
+   list, whose error names vairosms shares (NOT_DELIVERED, UNDELIVERED, EXPIRED,
+   INVALID_DESTINATION_ADDRESS, REJECTED, FAILED, BLACKLISTED, DUPLICATE) → undelivered; anything
+   else → unknown. ``detail`` is always the raw value.
+
+- A number with no report yet (``durum: false`` with "Kayıt bulunamadı" or HTTP 404, or an empty
+  ``durum_gonderim``) is ``pending`` while ``paket_durum`` is 0, and ``unknown`` once the package
+  has finished. A number that is not a Turkish mobile cannot have gone through vairosms: it is
+  ``unknown`` and not asked about.
+- Errors: HTTP 401 or an ``api_key`` complaint is an authentication error; "Kayıt bulunamadı"
+  (or a 404 with ``durum: false``) for the package names the id as unknown to vairosms; any other
+  ``durum: false`` is quoted; a reply of another shape is an unreadable reply. A report changes
+  nothing at the provider, so all of these, and a 5xx or a lost reply, are plain provider errors
+  (safe to ask again), never the "outcome unknown" of a send. The first error stops the report.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
 
 from smscli.errors import (
     AuthError,
     ConfigError,
+    CreditError,
     InputError,
+    OutcomeUnknown,
     ProviderError,
     RecipientError,
     SenderError,
@@ -51,6 +82,9 @@ from smscli.providers.base import (
     Batch,
     BatchResult,
     Capabilities,
+    Delivery,
+    DeliveryStatus,
+    Header,
     Outcome,
     check_turkish_mobile,
     turkish_mobile,
@@ -61,6 +95,29 @@ if TYPE_CHECKING:
     import httpx
 
 SEND_PATH = "/SmsGonder"
+PACKAGE_PATH = "/GonderimBilgisi/"
+NUMBER_PATH = "/NumaraRaporu/"
+PACKAGE_FAILED, PACKAGE_SENDING, PACKAGE_FINISHED = -1, 0, 1
+DELIVERY_WORDS: dict[str, DeliveryStatus] = {
+    "DELIVERED": "delivered",
+    "SENT": "delivered",
+    "SENDING": "pending",
+    "WAITING": "pending",
+    **dict.fromkeys(
+        (
+            "NOT_DELIVERED",
+            "UNDELIVERED",
+            "EXPIRED",
+            "INVALID_DESTINATION_ADDRESS",
+            "REJECTED",
+            "FAILED",
+            "BLACKLISTED",
+            "DUPLICATE",
+        ),
+        "undelivered",
+    ),
+}
+"""``durum_gonderim`` values we know (Verimor's list; see the module docstring)."""
 _SHOWN_NUMBERS = 10
 
 
@@ -142,6 +199,120 @@ class VairoSms:
             "vairosms offers no balance call; check the balance in the vairosms panel"
         )
 
+    def report(self, batch_id: str, numbers: Sequence[str]) -> list[Delivery]:
+        if not batch_id:
+            raise ValueError("vairosms: a report needs the id of the send")
+        if not self._account.api_key:
+            raise ConfigError(
+                "vairosms needs an API key", hint="set api_key in the profile or SMSCLI_API_KEY"
+            )
+        if not numbers:
+            return []
+        path_id = quote(batch_id, safe="")
+        what = f"the package report of id {batch_id!r}"
+        response = self._ask("GET", PACKAGE_PATH + path_id, what)
+        aciklama = self._aciklama(response, what)
+        if aciklama is None:
+            if _not_found(response):
+                raise ProviderError(
+                    f"vairosms has no send with id {batch_id!r}: {self._said(response)}"
+                )
+            raise ProviderError(f"vairosms refused {what}: {self._said(response)}")
+        paket_durum = _paket_durum(aciklama)
+        if paket_durum is None:
+            raise self._unexpected(response, what)
+        if paket_durum == PACKAGE_FAILED:
+            return [Delivery(n, "undelivered", "package failed (paket_durum -1)") for n in numbers]
+        return [self._number_report(path_id, batch_id, n, paket_durum) for n in numbers]
+
+    def headers(self) -> list[Header]:
+        raise UnsupportedOperation(
+            "vairosms offers no call to list sender headers; list the headers approved in the "
+            "vairosms panel under senders in the profile"
+        )
+
+    def _number_report(
+        self, path_id: str, batch_id: str, number: str, paket_durum: int
+    ) -> Delivery:
+        national = turkish_mobile(number)
+        if national is None:
+            return Delivery(
+                number, "unknown", "not a Turkish mobile number: vairosms cannot have sent it"
+            )
+        what = f"the report of {number} in id {batch_id!r}"
+        body = json.dumps({"numara": national}, separators=(",", ":")).encode()
+        response = self._ask("POST", NUMBER_PATH + path_id, what, body)
+        aciklama = self._aciklama(response, what)
+        if aciklama is None:
+            if not _not_found(response):
+                raise ProviderError(f"vairosms refused {what}: {self._said(response)}")
+            durum = None
+        else:
+            durum = aciklama.get("durum_gonderim")
+            if durum is not None and not isinstance(durum, str):
+                raise self._unexpected(response, what)
+        word = (durum or "").strip()
+        if not word:
+            if paket_durum == PACKAGE_SENDING:
+                return Delivery(number, "pending", "no report yet (paket_durum 0)")
+            return Delivery(number, "unknown", "vairosms has no report for this number")
+        status = DELIVERY_WORDS.get(word.upper(), "unknown")
+        return Delivery(number, status, excerpt(word, self._redact, limit=60))
+
+    def _ask(self, method: str, path: str, what: str, body: bytes | None = None) -> httpx.Response:
+        """One report call. It changes nothing at vairosms, so a 5xx or a lost reply leaves
+        nothing in doubt: a plain provider error instead of an unknown outcome."""
+        extra: dict[str, Any] = {}
+        if body is not None:
+            extra = {"content": body, "headers": {"Content-Type": "application/json"}}
+        try:
+            return request(
+                self._client,
+                method,
+                self._account.base_url.rstrip("/") + path,
+                provider=self.name,
+                redactor=self._redact,
+                params={"api_key": self._account.api_key},
+                **extra,
+            )
+        except OutcomeUnknown as exc:
+            said = exc.message.removesuffix("; the provider may have taken it")
+            raise ProviderError(
+                f"{said} ({what}); a report changes nothing at vairosms, so asking again is safe"
+            ) from None
+
+    def _aciklama(self, response: httpx.Response, what: str) -> dict[str, Any] | None:
+        """The ``aciklama`` object of a ``durum: true`` reply, or None for ``durum: false``.
+
+        Raises for a rejected key and for a reply of another shape.
+        """
+        if response.status_code == 401:
+            raise self._auth_error(response)
+        reply = json_body(response)
+        if not isinstance(reply, dict) or not isinstance(reply.get("durum"), bool):
+            raise self._unexpected(response, what)
+        aciklama = reply.get("aciklama")
+        if reply["durum"]:
+            if not isinstance(aciklama, dict):
+                raise self._unexpected(response, what)
+            return aciklama
+        if isinstance(aciklama, str) and "API_KEY" in aciklama.upper():
+            raise self._auth_error(response)
+        return None
+
+    def _said(self, response: httpx.Response) -> str:
+        """The ``aciklama`` text of an error reply (else the body), quoted without secrets."""
+        reply = json_body(response)
+        said = reply.get("aciklama") if isinstance(reply, dict) else None
+        text = said.strip() if isinstance(said, str) and said.strip() else response.text
+        return f"{excerpt(text, self._redact)} (HTTP {response.status_code})"
+
+    def _unexpected(self, response: httpx.Response, what: str) -> ProviderError:
+        return ProviderError(
+            f"vairosms: unexpected reply to {what} (HTTP {response.status_code}): "
+            f"{excerpt(response.text, self._redact)}"
+        )
+
     def _auth_error(self, response: httpx.Response) -> AuthError:
         reply = json_body(response)
         said = reply.get("aciklama") if isinstance(reply, dict) else None
@@ -173,6 +344,9 @@ class VairoSms:
                     f"vairosms rejected the numbers of the request ({refused}): {_numbers(batch)}"
                 )
         quoted = excerpt(said or response.text, self._redact)
+        # Undocumented: a credit refusal has no code; its Turkish wording names kredi/bakiye.
+        if any(word in said.casefold() for word in ("kredi", "bakiye", "credit", "balance")):
+            return CreditError(f"vairosms: insufficient credit; nothing sent ({quoted})")
         return ProviderError(f"vairosms refused the request: {quoted}")
 
 
@@ -180,3 +354,20 @@ def _numbers(batch: Batch) -> str:
     shown = ", ".join(m.to for m in batch.messages[:_SHOWN_NUMBERS])
     more = len(batch.messages) - _SHOWN_NUMBERS
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _paket_durum(aciklama: dict[str, Any]) -> int | None:
+    """``paket_durum`` (an int or a string of one) if it is -1, 0 or 1, else None."""
+    value = aciklama.get("paket_durum")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if value in (PACKAGE_FAILED, PACKAGE_SENDING, PACKAGE_FINISHED) else None
+
+
+def _not_found(response: httpx.Response) -> bool:
+    """Whether a ``durum: false`` reply says there is no such record ("Kayıt bulunamadı")."""
+    reply = json_body(response)
+    said = reply.get("aciklama") if isinstance(reply, dict) else None
+    return response.status_code == 404 or (isinstance(said, str) and "bulunamad" in said.casefold())

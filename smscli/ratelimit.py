@@ -1,0 +1,172 @@
+"""Request rate limits with several windows ("100/minute, 5,000/hour"), shared through the
+ledger's SQLite database by every process that sends for the same provider account.
+
+Each permit is one row in ``rate_events``; a window ``(now - period, now]`` is full when it holds
+``limit`` rows. A 429/503's ``Retry-After`` becomes a row in ``rate_blocks``. Checking and
+recording happen in one ``BEGIN IMMEDIATE`` transaction, so two processes can never both take
+the last permit. Waits are exact in floating point: after a wait ``w``, a call at ``now + w``
+succeeds unless somebody else took the permit meanwhile.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+UNITS: dict[str, float] = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+}
+# Used by Rate.__str__, largest first: (seconds, name for one unit, suffix for a multiple).
+_NAMES = (
+    (86400.0, "day", "d"),
+    (3600.0, "hour", "h"),
+    (60.0, "minute", "min"),
+    (1.0, "second", "s"),
+)
+_RATE = re.compile(
+    r"\s*(?P<limit>\d{1,3}(?:,\d{3})+|\d+)\s*/\s*(?P<multiple>\d+(?:\.\d+)?)?\s*(?P<unit>[a-z]+)\s*",
+    re.IGNORECASE,
+)
+_ACCEPTED = (
+    "expected LIMIT/PERIOD such as '100/minute', '5,000/hour', '50000/day' or '3/10s'; "
+    "periods: second (s, sec), minute (m, min), hour (h, hr), day (d), optionally preceded "
+    "by a multiple; LIMIT must be at least 1 and the period more than 0"
+)
+MIN_WAIT = 1e-3  # reported when a full window's computed wait rounds to <= 0
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    period: float  # seconds
+
+    def __post_init__(self) -> None:
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
+            raise ValueError(f"rate limit must be an integer >= 1, not {self.limit!r}")
+        if not (math.isfinite(self.period) and self.period > 0):
+            raise ValueError(
+                f"rate period must be a finite number of seconds > 0, not {self.period!r}"
+            )
+
+    def __str__(self) -> str:
+        for seconds, name, suffix in _NAMES:
+            count = self.period / seconds
+            if count.is_integer() and count * seconds == self.period:
+                period = name if count == 1 else f"{int(count)}{suffix}"
+                return f"{self.limit}/{period}"
+        return f"{self.limit}/{Decimal(repr(self.period)):f}s"  # no exponent: parse_rate
+
+
+def parse_rate(text: str) -> Rate:
+    """``"100/minute"``, ``"5,000/hour"``, ``"3/10s"``, ``"20/5min"`` → :class:`Rate`."""
+    match = _RATE.fullmatch(text)
+    unit = UNITS.get(match["unit"].lower()) if match else None
+    if match is None or unit is None:
+        raise ValueError(f"invalid rate {text!r}: {_ACCEPTED}")
+    limit = int(match["limit"].replace(",", ""))
+    period = float(match["multiple"] or 1) * unit
+    if limit < 1 or not (math.isfinite(period) and period > 0):
+        raise ValueError(f"invalid rate {text!r}: {_ACCEPTED}")
+    return Rate(limit, period)
+
+
+def _exact_wait(now: float, threshold: float, period: float) -> float:
+    """The wait ``w > 0`` after which ``(now + w) - period >= threshold`` holds in floats."""
+    wait = threshold + period - now
+    if wait <= 0:
+        wait = MIN_WAIT
+    step = math.ulp(now + wait)
+    while (now + wait) - period < threshold:
+        wait += step
+        step *= 2
+    return wait
+
+
+class RateLimiter:
+    """Permits for one provider account under every one of ``rates`` at once."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        account: str,
+        rates: Sequence[Rate],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.conn = conn
+        self.account = account
+        self.rates = tuple(rates)
+        self.clock = clock
+        self._longest = max((r.period for r in self.rates), default=0.0)
+
+    def try_acquire(self) -> float:
+        """Take one permit and return 0.0, or take nothing and return the seconds to wait."""
+        with self._transaction("BEGIN IMMEDIATE"):
+            now = self.clock()
+            wait = self._wait(now)
+            if wait == 0.0 and self.rates:
+                self.conn.execute(
+                    "DELETE FROM rate_events WHERE account = ? AND at <= ?",
+                    (self.account, now - self._longest),
+                )
+                self.conn.execute(
+                    "INSERT INTO rate_events (account, at) VALUES (?, ?)", (self.account, now)
+                )
+            return wait
+
+    def wait_time(self) -> float:
+        """Seconds until a permit could be taken (0.0 if now); records nothing."""
+        with self._transaction("BEGIN"):
+            return self._wait(self.clock())
+
+    def block_until(self, until: float) -> None:
+        """No permit for anybody on this account before ``until`` (the later block wins)."""
+        with self._transaction("BEGIN IMMEDIATE"):
+            self.conn.execute(
+                "INSERT INTO rate_blocks (account, until) VALUES (?, ?) ON CONFLICT (account)"
+                " DO UPDATE SET until = max(until, excluded.until)",
+                (self.account, until),
+            )
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[None]:
+        if self.conn.in_transaction:
+            raise RuntimeError("RateLimiter needs a connection outside any open transaction")
+        self.conn.execute(begin)
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def _wait(self, now: float) -> float:
+        wait = 0.0
+        row = self.conn.execute(
+            "SELECT until FROM rate_blocks WHERE account = ?", (self.account,)
+        ).fetchone()
+        if row is not None and now < row[0]:
+            wait = _exact_wait(now, row[0], 0.0)
+        for rate in self.rates:
+            cutoff = now - rate.period
+            (count,) = self.conn.execute(
+                "SELECT COUNT(*) FROM rate_events WHERE account = ? AND at > ?",
+                (self.account, cutoff),
+            ).fetchone()
+            if count >= rate.limit:
+                (oldest,) = self.conn.execute(
+                    "SELECT at FROM rate_events WHERE account = ? AND at > ?"
+                    " ORDER BY at LIMIT 1 OFFSET ?",
+                    (self.account, cutoff, count - rate.limit),
+                ).fetchone()
+                wait = max(wait, _exact_wait(now, oldest, rate.period))
+        return wait
