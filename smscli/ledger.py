@@ -63,9 +63,34 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, key)
     );
     """,
+    # 2: bulk runs (preparation state, options, lease), delivery reports, rate limiting.
+    """
+    ALTER TABLE runs ADD COLUMN state TEXT NOT NULL DEFAULT 'complete';
+    ALTER TABLE runs ADD COLUMN options TEXT;
+    ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE runs ADD COLUMN lease_until REAL;
+    ALTER TABLE messages ADD COLUMN report_detail TEXT;
+    ALTER TABLE messages ADD COLUMN reported_at TEXT;
+    CREATE INDEX messages_run_recipient ON messages(run_id, recipient);
+    CREATE TABLE rate_events (account TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX rate_events_account_at ON rate_events(account, at);
+    CREATE TABLE rate_blocks (account TEXT PRIMARY KEY, until REAL NOT NULL);
+    """,
 )
 
-STATES = ("pending", "sending", "accepted", "failed", "unknown", "delivered", "undelivered")
+STATES = (
+    "pending",
+    "sending",
+    "accepted",
+    "failed",
+    "unknown",
+    "delivered",
+    "undelivered",
+    "invalid",
+    "skipped",
+)
+"""Message states. ``invalid``: the input was rejected (bad number), never sent.
+``skipped``: a duplicate or excluded row of a bulk run, never sent."""
 
 
 def now() -> str:

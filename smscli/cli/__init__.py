@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from smscli import __version__
+from smscli.cli.account import balance, headers, report
+from smscli.cli.history import app as history_app
 from smscli.cli.profiles import app as profiles_app
 from smscli.cli.send import send
 
@@ -40,6 +42,10 @@ def _root(
 
 
 app.command("send")(send)
+app.command("balance")(balance)
+app.command("report")(report)
+app.command("headers")(headers)
+app.add_typer(history_app, name="history")
 app.add_typer(profiles_app, name="profiles")
 
 

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smscli.errors import ExitCode, SmscliError
+from smscli.errors import ConfigError, ExitCode, SmscliError
 from smscli.redact import RedactingFilter, Redactor
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from smscli.config import Environment, Settings
+    from smscli.providers.base import Account, Provider
 
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", "-p", help="Profile from the config file.")
@@ -136,3 +137,27 @@ def _print_error(cli: Cli, message: str, hint: str | None) -> None:
     cli.err.print(Text.assemble(("error: ", "red"), redact(message)))
     if hint:
         cli.err.print(f"  {redact(hint)}", markup=False, highlight=False)
+
+
+def check_account(cli: Cli, cls: type[Provider]) -> Account:
+    """Credentials present, and a warning where they would travel unencrypted."""
+    from urllib.parse import urlsplit
+
+    from smscli import providers
+    from smscli.config import ENV_VARS
+
+    settings = cli.settings
+    for key in providers.CREDENTIALS.get(cls.name, ()):
+        if not settings.get(key):
+            raise ConfigError(
+                f"{cls.name} needs {key}",
+                hint=f"set {key} in the profile ({settings.config.path}) or {ENV_VARS[key]}",
+            )
+    account = settings.account(cls.default_base_url)
+    url = urlsplit(account.base_url)
+    if url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        cli.warn(
+            f"{cls.name}: {url.scheme}://{url.hostname} is plain http, so the credentials "
+            "travel unencrypted (the provider documents no https root)"
+        )
+    return account

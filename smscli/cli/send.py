@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smscli.cli.common import Cli, DebugOpt, JsonOpt, ProfileOpt, ProviderOpt, QuietOpt, command
-from smscli.errors import ConfigError, InputError, UsageError
+from smscli.cli.common import (
+    Cli,
+    DebugOpt,
+    JsonOpt,
+    ProfileOpt,
+    ProviderOpt,
+    QuietOpt,
+    check_account,
+    command,
+)
+from smscli.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from smscli.providers.base import Account, Provider
@@ -149,34 +158,10 @@ def _send(
         turkish=tr,
         ascii_only=ascii_only,
     )
-    account = _check_account(cli, cls)
+    account = check_account(cli, cls)
     report = dry_run_report(draft) if dry_run else _deliver(cli, cls, account, draft, max_wait)
     render.send_report(cli, report, draft)
     raise typer.Exit(int(report.exit_code))
-
-
-def _check_account(cli: Cli, cls: type[Provider]) -> Account:
-    """Credentials present, and a warning where they would travel unencrypted."""
-    from urllib.parse import urlsplit
-
-    from smscli import providers
-    from smscli.config import ENV_VARS
-
-    settings = cli.settings
-    for key in providers.CREDENTIALS.get(cls.name, ()):
-        if not settings.get(key):
-            raise ConfigError(
-                f"{cls.name} needs {key}",
-                hint=f"set {key} in the profile ({settings.config.path}) or {ENV_VARS[key]}",
-            )
-    account = settings.account(cls.default_base_url)
-    url = urlsplit(account.base_url)
-    if url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
-        cli.warn(
-            f"{cls.name}: {url.scheme}://{url.hostname} is plain http, so the credentials "
-            "travel unencrypted (the provider documents no https root)"
-        )
-    return account
 
 
 def _deliver(
