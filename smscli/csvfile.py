@@ -7,10 +7,15 @@ occurs most often outside quotes in the header line.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
 import unicodedata
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from smscli.errors import InputError
 
@@ -127,3 +132,139 @@ def read_numbers(
                 f"the phone column is field {col + 1}"
             )
         yield row[col], f"{name} line {reader.line_num}"
+
+
+_CP1254_UNDEFINED = frozenset(b"\x81\x8d\x8e\x8f\x90\x9d\x9e")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one streaming pass over a file found: its encoding and content digest."""
+
+    encoding: str
+    sha256: str
+    size: int
+
+
+def scan(path: Path, name: str, encoding: str | None = None) -> Scan:
+    """Detect the encoding (UTF-8 with or without BOM, else Windows-1254) and hash the
+    content, reading the file in chunks (a 1M-row file is never held in memory)."""
+    digest = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    utf8_ok = True
+    cp1254_bad: tuple[int, int] | None = None  # (line, byte)
+    line = 1
+    size = 0
+    first = b""
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                if not first:
+                    first = chunk[:3]
+                digest.update(chunk)
+                size += len(chunk)
+                if utf8_ok:
+                    try:
+                        utf8.decode(chunk)
+                    except UnicodeDecodeError:
+                        utf8_ok = False
+                if cp1254_bad is None and not _CP1254_UNDEFINED.isdisjoint(chunk):
+                    for i, b in enumerate(chunk):
+                        if b in _CP1254_UNDEFINED:
+                            cp1254_bad = (line + chunk[:i].count(b"\n"), b)
+                            break
+                line += chunk.count(b"\n")
+            if utf8_ok:
+                try:
+                    utf8.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror}") from None
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"unknown encoding {encoding!r}") from None
+        chosen = encoding
+    elif utf8_ok:
+        chosen = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
+    elif cp1254_bad is None:
+        chosen = "cp1254"
+    else:
+        bad_line, byte = cp1254_bad
+        raise InputError(
+            f"{name} line {bad_line}: byte 0x{byte:02x} is neither UTF-8 nor Windows-1254",
+            hint="pass --encoding",
+        )
+    return Scan(chosen, digest.hexdigest(), size)
+
+
+@dataclass
+class Table:
+    name: str
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    rows: Iterator[tuple[int, list[str]]]
+    """``(line number, fields)``; blank lines are skipped."""
+
+
+@contextmanager
+def open_table(
+    path: Path, name: str, encoding: str, delimiter: str | None = None
+) -> Iterator[Table]:
+    """Stream a CSV file: header first, then rows of exactly as many fields."""
+    try:
+        f = path.open("r", encoding=encoding, newline="")
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror}") from None
+    with f:
+        first = f.readline()
+        offset = 1
+        while first and not first.strip():
+            first = f.readline()
+            offset += 1
+        if not first.strip():
+            raise InputError(f"{name} is empty: no header line")
+        header_line = first.lstrip("\ufeff")
+        sep = delimiter or detect_delimiter(header_line) or ","
+        headers = [h.strip() for h in next(csv.reader([header_line], delimiter=sep))]
+        seen: set[str] = set()
+        for h in headers:
+            if not h:
+                raise InputError(
+                    f"{name} line {offset}: a column has no name ({header_line.strip()!r})"
+                )
+            if h in seen:
+                raise InputError(f"{name} line {offset}: column {h!r} appears twice")
+            seen.add(h)
+        yield Table(name, encoding, sep, headers, _rows(f, name, sep, len(headers), offset))
+
+
+def _rows(
+    f: io.TextIOBase, name: str, sep: str, width: int, offset: int
+) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(f, delimiter=sep)
+    before = 0
+    try:
+        for row in reader:
+            line = offset + before + 1  # where the record starts (quoted fields may span lines)
+            before = reader.line_num
+            if not row or not any(v.strip() for v in row):
+                continue
+            while len(row) > width and not row[-1].strip():
+                row.pop()  # trailing separators, as spreadsheets write them
+            if len(row) != width:
+                raise InputError(
+                    f"{name} line {line}: {len(row)} field{'s' * (len(row) != 1)}, "
+                    f"the header has {width}"
+                )
+            yield line, row
+    except csv.Error as exc:
+        raise InputError(f"{name} line {offset + reader.line_num}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name} line {offset + reader.line_num + 1}: cannot decode as {f.encoding}: "
+            f"{exc.reason}"
+        ) from None

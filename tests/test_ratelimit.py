@@ -1,0 +1,505 @@
+"""The shared SQLite rate limiter: parsing, windows, blocks, several processes, exactness."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smscli.ratelimit import MIN_WAIT, Rate, RateLimiter, _exact_wait, parse_rate
+
+SCHEMA = """
+CREATE TABLE rate_events (account TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX rate_events_account_at ON rate_events(account, at);
+CREATE TABLE rate_blocks (account TEXT PRIMARY KEY, until REAL NOT NULL);
+"""
+
+
+class FakeClock:
+    def __init__(self, t: float = 0.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None, timeout=30)
+
+
+def create_db(path: Path) -> None:
+    conn = connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+    finally:
+        conn.close()
+
+
+def event_count(conn: sqlite3.Connection, account: str | None = None) -> int:
+    if account is None:
+        return int(conn.execute("SELECT COUNT(*) FROM rate_events").fetchone()[0])
+    sql = "SELECT COUNT(*) FROM rate_events WHERE account = ?"
+    return int(conn.execute(sql, (account,)).fetchone()[0])
+
+
+def assert_windows_respected(successes: list[float], rates: list[Rate]) -> None:
+    for t in successes:
+        for rate in rates:
+            inside = sum(1 for s in successes if t - rate.period < s <= t)
+            assert inside <= rate.limit, (t, rate, inside)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "ledger.sqlite3"
+    create_db(path)
+    return path
+
+
+@pytest.fixture
+def conns(db_path: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
+    """Two connections to one WAL file, as two processes would have."""
+    a, b = connect(db_path), connect(db_path)
+    yield a, b
+    a.close()
+    b.close()
+
+
+# parse_rate ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("100/minute", Rate(100, 60.0)),
+        ("5000/hour", Rate(5000, 3600.0)),
+        ("50000/day", Rate(50000, 86400.0)),
+        ("10/second", Rate(10, 1.0)),
+        ("10/s", Rate(10, 1.0)),
+        ("10/sec", Rate(10, 1.0)),
+        ("10/m", Rate(10, 60.0)),
+        ("10/min", Rate(10, 60.0)),
+        ("10/minutes", Rate(10, 60.0)),
+        ("10/h", Rate(10, 3600.0)),
+        ("10/hr", Rate(10, 3600.0)),
+        ("10/d", Rate(10, 86400.0)),
+        ("3/10s", Rate(3, 10.0)),
+        ("20/5min", Rate(20, 300.0)),
+        ("20/5 min", Rate(20, 300.0)),
+        ("4/2h", Rate(4, 7200.0)),
+        ("3/0.5s", Rate(3, 0.5)),
+        (" 5,000 / hour ", Rate(5000, 3600.0)),
+        ("1,000,000/day", Rate(1_000_000, 86400.0)),
+        ("100/MINUTE", Rate(100, 60.0)),
+        ("1/1s", Rate(1, 1.0)),
+    ],
+)
+def test_parse_rate_valid(text: str, expected: Rate) -> None:
+    rate = parse_rate(text)
+    assert rate == expected
+    assert parse_rate(str(rate)) == rate
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [
+        (Rate(100, 60.0), "100/minute"),
+        (Rate(5000, 3600.0), "5000/hour"),
+        (Rate(50000, 86400.0), "50000/day"),
+        (Rate(10, 1.0), "10/second"),
+        (Rate(3, 10.0), "3/10s"),
+        (Rate(20, 300.0), "20/5min"),
+        (Rate(4, 7200.0), "4/2h"),
+        (Rate(1, 172800.0), "1/2d"),
+        (Rate(3, 0.5), "3/0.5s"),
+        (Rate(3, 1e-5), "3/0.00001s"),
+        (Rate(3, 90.5), "3/90.5s"),
+    ],
+)
+def test_rate_str(rate: Rate, text: str) -> None:
+    assert str(rate) == text
+    assert parse_rate(text) == rate
+
+
+@given(
+    st.integers(min_value=1, max_value=10**9),
+    st.floats(min_value=1e-9, max_value=1e12, allow_nan=False, allow_infinity=False),
+)
+def test_rate_str_round_trips(limit: int, period: float) -> None:
+    rate = Rate(limit, period)
+    assert parse_rate(str(rate)) == rate
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "100",
+        "/minute",
+        "100/",
+        "0/minute",
+        "-1/minute",
+        "1.5/minute",
+        "100/fortnight",
+        "100/0s",
+        "100/0min",
+        "5,00/hour",
+        "5.000/hour",
+        "100//minute",
+        "100/minute/hour",
+        "100 per minute",
+        "abc",
+        "100/1e3s",
+        "100/-5s",
+    ],
+)
+def test_parse_rate_invalid(text: str) -> None:
+    with pytest.raises(ValueError, match=r"invalid rate .*expected LIMIT/PERIOD.*100/minute"):
+        parse_rate(text)
+
+
+@pytest.mark.parametrize(
+    ("limit", "period"), [(0, 1.0), (-3, 1.0), (True, 1.0), (1, 0.0), (1, -1.0), (1, math.nan)]
+)
+def test_rate_rejects_nonsense(limit: int, period: float) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        Rate(limit, period)
+
+
+# one process ------------------------------------------------------------------------------
+
+
+def test_single_window(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    conn, _ = conns
+    clock = FakeClock()
+    limiter = RateLimiter(conn, "acct", [parse_rate("3/second")], clock=clock)
+    assert [limiter.try_acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.wait_time() == 1.0
+    assert limiter.try_acquire() == 1.0
+    assert event_count(conn) == 3
+    clock.t = 1.0  # the events at 0.0 have left the window (0.0, 1.0]
+    assert limiter.wait_time() == 0.0
+    assert limiter.try_acquire() == 0.0
+
+
+def test_binding_window_is_the_minute(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    conn, _ = conns
+    clock = FakeClock()
+    limiter = RateLimiter(conn, "acct", [Rate(2, 1.0), Rate(3, 60.0)], clock=clock)
+    assert limiter.try_acquire() == 0.0
+    assert limiter.try_acquire() == 0.0
+    assert limiter.try_acquire() == 1.0  # the second window binds
+    clock.t = 1.0
+    assert limiter.try_acquire() == 0.0  # 3 in the minute now
+    clock.t = 2.0
+    assert limiter.wait_time() == 58.0  # the two events at 0.0 must leave the minute
+    assert limiter.try_acquire() == 58.0
+    clock.t = 59.999
+    assert limiter.try_acquire() > 0.0
+    clock.t = 60.0
+    assert limiter.try_acquire() == 0.0
+
+
+def test_wait_counts_the_right_event_when_over_full(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    """Rows beyond the limit (e.g. a limit lowered between runs) push the wait further."""
+    conn, _ = conns
+    clock = FakeClock()
+    loose = RateLimiter(conn, "acct", [Rate(5, 10.0)], clock=clock)
+    for t in (0.0, 1.0, 2.0, 3.0):
+        clock.t = t
+        assert loose.try_acquire() == 0.0
+    strict = RateLimiter(conn, "acct", [Rate(2, 10.0)], clock=clock)
+    clock.t = 4.0
+    # events 0,1,2,3 in the window; 2 must go so that one more fits: the one at 2.0
+    assert strict.try_acquire() == 8.0
+    clock.t = 12.0
+    assert strict.try_acquire() == 0.0
+
+
+def test_no_rates_records_nothing_but_honours_blocks(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    conn, _ = conns
+    clock = FakeClock(100.0)
+    limiter = RateLimiter(conn, "acct", [], clock=clock)
+    assert all(limiter.try_acquire() == 0.0 for _ in range(1000))
+    assert event_count(conn) == 0
+    limiter.block_until(130.0)
+    assert limiter.try_acquire() == 30.0
+    clock.t = 130.0
+    assert limiter.try_acquire() == 0.0
+
+
+def test_clock_going_backwards_never_gives_a_negative_wait(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    conn, _ = conns
+    clock = FakeClock(10.0)
+    limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=clock)
+    assert limiter.try_acquire() == 0.0
+    clock.t = 5.0
+    assert limiter.try_acquire() == 6.0  # the event at 10.0 still counts
+    clock.t = 11.0
+    assert limiter.try_acquire() == 0.0
+
+
+@given(
+    st.floats(min_value=-1e10, max_value=1e10),
+    st.floats(min_value=-1e10, max_value=1e10),
+    st.floats(min_value=0.0, max_value=1e6),
+)
+def test_exact_wait_is_positive_exact_and_tight(
+    now: float, threshold: float, period: float
+) -> None:
+    wait = _exact_wait(now, threshold, period)
+    assert wait > 0.0
+    assert (now + wait) - period >= threshold
+    ideal = max(threshold + period - now, MIN_WAIT)
+    assert wait <= ideal + 8 * math.ulp(max(abs(now), abs(threshold), period, 1.0))
+
+
+def test_exception_rolls_back(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    conn, _ = conns
+    broken = True
+
+    def clock() -> float:
+        if broken:
+            raise OSError("clock broke")
+        return 0.0
+
+    limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=clock)
+    with pytest.raises(OSError, match="clock broke"):
+        limiter.try_acquire()
+    assert not conn.in_transaction
+    broken = False
+    assert limiter.try_acquire() == 0.0
+    assert event_count(conn) == 1
+
+
+def test_refuses_to_run_inside_an_open_transaction(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    conn, _ = conns
+    limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=FakeClock())
+    conn.execute("BEGIN")
+    with pytest.raises(RuntimeError, match="transaction"):
+        limiter.try_acquire()
+    conn.execute("ROLLBACK")
+    assert limiter.try_acquire() == 0.0
+
+
+def test_pruning_keeps_the_table_small(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    conn, _ = conns
+    clock = FakeClock()
+    rates = [Rate(3, 1.0), Rate(10, 60.0), Rate(20, 3600.0)]
+    limiter = RateLimiter(conn, "acct", rates, clock=clock)
+    other = RateLimiter(conn, "other", [Rate(1, 1.0)], clock=clock)
+    taken = 0
+    for _ in range(3000):
+        clock.t += 7.3
+        for _ in range(4):
+            taken += limiter.try_acquire() == 0.0
+        assert event_count(conn, "acct") <= sum(r.limit for r in rates)
+    assert other.try_acquire() == 0.0  # another account's rows are not pruned away
+    clock.t += 10 * 3600
+    limiter.try_acquire()
+    assert taken >= 20 * 6  # 20 per hour over ~6 hours
+    assert event_count(conn, "acct") == 1
+    assert event_count(conn, "other") == 1
+
+
+def test_accounts_are_independent(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    a_conn, b_conn = conns
+    clock = FakeClock()
+    a = RateLimiter(a_conn, "customersms:key-a", [Rate(1, 60.0)], clock=clock)
+    b = RateLimiter(b_conn, "customersms:key-b", [Rate(1, 60.0)], clock=clock)
+    assert a.try_acquire() == 0.0
+    assert a.try_acquire() == 60.0
+    assert b.try_acquire() == 0.0
+    a.block_until(1000.0)
+    clock.t = 60.0
+    assert a.try_acquire() == 940.0
+    assert b.try_acquire() == 0.0
+
+
+# several processes ------------------------------------------------------------------------
+
+
+def test_block_until_is_shared_keeps_the_later_and_expires(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    a_conn, b_conn = conns
+    clock = FakeClock(0.0)
+    a = RateLimiter(a_conn, "acct", [Rate(100, 60.0)], clock=clock)
+    b = RateLimiter(b_conn, "acct", [Rate(100, 60.0)], clock=clock)
+    a.block_until(10.0)
+    assert b.try_acquire() == 10.0
+    assert a.try_acquire() == 10.0
+    b.block_until(5.0)  # earlier: the 10.0 block stays
+    assert a.wait_time() == 10.0
+    b.block_until(20.0)  # later: it wins
+    assert a.wait_time() == 20.0
+    clock.t = 19.5
+    assert b.try_acquire() == 0.5
+    assert event_count(a_conn) == 0
+    clock.t = 20.0
+    assert a.try_acquire() == 0.0
+    assert b.try_acquire() == 0.0
+
+
+def test_two_processes_interleaving_share_every_window(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    a_conn, b_conn = conns
+    clock = FakeClock()
+    rates = [Rate(3, 1.0), Rate(5, 10.0)]
+    limiters = [RateLimiter(c, "acct", rates, clock=clock) for c in (a_conn, b_conn)]
+    successes: list[float] = []
+    by_limiter = [0, 0]
+    for step in range(400):
+        clock.t = step * 0.25
+        for i in (step % 2, 1 - step % 2):
+            if limiters[i].try_acquire() == 0.0:
+                successes.append(clock.t)
+                by_limiter[i] += 1
+    assert_windows_respected(successes, rates)
+    assert len(successes) == 50  # 5 per 10 s over 100 s, shared
+    assert min(by_limiter) > 0
+
+
+def test_threads_never_exceed_a_window(db_path: Path) -> None:
+    clock = FakeClock(1_700_000_000.0)  # frozen: only 50 permits exist
+    barrier = threading.Barrier(2)
+    results: list[list[float]] = [[], []]
+    errors: list[BaseException] = []
+
+    def hammer(i: int) -> None:
+        conn = connect(db_path)
+        try:
+            limiter = RateLimiter(conn, "acct", [Rate(50, 1.0)], clock=clock)
+            barrier.wait()
+            results[i] = [limiter.try_acquire() for _ in range(100)]
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    waits = results[0] + results[1]
+    assert waits.count(0.0) == 50
+    assert all(w == 1.0 for w in waits if w != 0.0)
+    conn = connect(db_path)
+    try:
+        assert event_count(conn) == 50
+    finally:
+        conn.close()
+
+
+# the property -----------------------------------------------------------------------------
+
+windows = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=5),
+        st.one_of(
+            st.sampled_from([0.1, 0.5, 1.0, 3.0, 60.0]),
+            st.floats(min_value=0.01, max_value=100.0),
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+)
+operations = st.lists(
+    st.one_of(
+        # ("acquire", advance as a fraction of 2 * max period, limiter, retry after a refusal)
+        st.tuples(
+            st.just("acquire"),
+            st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=1.0)),
+            st.integers(min_value=0, max_value=1),
+            st.booleans(),
+        ),
+        # ("block", until as a fraction of max period from now, limiter, unused)
+        st.tuples(
+            st.just("block"),
+            st.floats(min_value=-1.0, max_value=1.0),
+            st.integers(min_value=0, max_value=1),
+            st.just(False),
+        ),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    windows,
+    st.one_of(st.sampled_from([0.0, 1_700_000_000.123]), st.floats(0.0, 2e9)),
+    operations,
+)
+def test_property_windows_hold_and_waits_are_exact(
+    windows: list[tuple[int, float]],
+    start: float,
+    operations: list[tuple[str, float, int, bool]],
+) -> None:
+    rates = [Rate(limit, period) for limit, period in windows]
+    longest = max(r.period for r in rates)
+    clock = FakeClock(start)
+    successes: list[float] = []
+    block = -math.inf
+
+    def free_in_model() -> bool:
+        now = clock.t
+        return now >= block and all(
+            sum(1 for s in successes if s > now - r.period) < r.limit for r in rates
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ledger.sqlite3"
+        create_db(path)
+        conns = [connect(path), connect(path)]
+        try:
+            limiters = [RateLimiter(c, "acct", rates, clock=clock) for c in conns]
+            for kind, amount, which, retry in operations:
+                limiter = limiters[which]
+                if kind == "block":
+                    until = clock.t + amount * longest
+                    limiter.block_until(until)
+                    block = max(block, until)
+                    continue
+                clock.t += amount * 2 * longest
+                expected_free = free_in_model()
+                predicted = limiters[1 - which].wait_time()
+                wait = limiter.try_acquire()
+                assert wait == predicted
+                assert (wait == 0.0) == expected_free
+                if wait == 0.0:
+                    successes.append(clock.t)
+                    continue
+                assert wait > 0.0
+                bound = max(longest, block - clock.t)
+                assert wait <= bound + 1e-6 * max(1.0, abs(clock.t))
+                if retry:
+                    clock.t += wait
+                    assert free_in_model()
+                    assert limiters[1 - which].try_acquire() == 0.0
+                    successes.append(clock.t)
+        finally:
+            for c in conns:
+                c.close()
+    assert_windows_respected(successes, rates)
