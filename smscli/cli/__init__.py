@@ -11,6 +11,7 @@ import typer
 
 from smscli import __version__
 from smscli.cli.account import balance, headers, report
+from smscli.cli.bulk import bulk
 from smscli.cli.history import app as history_app
 from smscli.cli.profiles import app as profiles_app
 from smscli.cli.send import send
@@ -42,6 +43,7 @@ def _root(
 
 
 app.command("send")(send)
+app.command("bulk")(bulk)
 app.command("balance")(balance)
 app.command("report")(report)
 app.command("headers")(headers)

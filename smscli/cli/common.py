@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from smscli.config import Environment, Settings
+    from smscli.ledger import Ledger
     from smscli.providers.base import Account, Provider
 
 ProfileOpt = Annotated[
@@ -161,3 +162,24 @@ def check_account(cli: Cli, cls: type[Provider]) -> Account:
             "travel unencrypted (the provider documents no https root)"
         )
     return account
+
+
+@contextmanager
+def open_driver(
+    cli: Cli, cls: type[Provider], account: Account, ledger: Ledger
+) -> Iterator[Provider]:
+    """A driver with one keep-alive HTTP client (none for the sandbox), closed afterwards."""
+    from smscli import providers
+    from smscli.ledger import AccountState
+    from smscli.sending import account_id
+
+    client = None
+    if getattr(cls, "network", True):
+        from smscli.http import make_client
+
+        client = make_client(account.timeout, cli.redactor, debug=cli.debug)
+    try:
+        yield providers.build(cls, account, client, AccountState(ledger, account_id(account)))
+    finally:
+        if client is not None:
+            client.close()

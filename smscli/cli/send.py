@@ -17,6 +17,7 @@ from smscli.cli.common import (
     QuietOpt,
     check_account,
     command,
+    open_driver,
 )
 from smscli.errors import InputError, UsageError
 
@@ -167,23 +168,18 @@ def _send(
 def _deliver(
     cli: Cli, cls: type[Provider], account: Account, draft: Draft, max_wait: float
 ) -> Report:
-    from smscli import providers
-    from smscli.ledger import AccountState, Ledger
+    from smscli.ledger import Ledger
     from smscli.sending import Engine, account_id
 
-    with Ledger.open(cli.env.ledger_path) as ledger:
-        aid = account_id(account)
-        client = None
-        if getattr(cls, "network", True):
-            from smscli.http import make_client
-
-            client = make_client(account.timeout, cli.redactor, debug=cli.debug)
-        try:
-            driver = providers.build(cls, account, client, AccountState(ledger, aid))
-            engine = Engine(
-                driver, ledger, aid, batch_size=cli.settings.get("batch_size"), max_wait=max_wait
-            )
-            return engine.send(draft, command="send")
-        finally:
-            if client is not None:
-                client.close()
+    with (
+        Ledger.open(cli.env.ledger_path) as ledger,
+        open_driver(cli, cls, account, ledger) as driver,
+    ):
+        engine = Engine(
+            driver,
+            ledger,
+            account_id(account),
+            batch_size=cli.settings.get("batch_size"),
+            max_wait=max_wait,
+        )
+        return engine.send(draft, command="send")

@@ -1,0 +1,698 @@
+"""Bulk campaigns: a CSV and a template, each person sent exactly their own message, once.
+
+A run is identified by its fingerprint: the provider account, the input's content, the
+template, the sender and every option that changes what is sent. Running the same command
+again finds the run and resumes it.
+
+1. Preparation streams the CSV once: every row is validated and rendered and written to the
+   ledger (``pending``, or ``invalid``); duplicates and excluded numbers become ``skipped`` in
+   SQL. Any template error (unknown placeholder, empty value) deletes the half-prepared run and
+   stops before anything is sent. Nothing of the file is held in memory.
+2. Sending claims one batch at a time: its messages are committed as ``sending`` before the
+   request leaves and their outcome as soon as the reply arrives (from the main thread; worker
+   threads only do HTTP). Messages found ``sending`` when a run is resumed were on the wire when
+   a process died: they become ``unknown`` and are only re-sent with ``--retry-unknown``.
+3. One process per run: an OS file lock (released by the OS on ``kill -9``) plus a lease in the
+   ledger (for ledgers shared between machines). A second process exits 8.
+4. Every request takes a permit from the cross-process rate limiter first; a 429 puts its batch
+   back to ``pending`` (it was not processed) and blocks the account until ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from smscli.encoding import analyse, transliterate
+from smscli.errors import (
+    AuthError,
+    ConfigError,
+    CreditError,
+    ExitCode,
+    InputError,
+    NotSent,
+    OutcomeUnknown,
+    RateLimited,
+    SmscliError,
+    Unfinished,
+)
+from smscli.ledger import Ledger, now
+from smscli.providers.base import Batch, BatchResult, Capabilities, Message, turkish_mobile
+from smscli.recipients import normalise
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from smscli.csvfile import Table
+    from smscli.providers.base import Provider
+    from smscli.ratelimit import RateLimiter
+
+CHUNK = 5000
+LEASE_SECONDS = 120.0
+STALE_AFTER = 24 * 3600
+MAX_UNKNOWN_IN_A_ROW = 3
+SHOWN_PROBLEMS = 10
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What identifies a run, besides the account: everything that changes what is sent."""
+
+    input_sha256: str
+    encoding: str
+    delimiter: str | None
+    phone_column: str | None
+    template: str | None
+    message_column: str | None
+    sender: str | None
+    turkish: bool | None
+    ascii_only: bool
+    exclude_sha256: str | None
+    region: str
+
+    def fingerprint(self, account: str) -> str:
+        blob = json.dumps([account, asdict(self)], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class Totals:
+    rows: int = 0
+    pending: int = 0
+    sending: int = 0
+    accepted: int = 0
+    failed: int = 0
+    unknown: int = 0
+    invalid: int = 0
+    duplicate: int = 0
+    excluded: int = 0
+    delivered: int = 0
+    undelivered: int = 0
+    parts_pending: int = 0
+    parts_total: int = 0
+
+    @property
+    def messages(self) -> int:
+        """Messages to send or sent: every row that is not invalid or skipped."""
+        return self.rows - self.invalid - self.duplicate - self.excluded
+
+    @property
+    def sent_ok(self) -> int:
+        return self.accepted + self.delivered + self.undelivered
+
+
+def totals(ledger: Ledger, run_id: str) -> Totals:
+    t = Totals()
+    for state, error, count, parts in ledger.conn.execute(
+        "SELECT state, CASE WHEN state = 'skipped' THEN substr(error, 1, 9) END,"
+        " COUNT(*), COALESCE(SUM(segments), 0) FROM messages WHERE run_id = ? GROUP BY 1, 2",
+        (run_id,),
+    ):
+        t.rows += count
+        if state == "skipped":
+            if error == "duplicate":
+                t.duplicate += count
+            else:
+                t.excluded += count
+            continue
+        setattr(t, state, getattr(t, state) + count)
+        if state != "invalid":
+            t.parts_total += parts
+        if state == "pending":
+            t.parts_pending += parts
+    return t
+
+
+# --- preparation --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """How to read messages out of a CSV table."""
+
+    phone: int
+    render: Callable[[Sequence[str]], tuple[str | None, str | None]]
+    """A row → ``(text, None)`` or ``(None, name of an empty column)``."""
+
+
+def prepare(
+    ledger: Ledger,
+    table: Table,
+    source: Source,
+    *,
+    spec: Spec,
+    fingerprint: str,
+    account: str,
+    provider: str,
+    profile: str | None,
+    capabilities: Capabilities,
+    exclude: frozenset[str],
+    options: dict[str, Any],
+) -> str:
+    """Validate and render every row into a new run; raise before anything could be sent."""
+    run_id = ledger.create_run(
+        command="bulk",
+        provider=provider,
+        profile=profile,
+        account=account,
+        sender=spec.sender,
+        source=table.name,
+        messages=(),
+        fingerprint=fingerprint,
+    )
+    with ledger.transaction() as db:
+        db.execute(
+            "UPDATE runs SET state = 'preparing', options = ? WHERE id = ?",
+            (json.dumps(options, ensure_ascii=False), run_id),
+        )
+    problems: list[str] = []
+    problem_count = 0
+    stamp = now()
+    turkish = spec.turkish if capabilities.turkish_mode else False
+    analysed: dict[str, tuple[str, int]] = {}
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        nonlocal problem_count
+        for line, row in table.rows:
+            where = f"{table.name} line {line}"
+            raw = row[source.phone].strip()
+            text, empty = source.render(row)
+            if text is None:
+                problem_count += 1
+                if len(problems) < SHOWN_PROBLEMS:
+                    problems.append(f"{where}: {{{empty}}} is empty")
+                continue
+            text = unicodedata.normalize("NFC", text)
+            if spec.ascii_only:
+                text = transliterate(text)
+            e164, error = normalise(raw, spec.region)
+            if e164 is not None and capabilities.turkish_numbers_only and not turkish_mobile(e164):
+                error = f"{provider} sends only to Turkish mobile numbers"
+            elif e164 is not None and e164 in exclude:
+                error = "excluded"
+            seg = analysed.get(text)
+            if seg is None:
+                s = analyse(text, turkish)
+                seg = (s.encoding, s.parts)
+                if len(analysed) < 10_000:
+                    analysed[text] = seg
+            if error is None:
+                state = "pending"
+            elif error == "excluded":
+                state, error = "skipped", "excluded (listed in --exclude)"
+            else:
+                state, error = "invalid", f"invalid number: {error}"
+            yield (run_id, line, where, raw, e164, text, seg[0], seg[1], state, error, stamp, stamp)
+
+    insert = (
+        "INSERT INTO messages (run_id, seq, source, raw, recipient, text, encoding, segments,"
+        " state, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    try:
+        stream = rows()
+        while True:
+            chunk = [r for _, r in zip(range(CHUNK), stream, strict=False)]
+            if not chunk:
+                break
+            if problem_count == 0:
+                with ledger.transaction() as db:
+                    db.executemany(insert, chunk)
+        if problem_count:
+            more = problem_count - len(problems)
+            raise InputError(
+                f"{problem_count} row{'s' * (problem_count > 1)} cannot be rendered; "
+                "nothing sent:\n  "
+                + "\n  ".join(problems)
+                + (f"\n  … and {more} more" if more > 0 else ""),
+                hint="fill the empty values or change the template",
+            )
+    except BaseException:
+        delete_run(ledger, run_id)
+        raise
+    with ledger.transaction() as db:
+        # Later occurrences of a number are skipped; the first one is sent.
+        db.execute(
+            "UPDATE messages SET state = 'skipped', error = 'duplicate of ' || ("
+            "  SELECT m2.source FROM messages m2 WHERE m2.run_id = messages.run_id"
+            "  AND m2.recipient = messages.recipient ORDER BY m2.seq LIMIT 1)"
+            " WHERE run_id = ? AND state IN ('pending', 'skipped') AND recipient IS NOT NULL"
+            " AND seq > (SELECT MIN(m3.seq) FROM messages m3 WHERE m3.run_id = messages.run_id"
+            "  AND m3.recipient = messages.recipient AND m3.state IN ('pending', 'skipped'))",
+            (run_id,),
+        )
+        db.execute("UPDATE runs SET state = 'ready' WHERE id = ?", (run_id,))
+    return run_id
+
+
+def delete_run(ledger: Ledger, run_id: str) -> None:
+    with ledger.transaction() as db:
+        db.execute("DELETE FROM messages WHERE run_id = ?", (run_id,))
+        db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+
+def find_run(ledger: Ledger, fingerprint: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = ledger.conn.execute(
+        "SELECT * FROM runs WHERE fingerprint = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        (fingerprint,),
+    ).fetchone()
+    return row
+
+
+def requeue(ledger: Ledger, run_id: str, *, unknown: bool, failed: bool) -> int:
+    """``--retry-unknown`` / ``--retry-failed``: back to ``pending``. Returns how many."""
+    states = [s for s, on in (("unknown", unknown), ("failed", failed)) if on]
+    if not states:
+        return 0
+    with ledger.transaction() as db:
+        cur = db.execute(
+            f"UPDATE messages SET state = 'pending', error = NULL, updated_at = ?"
+            f" WHERE run_id = ? AND state IN ({','.join('?' * len(states))})",
+            (now(), run_id, *states),
+        )
+        if cur.rowcount:
+            db.execute(
+                "UPDATE runs SET state = 'ready', finished_at = NULL WHERE id = ?", (run_id,)
+            )
+        return cur.rowcount
+
+
+def settle_crashed(ledger: Ledger, run_id: str) -> int:
+    """Messages left ``sending`` by a process that died: their request may have left."""
+    with ledger.transaction() as db:
+        cur = db.execute(
+            "UPDATE messages SET state = 'unknown', updated_at = ?,"
+            " error = 'the sending process ended while the request was on the wire'"
+            " WHERE run_id = ? AND state = 'sending'",
+            (now(), run_id),
+        )
+        return cur.rowcount
+
+
+# --- one process per run ------------------------------------------------------------------
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def take_lease(ledger: Ledger, run_id: str, clock: Callable[[], float] = time.time) -> None:
+    """Hold the run's lease. We already hold the OS lock, so a lease left by a process on this
+    host is stale; one held by another host is respected until it expires."""
+    me = owner()
+    host = me.rsplit(":", 1)[0]
+    with ledger.transaction() as db:
+        row = db.execute(
+            "SELECT lease_owner, lease_until FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        holder, until = row[0], row[1]
+        if holder and holder.rsplit(":", 1)[0] != host and until and until > clock():
+            raise Unfinished(
+                f"run {run_id} is being sent by {holder} (lease until "
+                f"{time.strftime('%H:%M:%S', time.localtime(until))}); nothing done",
+                hint="run the same command again once it has finished",
+            )
+        db.execute(
+            "UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ?",
+            (me, clock() + LEASE_SECONDS, run_id),
+        )
+
+
+def release_lease(ledger: Ledger, run_id: str) -> None:
+    with ledger.transaction() as db:
+        db.execute(
+            "UPDATE runs SET lease_owner = NULL, lease_until = NULL"
+            " WHERE id = ? AND lease_owner = ?",
+            (run_id, owner()),
+        )
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+@dataclass
+class Stop:
+    """Why a run stopped before every message was sent."""
+
+    error: SmscliError
+    resume_at: float | None = None
+
+
+@dataclass
+class SendStats:
+    claimed: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    stop: Stop | None = None
+    interrupted: bool = False
+    credits_remaining: float | None = None
+    unknown_in_a_row: int = 0
+
+
+@dataclass
+class _InFlight:
+    ids: list[int]
+    keys: dict[str, int]
+    batch: Batch
+
+
+@dataclass
+class BulkEngine:
+    driver: Provider
+    ledger: Ledger
+    limiter: RateLimiter
+    account: str
+    batch_size: int
+    concurrency: int = 4
+    max_wait: float = 600.0
+    not_after: float | None = None
+    limit: int | None = None
+    sender: str | None = None
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    progress: Callable[[int], None] | None = None
+    """Called with the number of messages whose outcome was just recorded."""
+    grace: float = 5.0
+    """After Ctrl-C, how long in-flight requests may still finish and be recorded."""
+
+    def run(self, run_id: str) -> SendStats:
+        stats = SendStats()
+        caps = self.driver.capabilities
+        size = max(1, min(self.batch_size, caps.max_batch))
+        inflight: dict[Future[BatchResult], _InFlight] = {}
+        pool: Executor = (
+            ThreadPoolExecutor(max_workers=max(1, self.concurrency), thread_name_prefix="smscli")
+            if getattr(self.driver, "network", True)
+            else _Inline()  # the sandbox keeps its state in the ledger: same thread only
+        )
+        last_lease = self.clock()
+        try:
+            for batch_rows in self._batches(run_id, size, caps, stats):
+                if stats.stop:
+                    break
+                if self.not_after is not None and self.clock() >= self.not_after:
+                    stats.stop = Stop(
+                        Unfinished("stopped at --not-after; the rest of the run was not sent")
+                    )
+                    break
+                if not self._permit(stats, inflight):
+                    break
+                if self.clock() - last_lease > LEASE_SECONDS / 4:
+                    take_lease(self.ledger, run_id, self.clock)
+                    last_lease = self.clock()
+                ids = [r["id"] for r in batch_rows]
+                batch = Batch(
+                    tuple(Message(str(r["id"]), r["recipient"], r["text"]) for r in batch_rows),
+                    sender=self.sender,
+                    turkish=batch_rows[0]["encoding"] == "GSM-7+TR",
+                )
+                self.ledger.mark_sending(ids)
+                stats.claimed += len(ids)
+                stats.requests += 1
+                future = pool.submit(self.driver.send, batch)
+                inflight[future] = _InFlight(ids, {str(i): i for i in ids}, batch)
+                while len(inflight) >= self.concurrency:
+                    self._collect(inflight, stats)
+            while inflight:
+                self._collect(inflight, stats)
+        except KeyboardInterrupt:
+            stats.interrupted = True
+            done, _ = wait(list(inflight), timeout=self.grace)
+            for future in done:
+                self._record(future, inflight.pop(future), stats)
+            if inflight:
+                self.ledger.record(
+                    (
+                        (i, "unknown", None, "interrupted while the request was on the wire")
+                        for f in inflight.values()
+                        for i in f.ids
+                    ),
+                    None,
+                )
+                inflight.clear()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            release_lease(self.ledger, run_id)
+        if not self.ledger.conn.execute(
+            "SELECT 1 FROM messages WHERE run_id = ? AND state IN ('pending', 'sending') LIMIT 1",
+            (run_id,),
+        ).fetchone():
+            with self.ledger.transaction() as db:
+                db.execute(
+                    "UPDATE runs SET state = 'complete', finished_at = ? WHERE id = ?",
+                    (now(), run_id),
+                )
+        if stats.credits_remaining is not None:
+            with self.ledger.transaction() as db:
+                db.execute(
+                    "UPDATE runs SET credits_remaining = ? WHERE id = ?",
+                    (stats.credits_remaining, run_id),
+                )
+        return stats
+
+    def _batches(
+        self, run_id: str, size: int, caps: Capabilities, stats: SendStats
+    ) -> Iterator[list[sqlite3.Row]]:
+        """Pending messages in input order, grouped into requests. Re-reads the ledger for
+        every window, so messages put back to ``pending`` (after a 429) are picked up again."""
+        window = max(size * self.concurrency * 2, 1000)
+        while not stats.stop:
+            budget = None if self.limit is None else self.limit - stats.claimed
+            if budget is not None and budget <= 0:
+                return
+            rows = self.ledger.conn.execute(
+                "SELECT id, recipient, text, encoding FROM messages"
+                " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?",
+                (run_id, window if budget is None else min(window, budget)),
+            ).fetchall()
+            if not rows:
+                return
+            groups: dict[tuple[str, bool], list[sqlite3.Row]] = {}
+            for row in rows:
+                key = (
+                    "" if caps.per_recipient_text else row["text"],
+                    row["encoding"] == "GSM-7+TR",
+                )
+                group = groups.setdefault(key, [])
+                group.append(row)
+                if len(group) == size:
+                    yield group
+                    groups[key] = []
+                    if stats.stop:
+                        return
+            for group in groups.values():
+                if group:
+                    yield group
+                    if stats.stop:
+                        return
+
+    def _permit(self, stats: SendStats, inflight: dict[Future[BatchResult], _InFlight]) -> bool:
+        """Wait for a rate-limit permit while collecting replies; False when it is too long."""
+        started = self.clock()
+        while True:
+            pause = self.limiter.try_acquire()
+            if pause <= 0:
+                return True
+            waited = self.clock() - started
+            if self.not_after is not None and self.clock() + pause >= self.not_after:
+                stats.stop = Stop(
+                    Unfinished(
+                        "the rate limit allows no more requests before --not-after; "
+                        "the rest of the run was not sent"
+                    )
+                )
+                return False
+            if waited + pause > self.max_wait:
+                resume = self.clock() + pause
+                stats.stop = Stop(
+                    Unfinished(
+                        f"the rate limit would make this run wait {pause:.0f}s more "
+                        f"(--max-wait {self.max_wait:.0f}s); run the same command again after "
+                        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(resume))} "
+                        "to continue"
+                    ),
+                    resume_at=resume,
+                )
+                return False
+            if inflight:
+                self._collect(inflight, stats, timeout=pause)
+                if stats.stop:
+                    return False
+            else:
+                self.sleep(min(pause, 5.0))
+
+    def _collect(
+        self,
+        inflight: dict[Future[BatchResult], _InFlight],
+        stats: SendStats,
+        timeout: float | None = None,
+    ) -> None:
+        """Record the replies that have arrived (waiting for at least one, up to ``timeout``)."""
+        done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            doubtful = self._record(future, inflight.pop(future), stats)
+            stats.unknown_in_a_row = stats.unknown_in_a_row + 1 if doubtful else 0
+            if stats.unknown_in_a_row >= MAX_UNKNOWN_IN_A_ROW and not stats.stop:
+                stats.stop = Stop(
+                    OutcomeUnknown(
+                        f"{MAX_UNKNOWN_IN_A_ROW} requests in a row ended in doubt; stopped so "
+                        "as not to send more into a failing provider"
+                    )
+                )
+
+    def _record(self, future: Future[BatchResult], flight: _InFlight, stats: SendStats) -> int:
+        """Commit a request's outcome. Returns 1 when it ended in doubt, else 0."""
+        try:
+            result = future.result()
+        except RateLimited as exc:
+            stats.rate_limited += 1
+            self._requeue(flight.ids)
+            if exc.retry_after:
+                self.limiter.block_until(self.clock() + exc.retry_after)
+            return 0
+        except (AuthError, ConfigError, CreditError, NotSent) as exc:
+            # Nothing was processed, and every later request would fail the same way:
+            # keep the messages pending and stop the run.
+            self._requeue(flight.ids)
+            if not stats.stop:
+                stats.stop = Stop(exc)
+            return 0
+        except OutcomeUnknown as exc:
+            self._store(flight, "unknown", exc.message)
+            return 1
+        except SmscliError as exc:
+            self._store(flight, "failed", exc.message)
+            return 0
+        except Exception as exc:  # a bug in a driver: the request may have left
+            self._store(flight, "unknown", f"internal error: {type(exc).__name__}")
+            return 1
+        outcomes = {o.key: o for o in result.outcomes}
+        self.ledger.record(
+            (
+                (i, o.status, o.message_id, o.error)
+                if (o := outcomes.get(k))
+                else (i, "unknown", None, "no outcome in the provider's reply")
+                for k, i in flight.keys.items()
+            ),
+            result.batch_id,
+        )
+        if result.credits_remaining is not None:
+            stats.credits_remaining = result.credits_remaining
+            self.ledger.set_state(self.account, "credits_remaining", repr(result.credits_remaining))
+        if self.progress:
+            self.progress(len(flight.ids))
+        return int(any(o.status == "unknown" for o in result.outcomes))
+
+    def _store(self, flight: _InFlight, state: str, error: str) -> None:
+        self.ledger.record(((i, state, None, error) for i in flight.ids), None)
+        if self.progress:
+            self.progress(len(flight.ids))
+
+    def _requeue(self, ids: list[int]) -> None:
+        with self.ledger.transaction() as db:
+            db.executemany(
+                "UPDATE messages SET state = 'pending', updated_at = ? WHERE id = ?",
+                ((now(), i) for i in ids),
+            )
+
+
+class _Inline(Executor):
+    """Runs each task at once in the calling thread."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+def exit_code(t: Totals, stats: SendStats | None) -> ExitCode:
+    """The contract's exit code for a bulk run, over the whole run (earlier sessions too)."""
+    if stats is not None and stats.stop is not None:
+        code = stats.stop.error.exit_code
+        if code != ExitCode.UNFINISHED and t.unknown:
+            return ExitCode.UNKNOWN
+        return code
+    if t.unknown:
+        return ExitCode.UNKNOWN
+    bad = t.failed + t.invalid
+    if not bad:
+        return ExitCode.OK
+    if t.sent_ok:
+        return ExitCode.PARTIAL
+    return ExitCode.PROVIDER if t.failed else ExitCode.BAD_INPUT
+
+
+def stale(run: sqlite3.Row, clock: Callable[[], float] = time.time) -> bool:
+    from datetime import datetime
+
+    started = datetime.fromisoformat(run["created_at"]).timestamp()
+    return clock() - started > STALE_AFTER
+
+
+def read_exclusions(path: Path, region: str) -> tuple[frozenset[str], str]:
+    """Numbers never to message (a CSV with a phone column, or one per line) and the file's
+    digest (part of the run's identity)."""
+    from smscli.csvfile import read_numbers
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    numbers = set()
+    for raw, _ in read_numbers(data, str(path)):
+        e164, _error = normalise(raw, region)
+        if e164:
+            numbers.add(e164)
+    return frozenset(numbers), hashlib.sha256(data).hexdigest()
+
+
+def write_failed_csv(
+    ledger: Ledger,
+    run_id: str,
+    path: Path,
+    name: str,
+    encoding: str,
+    spec: Spec,
+    out: Path,
+) -> int:
+    """The input rows that were invalid, skipped or failed, with an error column, in the
+    input's encoding and delimiter. Streams the input and the ledger side by side."""
+    import csv
+
+    from smscli.csvfile import open_table
+
+    problems = ledger.conn.execute(
+        "SELECT seq, state, error FROM messages WHERE run_id = ?"
+        " AND state IN ('invalid', 'skipped', 'failed') ORDER BY seq",
+        (run_id,),
+    )
+    count = 0
+    nxt = problems.fetchone()
+    try:
+        with (
+            open_table(path, name, encoding, spec.delimiter) as table,
+            out.open("w", encoding=encoding, errors="replace", newline="") as f,
+        ):
+            writer = csv.writer(f, delimiter=table.delimiter)
+            column = "error" if "error" not in table.headers else "smscli_error"
+            writer.writerow([*table.headers, column])
+            for line, row in table.rows:
+                while nxt is not None and nxt["seq"] < line:
+                    nxt = problems.fetchone()
+                if nxt is not None and nxt["seq"] == line:
+                    writer.writerow([*row, f"{nxt['state']}: {nxt['error']}"])
+                    count += 1
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror}") from None
+    return count
