@@ -11,10 +11,10 @@ import typer
 
 from smscli import __version__
 from smscli.cli.account import balance, headers, report
-from smscli.cli.bulk import bulk
+from smscli.cli.bulk import bulk as bulk_command
 from smscli.cli.history import app as history_app
 from smscli.cli.profiles import app as profiles_app
-from smscli.cli.send import send
+from smscli.cli.send import send as send_command
 
 app = typer.Typer(
     name="smscli",
@@ -42,8 +42,8 @@ def _root(
     """Send SMS through customersms, vairosms, masgsm or the built-in sandbox."""
 
 
-app.command("send")(send)
-app.command("bulk")(bulk)
+app.command("send")(send_command)
+app.command("bulk")(bulk_command)
 app.command("balance")(balance)
 app.command("report")(report)
 app.command("headers")(headers)

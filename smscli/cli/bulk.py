@@ -127,7 +127,7 @@ def bulk(
             raise UsageError("--delimiter must be ',', ';' or tab")
         sep = "\t" if delimiter in ("\\t", "tab") else delimiter
         deadline = _parse_time(not_after) if not_after else None
-        interactive = sys.stdin.isatty() and file != "-"
+        interactive = _interactive() and file != "-"
         if not dry_run and not yes and not interactive:
             raise UsageError(
                 "refusing to send without a terminal to confirm on; pass --yes (after a --dry-run)"
@@ -159,6 +159,11 @@ def bulk(
                 batch_size=batch_size,
                 concurrency=concurrency,
             )
+
+
+def _interactive() -> bool:
+    """Whether a person can answer the confirmation question."""
+    return sys.stdin.isatty()
 
 
 def _parse_time(text: str) -> float:

@@ -1,0 +1,432 @@
+"""``smscli bulk`` through the real CLI against the emulator: spreadsheets as people save them,
+templates, hygiene, preview and safety, resume, batching and faults."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections import Counter
+from urllib.parse import parse_qsl
+
+import pytest
+
+from tests.emulator import Emulator
+
+TEMPLATE = "Sayın {Ad Soyad}, {Tutar} TL borcunuz var."
+PEOPLE = [
+    ("Ayşe Yılmaz", "0532 123 45 67", "1.234,50"),
+    ("Ali Veli", "05321112233", "5,00"),
+    ("Şükrü Öztürk", "+90 533 444 55 66", "12,75"),
+]
+
+
+def write_csv(home, rows, *, name="musteriler.csv", encoding="cp1254", sep=";", header=None):
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=sep, lineterminator="\r\n")
+    w.writerow(header or ["Ad Soyad", "Telefon", "Tutar"])
+    w.writerows(rows)
+    path = home.cwd / name
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def config(emu: Emulator, extra: str = "") -> str:
+    return f"""
+[profiles.vs]
+provider = "vairosms"
+api_key = "{Emulator.VAIROSMS_KEY}"
+sender = "ACME"
+base_url = "{emu.base_url("vairosms")}"
+{extra}
+[profiles.mas]
+provider = "masgsm"
+username = "{Emulator.MASGSM_USER}"
+password = "{Emulator.MASGSM_PASS}"
+sender = "ACME"
+base_url = "{emu.base_url("masgsm")}"
+{extra}
+[profiles.cs]
+provider = "customersms"
+api_key = "{Emulator.CUSTOMERSMS_KEY}"
+base_url = "{emu.base_url("customersms")}"
+{extra}
+"""
+
+
+@pytest.fixture
+def bulk(cli, home, emulator):
+    home.write_config(config(emulator))
+
+    def run(*args: str, profile: str = "vs", input: str | None = None):
+        return cli("bulk", *args, "-p", profile, input=input)
+
+    return run
+
+
+def ledger(home, sql: str, *args):
+    with sqlite3.connect(home.ledger) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def states(home) -> Counter[str]:
+    return Counter(s for (s,) in ledger(home, "SELECT state FROM messages"))
+
+
+def posts(emu: Emulator) -> list:
+    """The send requests (masgsm's balance check is a POST too)."""
+    return [r for r in emu.requests if r.method == "POST" and (r.form or {}).get("type") != "4"]
+
+
+# --- spreadsheets and templates -----------------------------------------------------------
+
+
+def test_windows_1254_semicolon_csv_with_turkish_names_and_amounts(bulk, home, emulator):
+    path = write_csv(home, PEOPLE)
+    out = bulk(path.name, "-m", TEMPLATE, "--yes")
+    assert out.exit_code == 0, out.stderr
+    got = {r.to: r.text for r in emulator.received}
+    assert got == {
+        "+905321234567": "Sayın Ayşe Yılmaz, 1.234,50 TL borcunuz var.",
+        "+905321112233": "Sayın Ali Veli, 5,00 TL borcunuz var.",
+        "+905334445566": "Sayın Şükrü Öztürk, 12,75 TL borcunuz var.",
+    }
+    (req,) = posts(emulator)  # vairosms: different texts in one request
+    body = json.loads(req.body)
+    assert body["tr_char"] is True
+    assert [m["dest"] for m in body["mesajlar"]] == ["905321234567", "905321112233", "905334445566"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sep"), [("utf-8-sig", ","), ("utf-8", "\t"), ("utf-8", ";"), ("cp1254", ",")]
+)
+def test_encodings_and_delimiters_are_detected(bulk, home, emulator, encoding, sep):
+    path = write_csv(home, PEOPLE, encoding=encoding, sep=sep)
+    out = bulk(path.name, "-m", "Merhaba {Ad Soyad}", "--yes")
+    assert out.exit_code == 0, out.stderr
+    assert sorted(r.text for r in emulator.received) == sorted(f"Merhaba {p[0]}" for p in PEOPLE)
+
+
+def test_header_whitespace_is_trimmed_and_literal_braces_kept(bulk, home, emulator):
+    path = write_csv(home, PEOPLE[:1], header=[" Ad Soyad ", " GSM ", "Tutar "], sep=",")
+    out = bulk(path.name, "-m", "{{kod}} {Ad Soyad}: {Tutar}", "--yes")
+    assert out.exit_code == 0, out.stderr
+    assert emulator.received[0].text == "{kod} Ayşe Yılmaz: 1.234,50"
+
+
+def test_unknown_placeholder_stops_before_anything(bulk, home, emulator):
+    out = bulk(write_csv(home, PEOPLE).name, "-m", "Merhaba {Isim}", "--yes")
+    assert out.exit_code == 3
+    assert "unknown placeholder {Isim}" in out.stderr
+    assert "Ad Soyad, Telefon, Tutar" in out.stderr
+    assert emulator.requests == []
+
+
+def test_empty_values_stop_the_run_naming_every_line(bulk, home, emulator):
+    rows = [*PEOPLE, ("", "05320000001", "1"), ("Can", "05320000002", " ")]
+    out = bulk(write_csv(home, rows).name, "-m", TEMPLATE, "--yes")
+    assert out.exit_code == 3
+    assert "musteriler.csv line 5: {Ad Soyad} is empty" in out.stderr
+    assert "musteriler.csv line 6: {Tutar} is empty" in out.stderr
+    assert emulator.requests == []
+    assert ledger(home, "SELECT COUNT(*) FROM runs") == [(0,)]  # nothing half-prepared
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"Ad;Telefon\nA;05321234567\nB\n", "line 3: 1 field, the header has 2"),
+        (b"Ad;Telefon\nA;0532\x81\x8d\n", "neither UTF-8 nor Windows-1254"),
+        (b"Ad;Soyad\nA;B\n", "no phone column among Ad, Soyad"),
+    ],
+)
+def test_bad_files_are_clear_errors_with_file_and_line(bulk, home, content, message):
+    (home.cwd / "bad.csv").write_bytes(content)
+    out = bulk("bad.csv", "-m", "x", "--yes")
+    assert out.exit_code == 3
+    assert message in out.stderr
+    assert "bad.csv" in out.stderr
+
+
+def test_phone_and_message_columns_by_name(bulk, home, emulator):
+    path = write_csv(
+        home, [("Ali", "05321112233", "Kişisel mesaj")], header=["Ad", "Numara 2", "Metin"]
+    )
+    out = bulk(path.name, "--phone-column", "Numara 2", "--message-column", "Metin", "--yes")
+    assert out.exit_code == 0, out.stderr
+    assert emulator.received[0].text == "Kişisel mesaj"
+
+
+def test_template_from_file_and_stdin_input(bulk, home, emulator):
+    (home.cwd / "t.txt").write_text("Merhaba {Ad Soyad}\n", encoding="utf-8")
+    data = "Ad Soyad,Telefon,Tutar\nAli,05321112233,1\n"
+    out = bulk("-", "--template", "t.txt", "--yes", input=data)
+    assert out.exit_code == 0, out.stderr
+    assert emulator.received[0].text == "Merhaba Ali"
+
+
+# --- hygiene, preview and safety ----------------------------------------------------------
+
+
+def test_duplicates_invalid_and_excluded_are_counted_and_written(bulk, home, emulator):
+    rows = [
+        *PEOPLE,
+        ("Tekrar", "+905321234567", "1"),
+        ("Kötü", "12345", "1"),
+        ("Yok", "05559998877", "1"),
+    ]
+    (home.cwd / "exclude.txt").write_text("0555 999 88 77\n")
+    path = write_csv(home, rows)
+    out = bulk(path.name, "-m", TEMPLATE, "--exclude", "exclude.txt", "--dry-run")
+    assert out.exit_code == 3  # a dry run that found invalid rows
+    for label, n in (
+        ("rows", 6),
+        ("invalid", 1),
+        ("duplicate", 1),
+        ("excluded", 1),
+        ("to send", 3),
+    ):
+        assert any(line.split() == [*label.split(), str(n)] for line in out.stdout.splitlines()), (
+            label
+        )
+    out = bulk(path.name, "-m", TEMPLATE, "--exclude", "exclude.txt", "--yes",
+               "--failed-csv", "failed.csv")  # fmt: skip
+    assert out.exit_code == 1  # some rows were not sent
+    assert len(emulator.received) == 3
+    written = (home.cwd / "failed.csv").read_bytes().decode("cp1254").splitlines()
+    assert written == [
+        "Ad Soyad;Telefon;Tutar;error",
+        "Tekrar;+905321234567;1;skipped: duplicate of musteriler.csv line 2",
+        "Kötü;12345;1;invalid: invalid number: too short",
+        "Yok;05559998877;1;skipped: excluded (listed in --exclude)",
+    ]
+
+
+def test_dry_run_sends_nothing_and_shows_rendered_messages(bulk, home, emulator):
+    out = bulk(write_csv(home, PEOPLE).name, "-m", TEMPLATE, "--dry-run")
+    assert out.exit_code == 0, out.stderr
+    assert "Sayın Ayşe Yılmaz, 1.234,50 TL borcunuz var." in out.stdout
+    assert "GSM-7+TR, 1 part" in out.stdout
+    assert emulator.requests == []
+    assert not home.ledger.exists() or ledger(home, "SELECT COUNT(*) FROM runs") == [(0,)]
+
+
+def test_dry_run_json_preview(bulk, home):
+    doc = json.loads(
+        bulk(write_csv(home, PEOPLE).name, "-m", TEMPLATE, "--dry-run", "--json").stdout
+    )
+    assert (doc["rows"], doc["to_send"], doc["credits"]) == (3, 3, 3)
+    assert doc["samples"][0]["text"] == "Sayın Ayşe Yılmaz, 1.234,50 TL borcunuz var."
+
+
+def test_refuses_without_terminal_and_without_yes(bulk, home, emulator):
+    out = bulk(write_csv(home, PEOPLE).name, "-m", TEMPLATE)
+    assert out.exit_code == 2
+    assert "--yes" in out.stderr
+    assert emulator.requests == []
+
+
+def test_confirmation_on_a_terminal(bulk, home, emulator, monkeypatch):
+    monkeypatch.setattr("smscli.cli.bulk._interactive", lambda: True)
+    path = write_csv(home, PEOPLE).name
+    out = bulk(path, "-m", TEMPLATE, input="n\n")
+    assert out.exit_code == 2
+    assert "Send 3 messages (3 parts) through vairosms?" in out.stderr
+    assert emulator.requests == []
+    out = bulk(path, "-m", TEMPLATE, input="y\n")
+    assert out.exit_code == 0
+    assert len(emulator.received) == 3
+
+
+def test_credit_check_refuses_before_sending(bulk, home, emulator):
+    emulator.set_credits("masgsm", 2)
+    path = write_csv(home, PEOPLE).name
+    out = bulk(path, "-m", TEMPLATE, "--yes", profile="mas")
+    assert out.exit_code == 5
+    assert "needs 3" in out.stderr
+    assert [r.form.get("type") for r in emulator.requests] == ["4"]  # only the balance call
+    assert emulator.received == []
+    assert bulk(path, "-m", TEMPLATE, "--yes", "--force", profile="mas").exit_code == 7
+    assert len(emulator.received) == 2  # masgsm code 3: sent as far as the balance allowed
+
+
+# --- exactly once: resume, repeat, retry --------------------------------------------------
+
+
+def test_limit_then_resume_sends_each_person_once(bulk, home, emulator):
+    rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(1, 11)]
+    path = write_csv(home, rows).name
+    out = bulk(path, "-m", TEMPLATE, "--yes", "--limit", "4", "--batch-size", "3")
+    assert out.exit_code == 0, out.stderr
+    assert len(emulator.received) == 4
+    assert "Run the same command again to continue" in out.stdout
+    out = bulk(path, "-m", TEMPLATE, "--yes", "--batch-size", "3")
+    assert out.exit_code == 0
+    assert len(emulator.received) == 10
+    assert emulator.duplicates() == {}
+    assert ledger(home, "SELECT COUNT(*) FROM runs") == [(1,)]
+
+
+def test_completed_campaign_refuses_unless_again(bulk, home, emulator):
+    path = write_csv(home, PEOPLE).name
+    assert bulk(path, "-m", TEMPLATE, "--yes").exit_code == 0
+    out = bulk(path, "-m", TEMPLATE, "--yes")
+    assert out.exit_code == 2
+    assert "already sent" in out.stderr
+    assert len(emulator.received) == 3
+    # another template is another campaign
+    assert bulk(path, "-m", TEMPLATE + "!", "--yes").exit_code == 0
+    assert len(emulator.received) == 6
+    assert bulk(path, "-m", TEMPLATE, "--yes", "--again").exit_code == 0
+    assert len(emulator.received) == 9
+
+
+def test_unknown_is_not_resent_unless_asked(bulk, home, emulator):
+    path = write_csv(home, PEOPLE).name
+    emulator.inject("vairosms", "drop-after-processing")
+    out = bulk(path, "-m", TEMPLATE, "--yes")
+    assert out.exit_code == 7
+    assert states(home)["unknown"] == 3
+    assert bulk(path, "-m", TEMPLATE, "--yes").exit_code == 2  # complete: nothing re-sent
+    assert len(emulator.received) == 3
+    out = bulk(path, "-m", TEMPLATE, "--yes", "--retry-unknown")
+    assert out.exit_code == 0
+    assert len(emulator.received) == 6  # the user asked for it
+
+
+def test_retry_failed_resends_only_failed(bulk, home, emulator):
+    emulator.reject_numbers.add("+905321112233")
+    path = write_csv(home, PEOPLE).name
+    out = bulk(path, "-m", TEMPLATE, "--yes", profile="cs")
+    assert out.exit_code == 1
+    emulator.reject_numbers.clear()
+    out = bulk(path, "-m", TEMPLATE, "--yes", "--retry-failed", profile="cs")
+    assert out.exit_code == 0
+    assert emulator.duplicates() == {}
+    assert len(emulator.received) == 3
+
+
+def test_auth_failure_stops_and_keeps_the_rest_pending(bulk, home, emulator, monkeypatch):
+    path = write_csv(home, PEOPLE).name
+    monkeypatch.setattr(emulator, "VAIROSMS_KEY", "rotated")
+    out = bulk(path, "-m", TEMPLATE, "--yes")
+    assert out.exit_code == 4
+    assert states(home) == Counter(pending=3)
+    monkeypatch.setattr(emulator, "VAIROSMS_KEY", Emulator.VAIROSMS_KEY)
+    assert bulk(path, "-m", TEMPLATE, "--yes").exit_code == 0
+    assert len(emulator.received) == 3
+
+
+def test_not_after_in_the_past_sends_nothing(bulk, home, emulator):
+    out = bulk(
+        write_csv(home, PEOPLE).name, "-m", TEMPLATE, "--yes", "--not-after", "2000-01-01T00:00"
+    )
+    assert out.exit_code == 8
+    assert "--not-after" in out.stderr
+    assert emulator.received == []
+    assert states(home) == Counter(pending=3)
+
+
+def test_rate_quota_beyond_max_wait_exits_8_with_the_time_to_resume(cli, home, emulator):
+    home.write_config(config(emulator, 'rate_limits = ["2/hour"]'))
+    path = write_csv(home, PEOPLE).name
+    out = cli("bulk", path, "-m", TEMPLATE, "--yes", "-p", "cs", "--max-wait", "5")
+    assert out.exit_code == 8
+    assert "run the same command again after" in out.stderr
+    assert len(emulator.received) == 2  # customersms: one request per personalised text
+
+
+# --- batching per provider ----------------------------------------------------------------
+
+
+def test_masgsm_personal_texts_go_as_type_1(bulk, home, emulator):
+    assert bulk(write_csv(home, PEOPLE).name, "-m", TEMPLATE, "--yes", profile="mas").exit_code == 0
+    (req,) = posts(emulator)
+    pairs = parse_qsl(req.body.decode())
+    assert pairs[0] == ("type", "1")
+    assert ("message[1]", "Sayın Ali Veli, 5,00 TL borcunuz var.") in pairs
+    assert ("numbers", "5321234567,5321112233,5334445566") in pairs
+
+
+def test_masgsm_shared_text_goes_as_type_0(bulk, home, emulator):
+    assert bulk(write_csv(home, PEOPLE).name, "-m", "Duyuru", "--yes", profile="mas").exit_code == 0
+    (req,) = posts(emulator)
+    assert parse_qsl(req.body.decode())[0] == ("type", "0")
+
+
+def test_customersms_groups_identical_texts(bulk, home, emulator):
+    assert bulk(write_csv(home, PEOPLE).name, "-m", "Duyuru", "--yes", profile="cs").exit_code == 0
+    (req,) = posts(emulator)
+    assert json.loads(req.body)["phone"] == ["+905321234567", "+905321112233", "+905334445566"]
+
+
+# --- faults: accepted means received, failed means not, nothing twice ---------------------
+
+
+def outcome_matches_reality(home, emulator):
+    received = {r.to for r in emulator.received}
+    for to, state in ledger(home, "SELECT recipient, state FROM messages"):
+        if state == "accepted":
+            assert to in received, to
+        if state in ("failed", "pending"):
+            assert to not in received, to
+    assert emulator.duplicates() == {}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["500", "502-html", "html-200", "empty-200", "drop-after-processing", "drop-before-processing",
+     "500-after-processing", "html-404", "429", "503-retry-after"],
+)  # fmt: skip
+@pytest.mark.parametrize("profile", ["vs", "mas", "cs"])
+def test_fault_injection(bulk, home, emulator, fault, profile):
+    rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(1, 13)]
+    provider = {"vs": "vairosms", "mas": "masgsm", "cs": "customersms"}[profile]
+    emulator.inject(provider, fault, retry_after=0.2)
+    out = bulk(write_csv(home, rows).name, "-m", TEMPLATE, "--yes", "--batch-size", "4",
+               "--concurrency", "1", profile=profile)  # fmt: skip
+    s = states(home)
+    expected = {
+        "html-404": (1, {"failed": 4 if profile != "cs" else 1}),
+        "429": (0, {}),
+        "503-retry-after": (0, {}),
+    }.get(fault, (7, {"unknown": 4 if profile != "cs" else 1}))
+    assert out.exit_code == expected[0], (out.stdout, out.stderr)
+    for state, n in expected[1].items():
+        assert s[state] == n
+    assert s["pending"] == 0
+    outcome_matches_reality(home, emulator)
+
+
+def test_read_timeout_after_processing(bulk, home, emulator, monkeypatch):
+    monkeypatch.setenv("SMSCLI_TIMEOUT", "0.5")
+    emulator.inject("vairosms", "timeout-after-processing", delay=2)
+    out = bulk(write_csv(home, PEOPLE).name, "-m", TEMPLATE, "--yes")
+    assert out.exit_code == 7
+    assert states(home) == Counter(unknown=3)
+    outcome_matches_reality(home, emulator)
+
+
+def test_three_doubtful_requests_in_a_row_stop_the_run(bulk, home, emulator):
+    rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(1, 11)]
+    emulator.inject("vairosms", "500", times=5)
+    out = bulk(write_csv(home, rows).name, "-m", TEMPLATE, "--yes", "--batch-size", "2",
+               "--concurrency", "1")  # fmt: skip
+    assert out.exit_code == 7
+    assert "3 requests in a row ended in doubt" in out.stderr
+    assert states(home) == Counter(unknown=6, pending=4)
+
+
+def test_a_100k_row_campaign_end_to_end(bulk, home, emulator):
+    n = 100_000
+    lines = ["ad,telefon,tutar"] + [f"Kişi {i},0532{i:07d},{i},{i % 7}"[:-2] for i in range(n)]
+    (home.cwd / "big.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = bulk("big.csv", "-m", "Sayın {ad}, {tutar} TL", "--yes", "--json")
+    assert out.exit_code == 0, out.stderr[-2000:]
+    doc = json.loads(out.stdout)
+    assert (doc["total"], doc["accepted"], len(doc["results"])) == (n, n, n)
+    assert len(emulator.received) == n
+    assert emulator.duplicates() == {}
+    assert emulator.received_by("+905320012345")[0].text == "Sayın Kişi 12345, 12345 TL"
