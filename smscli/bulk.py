@@ -625,6 +625,8 @@ def exit_code(t: Totals, stats: SendStats | None) -> ExitCode:
         return code
     if t.unknown:
         return ExitCode.UNKNOWN
+    if stats is not None and stats.interrupted and t.pending:
+        return ExitCode.UNFINISHED
     bad = t.failed + t.invalid
     if not bad:
         return ExitCode.OK
