@@ -6,8 +6,10 @@ Numbers are parsed by phonenumbers with the profile's region, so ``0532…``, ``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,107 @@ class RecipientSet:
     """Later occurrences of a number already in ``valid`` (the first is kept)."""
 
 
+_SEPARATORS = str.maketrans("", "", " -.()/\t\u00a0")
+
+
+@dataclass(frozen=True)
+class _Region:
+    """Phonenumbers' validity rules of one region, compiled once (see :func:`_fast`)."""
+
+    code: str
+    national_prefix: str | None
+    international_prefix: str | None
+    general: tuple[frozenset[int], re.Pattern[str]]
+    types: tuple[tuple[frozenset[int], re.Pattern[str]], ...]
+
+    def valid(self, national: str) -> bool:
+        """``phonenumbers.is_valid_number`` for a national number of this region: it matches
+        the general description and at least one number type (lengths first, as it does)."""
+        lengths, pattern = self.general
+        if (lengths and len(national) not in lengths) or not pattern.fullmatch(national):
+            return False
+        return any(
+            (not lens or len(national) in lens) and pat.fullmatch(national)
+            for lens, pat in self.types
+        )
+
+
+@lru_cache(maxsize=64)
+def _region(region: str) -> _Region | None:
+    """The compiled rules of a region that the fast path can handle exactly, else None."""
+    import phonenumbers
+
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.country_code is None:
+        return None
+    if len(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code, ())) != 1:
+        return None  # a calling code shared by several regions (+1, +7, ...): slow path
+    if meta.national_prefix_transform_rule or (
+        meta.national_prefix_for_parsing not in (None, meta.national_prefix)
+    ):
+        return None  # carrier codes and rewriting rules: slow path
+    if meta.leading_digits:
+        return None
+
+    def desc(d: object) -> tuple[frozenset[int], re.Pattern[str]] | None:
+        pattern = getattr(d, "national_number_pattern", None)
+        if not pattern:
+            return None
+        return frozenset(getattr(d, "possible_length", ()) or ()), re.compile(pattern)
+
+    general = desc(meta.general_desc)
+    if general is None:
+        return None
+    names = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
+             "uan", "voicemail", "fixed_line", "mobile")  # fmt: skip
+    types = tuple(d for d in (desc(getattr(meta, n)) for n in names) if d is not None)
+    prefix = meta.international_prefix if (meta.international_prefix or "").isdigit() else None
+    return _Region(str(meta.country_code), meta.national_prefix, prefix, general, types)
+
+
+def _fast(raw: str, region: str) -> str | None:
+    """The E.164 form of a number of the default region written in one of the usual ways
+    (``+90 532…``, ``0090532…``, ``90532…``, ``0532…``, ``532…``), without a full parse;
+    None whenever anything is unusual (the caller then asks phonenumbers). A test checks that
+    it always agrees with phonenumbers."""
+    rules = _region(region)
+    if rules is None:
+        return None
+    text = raw.translate(_SEPARATORS)
+    if text.startswith("+"):
+        if not text.startswith("+" + rules.code):
+            return None
+        candidates = [text[1 + len(rules.code) :]]
+    else:
+        if not text.isdigit() or not text.isascii():
+            return None
+        candidates = []
+        idd = rules.international_prefix
+        if idd and text.startswith(idd):
+            if not text.startswith(idd + rules.code):
+                return None
+            candidates = [text[len(idd) + len(rules.code) :]]
+        elif rules.national_prefix and text.startswith(rules.national_prefix):
+            candidates = [text[len(rules.national_prefix) :]]
+        elif text.startswith(rules.code):
+            if rules.valid(text):
+                return None  # phonenumbers may read it either way: let it decide
+            candidates = [text[len(rules.code) :]]
+        else:
+            candidates = [text]
+    national = candidates[0]
+    if not national.isdigit() or not national.isascii() or not rules.valid(national):
+        return None
+    if rules.national_prefix and national.startswith(rules.national_prefix):
+        return None
+    return f"+{rules.code}{national}"
+
+
 def normalise(raw: str, region: str) -> tuple[str | None, str | None]:
     """``(e164, None)`` for a valid number, ``(None, reason)`` otherwise."""
+    fast = _fast(raw, region)
+    if fast is not None:
+        return fast, None
     import phonenumbers
     from phonenumbers import NumberParseException
 

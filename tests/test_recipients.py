@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smscli.csvfile import decode, detect_delimiter, read_numbers
 from smscli.errors import InputError
-from smscli.recipients import collect, normalise, split_arguments
+from smscli.recipients import _fast, collect, normalise, split_arguments
 
 
 @pytest.mark.parametrize(
@@ -84,3 +86,60 @@ def test_missing_phone_column_is_an_input_error():
 def test_short_row_names_file_and_line():
     with pytest.raises(InputError, match=r"x\.csv line 3"):
         list(read_numbers(b"name,phone\nA,5321234567\nB\n", "x.csv"))
+
+
+def _slow(raw: str, region: str) -> str | None:
+    import phonenumbers
+
+    try:
+        n = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(n):
+        return None
+    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _examples() -> list[tuple[str, str]]:
+    import phonenumbers
+    from phonenumbers import PhoneNumberType as T
+
+    out = []
+    for region in ("TR", "DE", "GB", "FR", "NL", "AZ"):
+        for kind in (T.MOBILE, T.FIXED_LINE, T.TOLL_FREE, T.PREMIUM_RATE, T.VOIP, T.PAGER):
+            n = phonenumbers.example_number_for_type(region, kind)
+            if n is not None:
+                out.append((region, phonenumbers.national_significant_number(n)))
+    return out
+
+
+EXAMPLES = _examples()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    example=st.sampled_from(EXAMPLES),
+    tail=st.text("0123456789", max_size=4),
+    cut=st.integers(0, 3),
+    prefix=st.sampled_from(["", "0", "+", "00", "+90", "0090", "90", "+49", "0049", "+44"]),
+    sep=st.sampled_from(["", " ", "-", "."]),
+)
+def test_fast_path_always_agrees_with_phonenumbers(example, tail, cut, prefix, sep):
+    region, national = example
+    digits = national[: len(national) - cut] + tail if cut or tail else national
+    code = str(__import__("phonenumbers").country_code_for_region(region))
+    if prefix == "+":
+        prefix = "+" + code
+    elif prefix == "00":
+        prefix = "00" + code
+    raw = prefix + sep.join(digits[i : i + 3] for i in range(0, len(digits), 3))
+    fast = _fast(raw, region)
+    if fast is not None:
+        assert fast == _slow(raw, region), raw
+    assert normalise(raw, region)[0] == _slow(raw, region), raw
+
+
+def test_fast_path_covers_the_usual_turkish_forms():
+    for raw in ("05321234567", "5321234567", "905321234567", "+90 532 123 45 67",
+                "(0532) 123-45-67", "0090 532 123 45 67"):  # fmt: skip
+        assert _fast(raw, "TR") == "+905321234567", raw
