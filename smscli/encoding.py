@@ -49,6 +49,8 @@ _CAPACITY: Final[dict[Encoding, tuple[int, int]]] = {
     "UCS-2": (70, 67),
 }
 
+_DROP_DEFAULT: Final = str.maketrans(dict.fromkeys(_DEFAULT_ALPHABET))
+
 _TRANSLITERATION: Final = str.maketrans("şŞğĞıİçÇöÖüÜâîûÂÎÛ", "sSgGiIcCoOuUaiuAIU")
 
 
@@ -65,7 +67,7 @@ class Segmentation:
 
 
 def _fits(text: str, alphabet: frozenset[str]) -> bool:
-    return all(ch in alphabet for ch in text)
+    return alphabet.issuperset(text)
 
 
 def _costs(text: str, encoding: Encoding) -> list[int]:
@@ -108,13 +110,21 @@ def analyse(text: str, turkish: bool | None = None) -> Segmentation:
     it is off, so Turkish-only letters (ç ğ ı İ ş Ğ Ş) force UCS-2.
     """
     encoding = _choose(text, turkish)
-    costs = _costs(text, encoding)
     single, multi = _CAPACITY[encoding]
-    parts = _count_parts(costs, single, multi)
+    if encoding == "UCS-2":
+        double = sum(1 for ch in text if ord(ch) > 0xFFFF) if not text.isascii() else 0
+    else:
+        double = len(text.translate(_DROP_DEFAULT))  # the escaped characters
+    units = len(text) + double
+    if units <= single or not double:
+        # Nothing to keep together: no greedy splitting needed.
+        parts = 0 if not units else 1 if units <= single else -(-units // multi)
+    else:
+        parts = _count_parts(_costs(text, encoding), single, multi)
     return Segmentation(
         encoding=encoding,
         chars=len(text),
-        units=sum(costs),
+        units=units,
         parts=parts,
         per_part=single if parts <= 1 else multi,
         turkish=encoding == "GSM-7+TR",
