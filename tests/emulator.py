@@ -21,11 +21,15 @@ Behaviour the provider docs leave open, chosen here (each marked "undocumented" 
   all-or-nothing. There is no per-number failure in the reply, so numbers in
   ``emu.reject_numbers`` are charged, answered with success and simply not delivered (their
   report says ``NOT_DELIVERED``). ``emu.pending_numbers`` report ``WAITING`` and make
-  ``paket_durum`` 0.
+  ``paket_durum`` 0. ``emu.vairosms_words`` (E.164 → text) answers ``durum_gonderim`` with any
+  text, for values the stored docs cut off.
 - masgsm: the send reply is JSON ``{"code", "message", "id"}`` (or ``"1 <id>"`` with
   ``masgsm_reply="plain"``), always HTTP 200 and ``Content-Type: text/html`` like a bare PHP
   script. The form body is parsed like PHP fills ``$_POST`` (a non-urlencoded body gives an empty
   ``$_POST``). Numbers in ``reject_numbers`` are charged and not delivered (report: ``Hatali``).
+- masgsm's legacy header list (``POST {root}/`` with ``apiNo=3``, known from third-party code
+  only) answers a JSON array of ``emu.headers["masgsm"]``; ``emu.masgsm_legacy_down = True``
+  makes it a 404 HTML page, as when the old API has been switched off.
 - ``received`` holds what the provider accepted for delivery. ``undelivered_numbers`` and
   ``pending_numbers`` only change delivery reports; ``reject_numbers`` are never received.
 - 1 credit per recipient, whatever the length.
@@ -434,10 +438,12 @@ class Emulator:
         self.customersms_error_status = 401  # HTTP status of INVALID_API_KEY (undocumented)
         # PHP's max_input_vars for masgsm (PHP's default is 1000); None = unlimited.
         self.masgsm_max_input_vars: int | None = None
+        self.masgsm_legacy_down = False  # the legacy header list answers a 404 page
         self.headers: dict[str, list[str]] = {}
         self.reject_numbers: set[str] = set()  # E.164; never delivered
         self.undelivered_numbers: set[str] = set()  # E.164; delivery report says failed
         self.pending_numbers: set[str] = set()  # E.164; delivery report says pending
+        self.vairosms_words: dict[str, str] = {}  # E.164 -> durum_gonderim, verbatim
         self.received: list[Received] = []
         self.requests: list[RecordedRequest] = []
         self.rate_limited = 0
@@ -464,10 +470,12 @@ class Emulator:
         self.latency, self.rate_limit_per_second, self.masgsm_reply = self._initial
         self.customersms_error_status = 401
         self.masgsm_max_input_vars = None
+        self.masgsm_legacy_down = False
         self.headers = {"vairosms": ["ACME", "TEST"], "masgsm": ["ACME", "TEST"]}
         self.reject_numbers.clear()
         self.undelivered_numbers.clear()
         self.pending_numbers.clear()
+        self.vairosms_words.clear()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -886,6 +894,8 @@ class Emulator:
             return self._vairo_sends.get(int(raw_id)) if raw_id.isdigit() else None
 
     def _vairo_status(self, entry: _VairoEntry) -> str:
+        if entry.to in self.vairosms_words:
+            return self.vairosms_words[entry.to]
         if entry.rejected or entry.to in self.undelivered_numbers:
             return "NOT_DELIVERED"
         if entry.to in self.pending_numbers:
@@ -967,6 +977,8 @@ class Emulator:
         return _Reply(200, _dumps(payload), _PHP_TEXT)
 
     def _masgsm_legacy(self, req: RecordedRequest) -> _Reply:
+        if self.masgsm_legacy_down:
+            return _html_reply(404, _nginx_page(404, "Not Found"))
         form = req.form or {}
         if form.get("user") != self.MASGSM_USER or form.get("pass") != self.MASGSM_PASS:
             return _Reply(200, b"401", _PHP_TEXT)

@@ -1,20 +1,362 @@
-"""``smscli balance``, ``report`` and ``headers``."""
+"""``smscli balance``, ``report`` and ``headers``: parse, call :mod:`smscli.account`, render."""
 
 from __future__ import annotations
 
+import json as jsonlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from smscli.cli.common import (
+    Cli,
+    DebugOpt,
+    JsonOpt,
+    ProfileOpt,
+    ProviderOpt,
+    QuietOpt,
+    check_account,
+    command,
+)
 
-def balance() -> None:
-    """Remaining credit (not implemented yet)."""
-    raise typer.Exit(2)
+if TYPE_CHECKING:
+    from smscli.account import BalanceReport, DeliveryReport, HeaderList
+    from smscli.ledger import Ledger
+    from smscli.providers.base import Account, Provider
+    from smscli.ratelimit import Rate
+
+PROGRESS_FROM = 20
+"""A report asking about more messages than this shows a progress bar on a terminal."""
 
 
-def report() -> None:
-    """Delivery reports (not implemented yet)."""
-    raise typer.Exit(2)
+def balance(
+    profile: ProfileOpt = None,
+    provider: ProviderOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Remaining credit: from the provider, else the last value it reported (labelled)."""
+    cli = Cli(json=json, quiet=quiet, debug=debug, profile=profile)
+    cli.flags = {"provider": provider}
+    with command(cli):
+        from smscli import account as core
+        from smscli.ledger import Ledger
+        from smscli.sending import account_id
+
+        cls, account = _account(cli)
+        with Ledger.open(cli.env.ledger_path) as ledger, _driver(cli, cls, account, ledger) as d:
+            result = core.balance(d, ledger, account_id(account))
+        _render_balance(cli, result)
 
 
-def headers() -> None:
-    """Sender headers (not implemented yet)."""
-    raise typer.Exit(2)
+def report(
+    message_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Provider message ids (as shown by send).", show_default=False),
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Report on every message of a run.")
+    ] = None,
+    last: Annotated[
+        bool, typer.Option("--last", help="Report on the account's last run (the default).")
+    ] = False,
+    max_wait: Annotated[
+        float, typer.Option("--max-wait", help="Most seconds to wait out rate limits.")
+    ] = 600.0,
+    profile: ProfileOpt = None,
+    provider: ProviderOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Delivery reports from the provider, stored in the ledger; else what the ledger knows."""
+    cli = Cli(json=json, quiet=quiet, debug=debug, profile=profile)
+    cli.flags = {"provider": provider}
+    with command(cli):
+        from smscli import account as core
+        from smscli.ledger import Ledger
+        from smscli.ratelimit import RateLimiter
+        from smscli.sending import account_id
+
+        cls, account = _account(cli)
+        with Ledger.open(cli.env.ledger_path) as ledger:
+            aid = account_id(account)
+            selection = core.select(
+                ledger, aid, message_ids=message_ids or (), run_id=run, last=last
+            )
+            throttle = None
+            if getattr(cls, "network", True) and cls.capabilities.report:
+                limiter = RateLimiter(ledger.conn, aid, _rates(cli, cls))
+                throttle = core.Throttle(limiter, max_wait=max_wait)
+            with (
+                _driver(
+                    cli, cls, account, ledger, throttle.before_request if throttle else None
+                ) as driver,
+                _progress(cli, core.targets(selection)) as advance,
+            ):
+                result = core.report(
+                    driver, ledger, selection, throttle=throttle, on_progress=advance
+                )
+        _render_report(cli, result)
+        if result.error is not None:
+            raise result.error
+
+
+def headers(
+    profile: ProfileOpt = None,
+    provider: ProviderOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Sender headers (başlık) usable with the profile, labelled with where they come from."""
+    cli = Cli(json=json, quiet=quiet, debug=debug, profile=profile)
+    cli.flags = {"provider": provider}
+    with command(cli):
+        from smscli import account as core
+        from smscli.ledger import Ledger
+
+        settings = cli.settings
+        cls, account = _account(cli)
+        hint = (
+            "list the headers approved for your account in the profile, for example "
+            f'senders = ["ACME", "ACME INFO"] under [profiles.{settings.profile or "NAME"}] '
+            f"in {settings.config.path}"
+        )
+        with Ledger.open(cli.env.ledger_path) as ledger, _driver(cli, cls, account, ledger) as d:
+            result = core.list_headers(
+                d,
+                senders=list(settings.get("senders") or ()),
+                sender=settings.get("sender"),
+                configure_hint=hint,
+            )
+        _render_headers(cli, result)
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+def _account(cli: Cli) -> tuple[type[Provider], Account]:
+    from smscli import providers
+
+    cls = providers.get(cli.settings.provider)
+    return cls, check_account(cli, cls)
+
+
+@contextmanager
+def _driver(
+    cli: Cli,
+    cls: type[Provider],
+    account: Account,
+    ledger: Ledger,
+    before_request: Callable[[], None] | None = None,
+) -> Iterator[Provider]:
+    """The driver, with its HTTP client (closed afterwards); ``before_request`` runs before
+    every request leaves (the rate limiter)."""
+    from smscli import providers
+    from smscli.ledger import AccountState
+    from smscli.sending import account_id
+
+    client = None
+    if getattr(cls, "network", True):
+        from smscli.http import make_client
+
+        client = make_client(account.timeout, cli.redactor, debug=cli.debug)
+        if before_request is not None:
+            gate = before_request
+            client.event_hooks["request"].append(lambda request: gate())
+    try:
+        yield providers.build(cls, account, client, AccountState(ledger, account_id(account)))
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _rates(cli: Cli, cls: type[Provider]) -> list[Rate]:
+    from smscli.errors import ConfigError
+    from smscli.ratelimit import parse_rate
+
+    configured = cli.settings.get("rate_limits")
+    texts = configured if configured else cls.capabilities.rate_limits
+    try:
+        return [parse_rate(str(t)) for t in texts]
+    except ValueError as exc:
+        raise ConfigError(f"rate_limits: {exc}") from None
+
+
+@contextmanager
+def _progress(cli: Cli, total: int) -> Iterator[Callable[[int], None] | None]:
+    console = cli.err
+    if cli.quiet or total <= PROGRESS_FROM or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("asking for delivery reports", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _dump(document: dict[str, Any]) -> None:
+    print(jsonlib.dumps(document, ensure_ascii=False))
+
+
+def _table(*columns: str, no_wrap: tuple[str, ...] = ()) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in columns:
+        table.add_column(col, no_wrap=col in no_wrap)
+    return table
+
+
+def _styled(state: str | None) -> Any:
+    from rich.text import Text
+
+    from smscli.cli.render import STYLES
+
+    return Text(state or "", style=STYLES.get(state or "", ""))
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _render_balance(cli: Cli, result: BalanceReport) -> None:
+    from smscli.account import ago, credits_text, local_time
+
+    label = result.label
+    if result.source == "ledger":
+        label += f" at {local_time(result.as_of)} ({ago(result.as_of)})"
+    if cli.json:
+        _dump(
+            {
+                "provider": result.provider,
+                "profile": cli.settings.profile,
+                "credits": result.credits,
+                "raw": result.raw,
+                "source": result.source,
+                "label": label,
+                "as_of": result.as_of,
+            }
+        )
+        return
+    if cli.quiet:
+        return
+    table = _table("Provider", "Credits", "Source", no_wrap=("Credits",))
+    table.add_row(result.provider, credits_text(result.credits), label)
+    cli.out.print(table)
+
+
+def _render_report(cli: Cli, result: DeliveryReport) -> None:
+    redact = cli.redactor
+    for warning in result.warnings:
+        cli.warn(warning)
+    if cli.json:
+        _dump(
+            {
+                "provider": result.provider,
+                "profile": cli.settings.profile,
+                "source": result.source,
+                "label": result.label,
+                "runs": result.runs,
+                "total": len(result.lines),
+                "counts": result.counts(),
+                "reported": result.reported(),
+                "not_found": result.not_found,
+                "warnings": [redact(w) for w in result.warnings],
+                "error": redact(result.error.message) if result.error else None,
+                "results": [
+                    {
+                        "run_id": line.run_id,
+                        "seq": line.seq,
+                        "to": line.to,
+                        "input": line.raw,
+                        "message_id": line.message_id,
+                        "state": line.state,
+                        "reported": line.reported,
+                        "detail": redact(line.detail) if line.detail else None,
+                        "reported_at": line.reported_at,
+                        "note": redact(line.note) if line.note else None,
+                    }
+                    for line in result.lines
+                ],
+            }
+        )
+        return
+    if cli.quiet:
+        return
+    several = len(result.runs) > 1
+    columns = ("Run",) * several + ("#", "To", "Message ID", "State", "Report")
+    table = _table(*columns, no_wrap=("Run", "To", "Message ID"))
+    for line in result.lines:
+        state = _styled(line.state)
+        if line.reported in ("pending", "unknown") and line.reported != line.state:
+            state.append(f" ({line.reported})")
+        cells = [
+            str(line.seq + 1),
+            line.to or line.raw or "",
+            line.message_id or "",
+            state,
+            redact(line.detail or line.note or ""),
+        ]
+        table.add_row(*([line.run_id] if several else []), *cells)
+    out = cli.out
+    out.print(table)
+    n = len(result.lines)
+    counts = ", ".join(f"{c} {s}" for s, c in sorted(result.counts().items()))
+    pending = result.reported().get("pending", 0)
+    summary = f"{n} message{'s' * (n != 1)}: {counts or 'none'}"
+    if pending:
+        summary += f" ({pending} pending)"
+    summary += f" · {result.label}"
+    if result.runs:
+        summary += f" · run{'s' * several} {', '.join(result.runs)}"
+    out.print(summary, markup=False, highlight=False)
+
+
+def _render_headers(cli: Cli, result: HeaderList) -> None:
+    redact = cli.redactor
+    if cli.json:
+        _dump(
+            {
+                "provider": result.provider,
+                "profile": cli.settings.profile,
+                "source": result.source,
+                "label": result.label,
+                "note": redact(result.note) if result.note else None,
+                "sender": result.sender,
+                "sender_listed": result.sender_listed,
+                "headers": [
+                    {
+                        "name": h.name,
+                        "source": h.source,
+                        "valid": h.problem is None,
+                        "problem": h.problem,
+                    }
+                    for h in result.headers
+                ],
+                "warnings": [redact(w) for w in result.warnings],
+            }
+        )
+    if result.note:
+        cli.warn(result.note)
+    for warning in result.warnings:
+        cli.warn(warning)
+    if cli.json or cli.quiet:
+        return
+    out = cli.out
+    if result.headers:
+        table = _table("Header", "Source", "Shape", no_wrap=("Header",))
+        for h in result.headers:
+            table.add_row(h.name, h.source, h.problem or "ok")
+        out.print(table)
+    n = len(result.headers)
+    summary = f"{n} header{'s' * (n != 1)} · {result.label} · {result.provider}"
+    if result.sender_listed is not None:
+        summary += f" · profile sender {result.sender}" + (
+            " listed" if result.sender_listed else " NOT listed"
+        )
+    out.print(summary, markup=False, highlight=False)

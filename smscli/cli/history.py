@@ -1,7 +1,219 @@
-"""``smscli history``: runs from the ledger."""
+"""``smscli history`` (recent runs) and ``smscli history show RUN`` (a run's messages)."""
 
 from __future__ import annotations
 
+import json as jsonlib
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
-app = typer.Typer(help="Recent runs from the ledger (not implemented yet).")
+from smscli.cli.common import Cli, JsonOpt, QuietOpt, command
+
+if TYPE_CHECKING:
+    from smscli.account import RunSummary
+
+app = typer.Typer(help="Recent runs from the ledger, or one run's messages.")
+
+FilterProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", help="Only runs sent with this profile.")
+]
+FilterProviderOpt = Annotated[
+    str | None, typer.Option("--provider", help="Only runs sent through this provider.")
+]
+
+
+@app.callback(invoke_without_command=True)
+def list_runs(
+    ctx: typer.Context,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="How many runs, most recent first.")
+    ] = 20,
+    profile: FilterProfileOpt = None,
+    provider: FilterProviderOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Recent runs with their counts per state, parts and credits used."""
+    if ctx.invoked_subcommand is not None:
+        return
+    cli = Cli(json=json, quiet=quiet)
+    with command(cli):
+        from smscli import account as core
+        from smscli.ledger import Ledger
+
+        _warn_config(cli)
+        path = cli.env.ledger_path
+        runs: list[RunSummary] = []
+        if path.exists():
+            with Ledger.open(path) as ledger:
+                runs = core.history(ledger, limit=limit, provider=provider, profile=profile)
+        if cli.json:
+            print(
+                jsonlib.dumps(
+                    {"ledger": str(path), "runs": [_run_document(r) for r in runs]},
+                    ensure_ascii=False,
+                )
+            )
+            return
+        if cli.quiet:
+            return
+        out = cli.out
+        if not runs:
+            out.print(f"No runs in the ledger {path}", markup=False, highlight=False)
+            return
+        from rich.table import Table
+
+        # Run ids start with their UTC time (20261123-073945-...): no separate time column.
+        columns = ["Run", "Command", "Provider", "Profile", "Source", "Messages"]
+        if not any(r.profile for r in runs):
+            columns.remove("Profile")
+        if not any(r.source for r in runs):
+            columns.remove("Source")
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for col in columns:
+            wraps = col in ("Source", "Messages")
+            table.add_column(col, no_wrap=not wraps, min_width=12 if wraps else None)
+        table.add_column("Parts", justify="right", no_wrap=True)
+        table.add_column("Credits", justify="right", no_wrap=True)
+        for r in runs:
+            cells = {
+                "Run": r.id,
+                "Command": r.command + ("" if r.state == "complete" else f" ({r.state})"),
+                "Provider": r.provider,
+                "Profile": r.profile or "",
+                "Source": r.source or "",
+                "Messages": _counts(r),
+            }
+            table.add_row(*(cells[c] for c in columns), str(r.parts), str(r.credits_used))
+        out.print(table)
+        out.print(
+            f"{len(runs)} run{'s' * (len(runs) != 1)} · ledger {path}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@app.command("show")
+def show(
+    run: Annotated[str, typer.Argument(help="Run id (or an unambiguous start of one).")],
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """One run and its messages: number, state, parts, provider id, error or report."""
+    cli = Cli(json=json, quiet=quiet)
+    with command(cli):
+        from smscli import account as core
+        from smscli.errors import InputError
+        from smscli.ledger import Ledger
+
+        _warn_config(cli)
+        path = cli.env.ledger_path
+        if not path.exists():
+            raise InputError(f"no run {run!r}: the ledger {path} does not exist yet")
+        with Ledger.open(path) as ledger:
+            summary, messages = core.run_messages(ledger, run)
+        if cli.json:
+            print(
+                jsonlib.dumps(
+                    {
+                        "run": _run_document(summary),
+                        "messages": [
+                            {
+                                "seq": m["seq"],
+                                "to": m["recipient"],
+                                "input": m["raw"],
+                                "source": m["source"],
+                                "state": m["state"],
+                                "segments": m["segments"],
+                                "encoding": m["encoding"],
+                                "message_id": m["provider_message_id"],
+                                "batch_id": m["batch_id"],
+                                "error": m["error"],
+                                "report": m["report_detail"],
+                                "reported_at": m["reported_at"],
+                                "updated_at": m["updated_at"],
+                                "text": m["text"],
+                            }
+                            for m in messages
+                        ],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return
+        if cli.quiet:
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        from smscli.cli.render import STYLES
+
+        out = cli.out
+        r = summary
+        out.print(
+            f"Run {r.id} · {r.command} · {r.provider}"
+            + (f" (profile {r.profile})" if r.profile else "")
+            + f" · {core.local_time(r.created_at)}"
+            + (f" · sender {r.sender}" if r.sender else "")
+            + (f" · source {r.source}" if r.source else ""),
+            markup=False,
+            highlight=False,
+        )
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for col in ("#", "To", "State", "Parts", "Message ID", "Error / report"):
+            table.add_column(col, no_wrap=col in ("To", "Message ID"))
+        for m in messages:
+            table.add_row(
+                str(m["seq"] + 1),
+                m["recipient"] or m["raw"] or "",
+                Text(m["state"], style=STYLES.get(m["state"], "")),
+                str(m["segments"] or ""),
+                m["provider_message_id"] or "",
+                m["report_detail"] or m["error"] or "",
+            )
+        out.print(table)
+        line = f"{r.messages} message{'s' * (r.messages != 1)}: {_counts(r)}"
+        line += f" · {r.parts} parts · {r.credits_used} credits used"
+        if r.credits_remaining is not None:
+            line += f" · {r.credits_remaining:g} credits remaining after the run"
+        out.print(line, markup=False, highlight=False)
+
+
+def _counts(run: RunSummary) -> str:
+    return ", ".join(f"{n} {state}" for state, n in sorted(run.counts.items())) or "none"
+
+
+def _run_document(run: RunSummary) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "command": run.command,
+        "provider": run.provider,
+        "profile": run.profile,
+        "sender": run.sender,
+        "source": run.source,
+        "state": run.state,
+        "messages": run.messages,
+        "counts": run.counts,
+        "parts": run.parts,
+        "credits_used": run.credits_used,
+        "credits_remaining": run.credits_remaining,
+    }
+
+
+def _warn_config(cli: Cli) -> None:
+    """The warning every command gives about a config file others can read, without needing a
+    configured provider (the history is the ledger's alone)."""
+    from smscli.config import ConfigFile
+    from smscli.errors import ConfigError
+
+    try:
+        config = ConfigFile.load(cli.env.config_path)
+    except ConfigError:
+        return
+    if config.world_readable_secrets:
+        cli.warn(
+            f"{config.path} holds secrets and is readable by other users; "
+            f"run: chmod 600 {config.path}"
+        )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json as jsonlib
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from smscli.cli.common import Cli, DebugOpt, JsonOpt, ProfileOpt, ProviderOpt, QuietOpt, command
 
-app = typer.Typer(help="List profiles, or show one with the origin of every value.")
+if TYPE_CHECKING:
+    from smscli.account import CredentialCheck
+    from smscli.errors import SmscliError
+    from smscli.profile_writer import Written
+    from smscli.providers.base import Provider
+
+app = typer.Typer(help="List profiles, show one with the origin of every value, or add one.")
 
 
 @app.callback(invoke_without_command=True)
@@ -146,3 +154,265 @@ def _text(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return str(value)
+
+
+PROMPTS = {
+    "api_key": "API key",
+    "username": "Username (for masgsm: the phone number registered with masgsm)",
+    "password": "Password",
+    "sender": "Sender header (başlık, 3 to 11 characters, no Turkish letters)",
+}
+
+
+def _interactive() -> bool:
+    """Whether missing values can be asked for: stdin is a terminal."""
+    return sys.stdin.isatty()
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Profile name.")],
+    provider: Annotated[
+        str,
+        typer.Option(
+            "--provider",
+            help="Provider: customersms, vairosms, masgsm or sandbox.",
+            show_default=False,
+        ),
+    ],
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="API key (better: leave out to be asked).")
+    ] = None,
+    username: Annotated[str | None, typer.Option("--username", help="User name.")] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help="Password (better: leave out to be asked).")
+    ] = None,
+    sender: Annotated[
+        str | None, typer.Option("--sender", "-s", help="Sender header (başlık).")
+    ] = None,
+    senders: Annotated[
+        str | None,
+        typer.Option("--senders", help="Headers approved for the account, comma-separated."),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="API root (e.g. a local test server).")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="Default region for numbers, e.g. TR.")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Make it the default profile.")
+    ] = False,
+    test: Annotated[
+        bool, typer.Option("--test", help="Check the credentials live through a harmless call.")
+    ] = False,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write or update a profile in the config file (mode 0600), asking on a terminal for
+    missing values (secrets without echo)."""
+    cli = Cli(json=json, quiet=quiet, debug=debug)
+    with command(cli):
+        from smscli import providers
+        from smscli.errors import UsageError
+        from smscli.profile_writer import existing_profile, merge, write_profile
+        from smscli.redact import Redactor
+
+        if provider not in providers.names():
+            raise UsageError(
+                f"unknown provider {provider!r}",
+                hint=f"choose one of: {', '.join(providers.names())}",
+            )
+        cls = providers.get(provider)
+        _check_name(name)
+        given: dict[str, Any] = {"provider": provider}
+        flags = {"api_key": api_key, "username": username, "password": password,
+                 "sender": sender, "base_url": base_url, "region": region}  # fmt: skip
+        given |= {k: v for k, v in flags.items() if v is not None}
+        if senders is not None:
+            given["senders"] = [s.strip() for s in senders.split(",") if s.strip()]
+        path = cli.env.config_path
+        existing = existing_profile(path, name)
+        values = merge(existing, given)
+        cli.redactor = Redactor([values.get("api_key"), values.get("password")])
+        required = [
+            *providers.CREDENTIALS.get(provider, ()),
+            *(["sender"] * cls.capabilities.sender),
+        ]
+        missing = [k for k in required if not values.get(k)]
+        if missing and not _interactive():
+            raise UsageError(
+                f"a {provider} profile needs "
+                + ", ".join("--" + k.replace("_", "-") for k in missing),
+                hint="pass them as flags, or run on a terminal to be asked (secrets without echo)",
+            )
+        for key in missing:
+            values[key] = typer.prompt(
+                PROMPTS.get(key, key), hide_input=key in ("api_key", "password"), err=True
+            )
+        cli.redactor = Redactor([values.get("api_key"), values.get("password")])
+        _validate(values)
+        was_readable = _readable_by_others(path)
+        written = write_profile(path, name, values, make_default=default)
+        if was_readable:
+            cli.info(f"{written.path} was readable by other users; it is now mode 0600")
+        if api_key or password:
+            cli.info(
+                "note: secrets given as flags stay in your shell history; leave out --api-key and "
+                "--password to be asked for them without echo"
+            )
+        check: CredentialCheck | None = None
+        failure: SmscliError | None = None
+        if test:
+            check, failure = _test(cli, cls, values)
+        _render_added(cli, name, written, check, failure)
+        if failure is not None:
+            raise failure
+
+
+def _readable_by_others(path: Path) -> bool:
+    import stat
+
+    try:
+        return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+    except OSError:
+        return False
+
+
+def _check_name(name: str) -> None:
+    from smscli.errors import UsageError
+
+    if not name.strip() or len(name) > 64 or any(not c.isprintable() for c in name):
+        raise UsageError(f"{name!r} is not a usable profile name (1 to 64 printable characters)")
+
+
+def _validate(values: dict[str, Any]) -> None:
+    from smscli.errors import UsageError
+    from smscli.sending import check_sender
+
+    for key in ("api_key", "username", "password", "sender", "base_url"):
+        if key in values and not str(values[key]).strip():
+            raise UsageError(f"{key} must not be empty")
+    for header in [values.get("sender"), *values.get("senders", [])]:
+        problem = check_sender(header) if header else None
+        if problem:
+            raise UsageError(problem)
+    region = values.get("region")
+    if region is not None:
+        if not (len(region) == 2 and region.isascii() and region.isalpha()):
+            raise UsageError(f"region must be a two-letter country code, got {region!r}")
+        values["region"] = region.upper()
+    base_url = values.get("base_url")
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise UsageError(f"base_url must start with http:// or https://, got {base_url!r}")
+
+
+def _test(
+    cli: Cli, cls: type[Provider], values: dict[str, Any]
+) -> tuple[CredentialCheck, SmscliError | None]:
+    """The live check; an error is returned (the profile is saved either way)."""
+    from urllib.parse import urlsplit
+
+    from smscli import providers
+    from smscli.account import CredentialCheck, check_credentials
+    from smscli.errors import SmscliError
+    from smscli.providers.base import Account
+
+    if not getattr(cls, "network", True):
+        return CredentialCheck(
+            True, "sandbox (simulated)", "the sandbox needs no credentials"
+        ), None
+    account = Account(
+        provider=cls.name,
+        base_url=values.get("base_url") or cls.default_base_url,
+        api_key=values.get("api_key"),
+        username=values.get("username"),
+        password=values.get("password"),
+        timeout=float(values.get("timeout", 30.0)),
+    )
+    url = urlsplit(account.base_url)
+    if url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        cli.warn(
+            f"{cls.name}: {url.scheme}://{url.hostname} is plain http, so the credentials "
+            "travel unencrypted (the provider documents no https root)"
+        )
+    from smscli.http import make_client
+
+    client = make_client(account.timeout, cli.redactor, debug=cli.debug)
+    try:
+        driver = providers.build(cls, account, client, None)
+        return check_credentials(driver), None
+    except SmscliError as exc:
+        return CredentialCheck(True, cls.name, f"failed: {exc.message}"), exc
+    finally:
+        client.close()
+
+
+def _render_added(
+    cli: Cli,
+    name: str,
+    written: Written,
+    check: CredentialCheck | None,
+    failure: SmscliError | None,
+) -> None:
+    from smscli.config import SECRET_FIELDS
+    from smscli.redact import mask
+
+    redact = cli.redactor
+    settings = [
+        {"setting": k, "value": mask(str(v)) if k in SECRET_FIELDS else v}
+        for k, v in written.values.items()
+    ]
+    test = None
+    if check is not None:
+        test = {
+            "checked": check.checked,
+            "ok": failure is None if check.checked else None,
+            "how": check.how,
+            "detail": redact(check.detail),
+        }
+    action = "added" if written.created_profile else "updated"
+    if cli.json:
+        print(
+            jsonlib.dumps(
+                {
+                    "profile": name,
+                    "config": str(written.path),
+                    "created_file": written.created_file,
+                    "action": action,
+                    "default": written.default,
+                    "settings": settings,
+                    "test": test,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    if cli.quiet:
+        return
+    from rich.table import Table
+
+    out = cli.out
+    out.print(
+        f"Profile {name} {action} in {written.path}"
+        + (" (new file)" if written.created_file else "")
+        + ", mode 0600"
+        + ("; it is the default profile" if written.default else ""),
+        markup=False,
+        highlight=False,
+    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("Setting", "Value"):
+        table.add_column(col, overflow="fold")
+    for row in settings:
+        table.add_row(str(row["setting"]), _text(row["value"]))
+    out.print(table)
+    if check is not None:
+        if not check.checked:
+            line = f"Credentials not tested: {redact(check.detail)}"
+        elif failure is None:
+            line = f"Credentials OK: {check.how}: {redact(check.detail)}"
+        else:
+            line = "Credentials test failed (the profile is saved; fix it with profiles add)"
+        out.print(line, markup=False, highlight=False)
