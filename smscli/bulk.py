@@ -241,12 +241,12 @@ def prepare(
     with ledger.transaction() as db:
         # Later occurrences of a number are skipped; the first one is sent.
         db.execute(
-            "UPDATE messages SET state = 'skipped', error = 'duplicate of ' || ("
-            "  SELECT m2.source FROM messages m2 WHERE m2.run_id = messages.run_id"
-            "  AND m2.recipient = messages.recipient ORDER BY m2.seq LIMIT 1)"
-            " WHERE run_id = ? AND state IN ('pending', 'skipped') AND recipient IS NOT NULL"
-            " AND seq > (SELECT MIN(m3.seq) FROM messages m3 WHERE m3.run_id = messages.run_id"
-            "  AND m3.recipient = messages.recipient AND m3.state IN ('pending', 'skipped'))",
+            "UPDATE messages SET state = 'skipped', error = 'duplicate of ' || d.first"
+            " FROM (SELECT id, FIRST_VALUE(source) OVER w AS first, ROW_NUMBER() OVER w AS n"
+            "  FROM messages WHERE run_id = ? AND recipient IS NOT NULL"
+            "  AND state IN ('pending', 'skipped')"
+            "  WINDOW w AS (PARTITION BY recipient ORDER BY seq)) AS d"
+            " WHERE messages.id = d.id AND d.n > 1",
             (run_id,),
         )
         db.execute("UPDATE runs SET state = 'ready' WHERE id = ?", (run_id,))
@@ -283,6 +283,23 @@ def requeue(ledger: Ledger, run_id: str, *, unknown: bool, failed: bool) -> int:
                 "UPDATE runs SET state = 'ready', finished_at = NULL WHERE id = ?", (run_id,)
             )
         return cur.rowcount
+
+
+def complete_if_done(ledger: Ledger, run_id: str) -> bool:
+    """Mark the run complete once nothing is left to send (also when the process that sent
+    the last batch died before it could say so)."""
+    if ledger.conn.execute(
+        "SELECT 1 FROM messages WHERE run_id = ? AND state IN ('pending', 'sending') LIMIT 1",
+        (run_id,),
+    ).fetchone():
+        return False
+    with ledger.transaction() as db:
+        db.execute(
+            "UPDATE runs SET state = 'complete', finished_at = COALESCE(finished_at, ?)"
+            " WHERE id = ? AND state != 'complete'",
+            (now(), run_id),
+        )
+    return True
 
 
 def settle_crashed(ledger: Ledger, run_id: str) -> int:
@@ -428,28 +445,20 @@ class BulkEngine:
             done, _ = wait(list(inflight), timeout=self.grace)
             for future in done:
                 self._record(future, inflight.pop(future), stats)
-            if inflight:
-                self.ledger.record(
-                    (
-                        (i, "unknown", None, "interrupted while the request was on the wire")
-                        for f in inflight.values()
-                        for i in f.ids
-                    ),
-                    None,
+            inflight.clear()
+            # Whatever is still ``sending`` was claimed by this process (it holds the run's
+            # lock), possibly just before the interrupt: its request may have left.
+            with self.ledger.transaction() as db:
+                db.execute(
+                    "UPDATE messages SET state = 'unknown', updated_at = ?,"
+                    " error = 'interrupted while the request was on the wire'"
+                    " WHERE run_id = ? AND state = 'sending'",
+                    (now(), run_id),
                 )
-                inflight.clear()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             release_lease(self.ledger, run_id)
-        if not self.ledger.conn.execute(
-            "SELECT 1 FROM messages WHERE run_id = ? AND state IN ('pending', 'sending') LIMIT 1",
-            (run_id,),
-        ).fetchone():
-            with self.ledger.transaction() as db:
-                db.execute(
-                    "UPDATE runs SET state = 'complete', finished_at = ? WHERE id = ?",
-                    (now(), run_id),
-                )
+        complete_if_done(self.ledger, run_id)
         if stats.credits_remaining is not None:
             with self.ledger.transaction() as db:
                 db.execute(

@@ -9,8 +9,10 @@ by :meth:`Ledger.open` through ``PRAGMA user_version``. No secret is ever stored
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,6 +78,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX rate_events_account_at ON rate_events(account, at);
     CREATE TABLE rate_blocks (account TEXT PRIMARY KEY, until REAL NOT NULL);
     """,
+    # 3: the next pending window of a run, in input order, without sorting the whole run.
+    """
+    CREATE INDEX messages_run_state_seq ON messages(run_id, state, seq);
+    DROP INDEX messages_run_state;
+    """,
 )
 
 STATES = (
@@ -140,17 +147,27 @@ class Ledger:
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the ledger {path}: {exc}") from None
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            ledger = cls(conn, path)
-            ledger._migrate()
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise ConfigError(f"the ledger {path} is not usable: {exc}") from None
-        return ledger
+        conn.row_factory = sqlite3.Row
+        ledger = cls(conn, path)
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                # Switching a new database to WAL takes an exclusive lock without waiting for
+                # the busy timeout, so two processes starting at once retry here.
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                ledger._migrate()
+                return ledger
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                conn.close()
+                raise ConfigError(f"the ledger {path} is not usable: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise ConfigError(f"the ledger {path} is not usable: {exc}") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -250,24 +267,39 @@ class Ledger:
 
     def mark_sending(self, ids: Sequence[int]) -> None:
         """Claim messages just before their request leaves. Committed on return."""
-        stamp = now()
         with self.transaction() as db:
-            db.executemany(
-                "UPDATE messages SET state = 'sending', updated_at = ? WHERE id = ?",
-                ((stamp, i) for i in ids),
+            db.execute(
+                "UPDATE messages SET state = 'sending', updated_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (now(), json.dumps(list(ids))),
             )
 
     def record(
         self, outcomes: Iterable[tuple[int, str, str | None, str | None]], batch_id: str | None
     ) -> None:
-        """Store ``(id, state, provider_message_id, error)`` outcomes. Committed on return."""
+        """Store ``(id, state, provider_message_id, error)`` outcomes. Committed on return.
+
+        Messages with the same outcome (a whole batch accepted under one send id, or failed
+        with one error) are written by one statement."""
         stamp = now()
+        groups: dict[tuple[str, str | None, str | None], list[int]] = {}
+        for i, state, pid, err in outcomes:
+            groups.setdefault((state, pid, err), []).append(i)
         with self.transaction() as db:
+            singles = [(k, v[0]) for k, v in groups.items() if len(v) == 1]
             db.executemany(
                 "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
                 " batch_id = ?, updated_at = ? WHERE id = ?",
-                ((state, pid, err, batch_id, stamp, i) for i, state, pid, err in outcomes),
+                ((state, pid, err, batch_id, stamp, i) for (state, pid, err), i in singles),
             )
+            for (state, pid, err), ids in groups.items():
+                if len(ids) > 1:
+                    db.execute(
+                        "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
+                        " batch_id = ?, updated_at = ?"
+                        " WHERE id IN (SELECT value FROM json_each(?))",
+                        (state, pid, err, batch_id, stamp, json.dumps(ids)),
+                    )
 
     # provider state (simulated credits, last reported balance) ---------------------------
 

@@ -170,3 +170,14 @@ class RateLimiter:
                 ).fetchone()
                 wait = max(wait, _exact_wait(now, oldest, rate.period))
         return wait
+
+
+JITTER_SHARE = 0.02
+JITTER_SECONDS = 0.010
+
+
+def guarded(rates: Sequence[Rate]) -> list[Rate]:
+    """The windows widened by 2% + 10 ms. A permit is taken when a request leaves, but the
+    provider counts when it arrives; without this margin, network jitter can make the provider
+    see one request too many in a window (and answer 429) although we never sent one."""
+    return [Rate(r.limit, r.period * (1 + JITTER_SHARE) + JITTER_SECONDS) for r in rates]

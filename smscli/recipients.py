@@ -81,8 +81,9 @@ def _region(region: str) -> _Region | None:
     general = desc(meta.general_desc)
     if general is None:
         return None
-    names = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
-             "uan", "voicemail", "fixed_line", "mobile")  # fmt: skip
+    # Any match makes a number valid, so the common types go first.
+    names = ("mobile", "fixed_line", "premium_rate", "toll_free", "shared_cost", "voip",
+             "personal_number", "pager", "uan", "voicemail")  # fmt: skip
     types = tuple(d for d in (desc(getattr(meta, n)) for n in names) if d is not None)
     prefix = meta.international_prefix if (meta.international_prefix or "").isdigit() else None
     return _Region(str(meta.country_code), meta.national_prefix, prefix, general, types)

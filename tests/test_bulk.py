@@ -430,3 +430,13 @@ def test_a_100k_row_campaign_end_to_end(bulk, home, emulator):
     assert len(emulator.received) == n
     assert emulator.duplicates() == {}
     assert emulator.received_by("+905320012345")[0].text == "Sayın Kişi 12345, 12345 TL"
+
+
+def test_profile_rate_limit_provokes_no_429_from_a_provider_enforcing_it(cli, home, emulator):
+    emulator.rate_limit_per_second = 20
+    home.write_config(config(emulator, 'rate_limits = ["20/second"]'))
+    rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(1, 46)]
+    out = cli("bulk", write_csv(home, rows).name, "-m", TEMPLATE, "--yes", "-p", "cs")
+    assert out.exit_code == 0, out.stderr
+    assert len(emulator.received) == 45  # one request per personalised text
+    assert emulator.rate_limited == 0

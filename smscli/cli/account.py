@@ -18,13 +18,13 @@ from smscli.cli.common import (
     QuietOpt,
     check_account,
     command,
+    open_driver,
+    rate_limits,
 )
 
 if TYPE_CHECKING:
     from smscli.account import BalanceReport, DeliveryReport, HeaderList
-    from smscli.ledger import Ledger
     from smscli.providers.base import Account, Provider
-    from smscli.ratelimit import Rate
 
 PROGRESS_FROM = 20
 """A report asking about more messages than this shows a progress bar on a terminal."""
@@ -46,7 +46,10 @@ def balance(
         from smscli.sending import account_id
 
         cls, account = _account(cli)
-        with Ledger.open(cli.env.ledger_path) as ledger, _driver(cli, cls, account, ledger) as d:
+        with (
+            Ledger.open(cli.env.ledger_path) as ledger,
+            open_driver(cli, cls, account, ledger) as d,
+        ):
             result = core.balance(d, ledger, account_id(account))
         _render_balance(cli, result)
 
@@ -88,10 +91,10 @@ def report(
             )
             throttle = None
             if getattr(cls, "network", True) and cls.capabilities.report:
-                limiter = RateLimiter(ledger.conn, aid, _rates(cli, cls))
+                limiter = RateLimiter(ledger.conn, aid, rate_limits(cli, cls))
                 throttle = core.Throttle(limiter, max_wait=max_wait)
             with (
-                _driver(
+                open_driver(
                     cli, cls, account, ledger, throttle.before_request if throttle else None
                 ) as driver,
                 _progress(cli, core.targets(selection)) as advance,
@@ -125,7 +128,10 @@ def headers(
             f'senders = ["ACME", "ACME INFO"] under [profiles.{settings.profile or "NAME"}] '
             f"in {settings.config.path}"
         )
-        with Ledger.open(cli.env.ledger_path) as ledger, _driver(cli, cls, account, ledger) as d:
+        with (
+            Ledger.open(cli.env.ledger_path) as ledger,
+            open_driver(cli, cls, account, ledger) as d,
+        ):
             result = core.list_headers(
                 d,
                 senders=list(settings.get("senders") or ()),
@@ -143,47 +149,6 @@ def _account(cli: Cli) -> tuple[type[Provider], Account]:
 
     cls = providers.get(cli.settings.provider)
     return cls, check_account(cli, cls)
-
-
-@contextmanager
-def _driver(
-    cli: Cli,
-    cls: type[Provider],
-    account: Account,
-    ledger: Ledger,
-    before_request: Callable[[], None] | None = None,
-) -> Iterator[Provider]:
-    """The driver, with its HTTP client (closed afterwards); ``before_request`` runs before
-    every request leaves (the rate limiter)."""
-    from smscli import providers
-    from smscli.ledger import AccountState
-    from smscli.sending import account_id
-
-    client = None
-    if getattr(cls, "network", True):
-        from smscli.http import make_client
-
-        client = make_client(account.timeout, cli.redactor, debug=cli.debug)
-        if before_request is not None:
-            gate = before_request
-            client.event_hooks["request"].append(lambda request: gate())
-    try:
-        yield providers.build(cls, account, client, AccountState(ledger, account_id(account)))
-    finally:
-        if client is not None:
-            client.close()
-
-
-def _rates(cli: Cli, cls: type[Provider]) -> list[Rate]:
-    from smscli.errors import ConfigError
-    from smscli.ratelimit import parse_rate
-
-    configured = cli.settings.get("rate_limits")
-    texts = configured if configured else cls.capabilities.rate_limits
-    try:
-        return [parse_rate(str(t)) for t in texts]
-    except ValueError as exc:
-        raise ConfigError(f"rate_limits: {exc}") from None
 
 
 @contextmanager

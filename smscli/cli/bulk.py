@@ -25,6 +25,7 @@ from smscli.cli.common import (
     check_account,
     command,
     open_driver,
+    rate_limits,
 )
 from smscli.errors import CreditError, ExitCode, InputError, Unfinished, UsageError
 
@@ -323,6 +324,7 @@ def _bulk(cli: Cli, *, path: Path, name: str, **o: Any) -> None:
             _render_preview(cli, ledger, run_id, resumed=resumed, dry_run=False)
             if t.pending == 0:
                 stats = None
+                bulk.complete_if_done(ledger, run_id)
             else:
                 with open_driver(cli, cls, account, ledger) as driver:
                     if caps.balance and not o["force"]:
@@ -401,15 +403,11 @@ def _send(
     o: dict[str, Any],
 ) -> SendStats:
     from smscli.bulk import BulkEngine, take_lease
-    from smscli.ratelimit import RateLimiter, parse_rate
+    from smscli.ratelimit import RateLimiter
 
     settings = cli.settings
     caps = driver.capabilities
-    texts = settings.get("rate_limits") or list(caps.rate_limits)
-    try:
-        rates = [parse_rate(r) for r in texts]
-    except ValueError as exc:
-        raise UsageError(f"rate_limits: {exc}") from None
+    rates = rate_limits(cli, type(driver))
     take_lease(ledger, run_id)
     total = t.pending if o["limit"] is None else min(t.pending, o["limit"])
     with _progress(cli, total) as advance:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from smscli.config import Environment, Settings
     from smscli.ledger import Ledger
     from smscli.providers.base import Account, Provider
+    from smscli.ratelimit import Rate
 
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", "-p", help="Profile from the config file.")
@@ -102,6 +102,8 @@ def command(cli: Cli) -> Iterator[Cli]:
     """The error edge: domain errors become a message and the contract's exit code;
     anything else is reported without secrets or local variables."""
     if cli.debug:
+        import logging
+
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         handler.addFilter(RedactingFilter(cli.redactor))
@@ -166,9 +168,14 @@ def check_account(cli: Cli, cls: type[Provider]) -> Account:
 
 @contextmanager
 def open_driver(
-    cli: Cli, cls: type[Provider], account: Account, ledger: Ledger
+    cli: Cli,
+    cls: type[Provider],
+    account: Account,
+    ledger: Ledger,
+    before_request: Callable[[], None] | None = None,
 ) -> Iterator[Provider]:
-    """A driver with one keep-alive HTTP client (none for the sandbox), closed afterwards."""
+    """A driver with one keep-alive HTTP client (none for the sandbox), closed afterwards.
+    ``before_request`` runs before every request leaves (a rate limiter)."""
     from smscli import providers
     from smscli.ledger import AccountState
     from smscli.sending import account_id
@@ -178,8 +185,23 @@ def open_driver(
         from smscli.http import make_client
 
         client = make_client(account.timeout, cli.redactor, debug=cli.debug)
+        if before_request is not None:
+            gate = before_request
+            client.event_hooks["request"].append(lambda request: gate())
     try:
         yield providers.build(cls, account, client, AccountState(ledger, account_id(account)))
     finally:
         if client is not None:
             client.close()
+
+
+def rate_limits(cli: Cli, cls: type[Provider]) -> list[Rate]:
+    """The profile's ``rate_limits``, else the provider's documented ones, with a margin
+    for network jitter."""
+    from smscli.ratelimit import guarded, parse_rate
+
+    texts = cli.settings.get("rate_limits") or cls.capabilities.rate_limits
+    try:
+        return guarded([parse_rate(str(t)) for t in texts])
+    except ValueError as exc:
+        raise ConfigError(f"rate_limits: {exc}") from None
