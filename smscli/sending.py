@@ -177,15 +177,17 @@ class Report:
 
 def exit_code(report: Report) -> ExitCode:
     """The contract's exit code for a finished send."""
-    statuses = [r.status for r in report.results]
+    statuses = {r.status for r in report.results}
     if report.dry_run:
         return ExitCode.BAD_INPUT if "invalid" in statuses else ExitCode.OK
     if "unknown" in statuses:
         return ExitCode.UNKNOWN
-    if "failed" not in statuses:
+    if not statuses & {"failed", "invalid"}:
         return ExitCode.OK
     if "accepted" in statuses:
         return ExitCode.PARTIAL
+    if "failed" not in statuses:
+        return ExitCode.BAD_INPUT
     for code in (ExitCode.CONFIG, ExitCode.CREDIT, ExitCode.BAD_INPUT, ExitCode.PROVIDER):
         if any(e.exit_code == code for e in report.errors):
             return code
@@ -235,7 +237,7 @@ class Engine:
         ]
         invalid = [
             NewMessage(len(valid) + i, r.source, r.raw, r.e164, draft.text, seg.encoding, 0,
-                       "failed", f"invalid number: {r.error}")
+                       "invalid", f"invalid number: {r.error}")
             for i, r in enumerate(draft.recipients.invalid)
         ]  # fmt: skip
         run_id = self.ledger.create_run(

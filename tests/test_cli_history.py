@@ -32,18 +32,18 @@ def test_history_counts_parts_and_credits(cli, home):
     assert (doc["provider"], doc["command"], doc["profile"], doc["state"]) == (
         "sandbox", "send", None, "complete",
     )  # fmt: skip
-    assert doc["counts"] == {"accepted": 2, "failed": 2}
+    assert doc["counts"] == {"accepted": 2, "failed": 1, "invalid": 1}
     assert doc["messages"] == 4
     assert doc["parts"] == 6  # the invalid number has no parts; the rejected one had 2
     assert doc["credits_used"] == 4
     assert doc["credits_remaining"] == 996
     cli("report", *SANDBOX)
     (after,) = cli("history", "--json").json()["runs"]
-    assert after["counts"] == {"delivered": 1, "undelivered": 1, "failed": 2}
+    assert after["counts"] == {"delivered": 1, "undelivered": 1, "failed": 1, "invalid": 1}
     assert after["credits_used"] == 4
     human = cli("history")
     assert run in human.stdout
-    assert "1 delivered, 2 failed, 1 undelivered" in human.stdout
+    assert "1 delivered, 1 failed, 1 invalid, 1 undelivered" in human.stdout
 
 
 def test_most_recent_first_and_limit(cli, home):
@@ -75,18 +75,18 @@ def test_show_lists_the_runs_messages(cli, home, prefix):
     assert out.exit_code == 0, out.stderr
     shown = out.json()
     assert shown["run"]["id"] == run
-    assert shown["run"]["counts"] == {"accepted": 1, "failed": 2}
+    assert shown["run"]["counts"] == {"accepted": 1, "failed": 1, "invalid": 1}
     assert [(m["to"], m["state"], m["segments"]) for m in shown["messages"]] == [
         ("+905321234567", "accepted", 1),
         ("+905321230000", "failed", 1),
-        (None, "failed", 0),
+        (None, "invalid", 0),
     ]
     assert shown["messages"][0]["message_id"] == doc["results"][0]["message_id"]
     assert "invalid number" in shown["messages"][2]["error"]
     assert shown["messages"][0]["text"] == "hi"
     human = cli("history", "show", run)
     assert f"Run {run} · send · sandbox" in human.stdout
-    assert "1 accepted, 2 failed · 2 parts · 1 credits used" in human.stdout
+    assert "1 accepted, 1 failed, 1 invalid · 2 parts · 1 credits used" in human.stdout
 
 
 def test_show_includes_report_details(cli, home):

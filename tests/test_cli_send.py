@@ -59,7 +59,7 @@ def test_invalid_numbers_are_reported_not_sent_and_make_it_partial(cli, home):
     out = cli("send", "05321234567", "123", "-m", "x", *SANDBOX)
     assert out.exit_code == 1
     assert "invalid number: too short" in out.stdout
-    assert [r[1] for r in ledger_rows(home)] == ["accepted", "failed"]
+    assert [r[1] for r in ledger_rows(home)] == ["accepted", "invalid"]
 
 
 def test_no_valid_recipient_is_exit_3_and_nothing_recorded(cli, home):

@@ -161,7 +161,7 @@ def test_invalid_numbers_are_recorded_failed_with_the_reason(ledger):
     report = eng.send(draft("05321234567,12"))
     assert [(r.status, r.error) for r in report.results] == [
         ("accepted", None),
-        ("failed", "invalid number: too short"),
+        ("invalid", "invalid number: too short"),
     ]
     assert report.exit_code == ExitCode.PARTIAL
 
@@ -175,6 +175,7 @@ def R(status: str) -> Result:
     [
         (["accepted"], [], ExitCode.OK),
         (["accepted", "failed"], [], ExitCode.PARTIAL),
+        (["accepted", "invalid"], [], ExitCode.PARTIAL),
         (["accepted", "failed", "unknown"], [], ExitCode.UNKNOWN),
         (["failed"], [AuthError("x")], ExitCode.CONFIG),
         (["failed"], [CreditError("x")], ExitCode.CREDIT),
@@ -221,3 +222,11 @@ def test_prepare_counts_parts_and_checks_sender():
             recipients=collect(split_arguments(["05321234567"]), "TR"),
             sender="AB",
         )
+
+
+def test_rate_limiter_leaves_the_ledger_durable(ledger):
+    from smscli.ratelimit import RateLimiter, parse_rate
+
+    limiter = RateLimiter(ledger.conn, "acct", [parse_rate("5/second")])
+    assert limiter.try_acquire() == 0.0
+    assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL

@@ -101,7 +101,9 @@ def send_report(cli: Cli, report: Report, draft: Draft) -> None:
         )
     else:
         counts = ", ".join(
-            f"{report.count(s)} {s}" for s in ("accepted", "failed", "unknown") if report.count(s)
+            f"{report.count(s)} {s}"
+            for s in ("accepted", "failed", "invalid", "unknown")
+            if report.count(s)
         )
         n = len(report.results)
         line = f"{n} message{'s' * (n != 1)}: {counts} · {mode} · {report.provider}"
