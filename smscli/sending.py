@@ -64,6 +64,31 @@ def check_sender(sender: str) -> str | None:
     return None
 
 
+def resolve_sender(provider: str, capabilities: Capabilities, sender: str | None) -> str | None:
+    """The sender header to send with: required and checked where the provider takes one,
+    dropped where it takes none."""
+    if not capabilities.sender:
+        return None
+    if not sender:
+        raise ConfigError(
+            f"{provider} needs a sender header (başlık)",
+            hint="set sender in the profile, SMSCLI_SENDER, or pass --sender",
+        )
+    problem = check_sender(sender)
+    if problem:
+        raise ConfigError(problem)
+    return sender
+
+
+def check_turkish_mode(provider: str, capabilities: Capabilities, turkish: bool | None) -> None:
+    """``--tr`` asks for a mode the provider must have."""
+    if turkish and not capabilities.turkish_mode:
+        raise UnsupportedOperation(
+            f"{provider} has no Turkish-character mode; drop --tr (the text is sent as UCS-2 "
+            "when it needs Turkish letters) or use --ascii"
+        )
+
+
 @dataclass(frozen=True)
 class Draft:
     """What ``send`` will do, fully validated. A dry run stops here."""
@@ -101,11 +126,7 @@ def prepare(
         text = transliterate(text)
     if not text.strip():
         raise InputError("the message is empty")
-    if turkish and not capabilities.turkish_mode:
-        raise UnsupportedOperation(
-            f"{provider} has no Turkish-character mode; drop --tr (the text is sent as UCS-2 "
-            "when it needs Turkish letters) or use --ascii"
-        )
+    check_turkish_mode(provider, capabilities, turkish)
     if turkish is None:
         turkish = None if capabilities.turkish_mode else False
     seg = analyse(text, turkish)
@@ -116,19 +137,9 @@ def prepare(
             "characters" + ("; --ascii transliterates Turkish letters" if any(
                 c in TURKISH_LETTERS for c in odd) else "")
         )  # fmt: skip
-    if capabilities.sender:
-        if not sender:
-            raise ConfigError(
-                f"{provider} needs a sender header (başlık)",
-                hint="set sender in the profile, SMSCLI_SENDER, or pass --sender",
-            )
-        problem = check_sender(sender)
-        if problem:
-            raise ConfigError(problem)
-    else:
-        if sender and sender_from_flag:
-            warnings.append(f"{provider} takes no sender header; --sender is ignored")
-        sender = None
+    if not capabilities.sender and sender and sender_from_flag:
+        warnings.append(f"{provider} takes no sender header; --sender is ignored")
+    sender = resolve_sender(provider, capabilities, sender)
     checked = RecipientSet(duplicates=recipients.duplicates, invalid=list(recipients.invalid))
     for r in recipients.valid:
         assert r.e164 is not None

@@ -202,25 +202,15 @@ def _bulk(cli: Cli, *, path: Path, name: str, **o: Any) -> None:
     from smscli.csvfile import scan
     from smscli.ledger import Ledger
     from smscli.locks import FileLock
-    from smscli.sending import account_id, check_sender
+    from smscli.sending import account_id, check_turkish_mode, resolve_sender
 
     settings = cli.settings
     cls = providers.get(settings.provider)
     caps = cls.capabilities
     account = check_account(cli, cls)
     aid = account_id(account)
-    if o["tr"] and not caps.turkish_mode:
-        raise UsageError(f"{cls.name} has no Turkish-character mode; drop --tr or use --ascii")
-    sender = settings.get("sender") if caps.sender else None
-    if caps.sender:
-        if not sender:
-            raise UsageError(
-                f"{cls.name} needs a sender header (başlık)",
-                hint="set sender in the profile, SMSCLI_SENDER, or pass --sender",
-            )
-        problem = check_sender(sender)
-        if problem:
-            raise UsageError(problem)
+    check_turkish_mode(cls.name, caps, o["tr"])
+    sender = resolve_sender(cls.name, caps, settings.get("sender"))
     template_text = o["message"]
     if o["template"] is not None:
         try:

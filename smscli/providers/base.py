@@ -153,3 +153,10 @@ def check_turkish_mobile(provider: str, e164: str) -> str | None:
     if turkish_mobile(e164) is None:
         return f"{provider} sends only to Turkish mobile numbers (+90 5xx xxx xx xx)"
     return None
+
+
+def numbers_in(batch: Batch, shown: int = 10) -> str:
+    """The batch's numbers for an error message: the first ``shown``, then how many more."""
+    listed = ", ".join(m.to for m in batch.messages[:shown])
+    more = len(batch.messages) - shown
+    return listed + (f" and {more} more" if more > 0 else "")

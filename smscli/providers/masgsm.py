@@ -99,6 +99,7 @@ from smscli.providers.base import (
     Outcome,
     OutcomeStatus,
     check_turkish_mobile,
+    numbers_in,
     turkish_mobile,
 )
 from smscli.redact import Redactor, excerpt
@@ -116,7 +117,6 @@ REPORT_LISTS: tuple[tuple[str, DeliveryStatus], ...] = (
     ("Bekleyen", "pending"),
 )
 _PLAIN_REPLY = re.compile(r"(\d{1,4})(?:[\s|:,;]+([\w.-]+))?")
-_SHOWN_NUMBERS = 10
 
 
 @dataclass(frozen=True)
@@ -361,7 +361,7 @@ class MasGsm:
         if code == 405:
             return RecipientError(
                 "masgsm: invalid number format; masgsm expects 5xxxxxxxxx (code 405)"
-                + (f": {_numbers(batch)}" if batch is not None else "")
+                + (f": {numbers_in(batch)}" if batch is not None else "")
             )
         return ProviderError(self._said(f"unexpected reply code {code}", reply))
 
@@ -428,9 +428,3 @@ def _float(value: str | None) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _numbers(batch: Batch) -> str:
-    shown = ", ".join(m.to for m in batch.messages[:_SHOWN_NUMBERS])
-    more = len(batch.messages) - _SHOWN_NUMBERS
-    return shown + (f" and {more} more" if more > 0 else "")

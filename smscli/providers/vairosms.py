@@ -87,6 +87,7 @@ from smscli.providers.base import (
     Header,
     Outcome,
     check_turkish_mobile,
+    numbers_in,
     turkish_mobile,
 )
 from smscli.redact import Redactor, excerpt
@@ -118,7 +119,6 @@ DELIVERY_WORDS: dict[str, DeliveryStatus] = {
     ),
 }
 """``durum_gonderim`` values we know (Verimor's list; see the module docstring)."""
-_SHOWN_NUMBERS = 10
 
 
 class VairoSms:
@@ -341,19 +341,13 @@ class VairoSms:
         for refused in ("MISSING_DESTINATION_ADDRESS", "INVALID_DESTINATION_ADDRESS"):
             if refused in code:
                 return RecipientError(
-                    f"vairosms rejected the numbers of the request ({refused}): {_numbers(batch)}"
+                    f"vairosms rejected the numbers of the request ({refused}): {numbers_in(batch)}"
                 )
         quoted = excerpt(said or response.text, self._redact)
         # Undocumented: a credit refusal has no code; its Turkish wording names kredi/bakiye.
         if any(word in said.casefold() for word in ("kredi", "bakiye", "credit", "balance")):
             return CreditError(f"vairosms: insufficient credit; nothing sent ({quoted})")
         return ProviderError(f"vairosms refused the request: {quoted}")
-
-
-def _numbers(batch: Batch) -> str:
-    shown = ", ".join(m.to for m in batch.messages[:_SHOWN_NUMBERS])
-    more = len(batch.messages) - _SHOWN_NUMBERS
-    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _paket_durum(aciklama: dict[str, Any]) -> int | None:
