@@ -460,6 +460,7 @@ class Emulator:
         self._vairo_sends: dict[int, _VairoSend] = {}
         self._mas_sends: dict[str, _MasSend] = {}
         self._seq = 1000
+        self._generation = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -592,6 +593,7 @@ class Emulator:
         unique over the emulator's life.
         """
         with self._lock:
+            self._generation += 1
             self._configure()
             self.received.clear()
             self.requests.clear()
@@ -661,6 +663,7 @@ class Emulator:
         )
         limited = False
         with self._lock:
+            generation = self._generation
             self.requests.append(req)
             limit = self.rate_limit_per_second
             if provider is not None and limit is not None:
@@ -673,6 +676,10 @@ class Emulator:
                 else:
                     window.append(now)
         self._sleep(self.latency)
+        if generation != self._generation:
+            # The emulator was reset while this request waited (a test ended): a stale request
+            # must not deliver into the next test's state.
+            return None
         if limited:
             return _html_reply(429, _nginx_page(429, "Too Many Requests"), [("Retry-After", "1")])
         if provider is None:

@@ -74,7 +74,11 @@ class Cli:
     def out(self) -> Console:
         from rich.console import Console
 
-        return Console(highlight=False, soft_wrap=False)
+        console = Console(highlight=False, soft_wrap=False)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            # Logs and pipes have no width; rich's 80 columns would fold tables and summaries.
+            console = Console(highlight=False, soft_wrap=False, width=160)
+        return console
 
     @property
     def err(self) -> Console:
