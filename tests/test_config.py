@@ -145,3 +145,31 @@ def test_default_paths_follow_xdg(tmp_path: Path):
     assert env.config_path.name == "config.toml"
     assert env.config_path.parent.name == "smscli"
     assert env.ledger_path.name == "ledger.db"
+
+
+def test_profiles_show_names_the_origin_of_every_value_and_masks_secrets(cli, home, monkeypatch):
+    home.write_config(PROFILES)
+    (home.cwd / ".env").write_text("SMSCLI_SENDER=DOTENV\n")
+    monkeypatch.setenv("SMSCLI_USERNAME", "5329998877")
+    out = cli("profiles", "show", "--provider", "sandbox", "--json")
+    assert out.exit_code == 0, out.stderr
+    doc = out.json()
+    assert (doc["profile"], doc["selected_by"]) == ("acme", f"file {home.config} default_profile")
+    got = {r["setting"]: (r["value"], r["origin"]) for r in doc["settings"]}
+    assert got["provider"] == ("sandbox", "flag")
+    assert got["sender"] == ("DOTENV", ".env")
+    assert got["username"] == ("5329998877", "env")
+    assert got["region"] == ("TR", "default")
+    assert got["password"] == ("fi***rd", "file")
+    assert "file-password" not in out.stdout
+
+
+def test_profiles_lists_them_with_the_default_marked(cli, home):
+    home.write_config(PROFILES)
+    doc = cli("profiles", "--json").json()
+    assert [(p["name"], p["provider"], p["default"]) for p in doc["profiles"]] == [
+        ("acme", "masgsm", True),
+        ("other", "vairosms", False),
+    ]
+    human = cli("profiles").stdout
+    assert "acme" in human and "vairosms" in human and "*" in human
