@@ -432,6 +432,12 @@ class BulkEngine:
                     turkish=batch_rows[0]["encoding"] == "GSM-7+TR",
                 )
                 self.ledger.mark_sending(ids)
+                # The permit is taken after the claim's fsync, as close as possible to the
+                # moment the request leaves (the provider counts arrivals, not our intents).
+                if self.limiter.try_acquire() > 0:
+                    # Another process took the last permit meanwhile; nothing has left.
+                    self._requeue(ids)
+                    continue
                 stats.claimed += len(ids)
                 stats.requests += 1
                 future = pool.submit(self.driver.send, batch)
@@ -504,10 +510,11 @@ class BulkEngine:
                         return
 
     def _permit(self, stats: SendStats, inflight: dict[Future[BatchResult], _InFlight]) -> bool:
-        """Wait for a rate-limit permit while collecting replies; False when it is too long."""
+        """Wait until a rate-limit permit is free (taking none), collecting replies meanwhile;
+        False when that would be too long."""
         started = self.clock()
         while True:
-            pause = self.limiter.try_acquire()
+            pause = self.limiter.wait_time()
             if pause <= 0:
                 return True
             waited = self.clock() - started
