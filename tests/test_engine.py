@@ -230,3 +230,51 @@ def test_rate_limiter_leaves_the_ledger_durable(ledger):
     limiter = RateLimiter(ledger.conn, "acct", [parse_rate("5/second")])
     assert limiter.try_acquire() == 0.0
     assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+class RacingLimiter:
+    """A permit looks free, but another process takes it first once."""
+
+    def __init__(self) -> None:
+        self.lost = False
+
+    def wait_time(self) -> float:
+        return 0.0
+
+    def try_acquire(self) -> float:
+        if not self.lost:
+            self.lost = True
+            return 0.5
+        return 0.0
+
+    def block_until(self, until: float) -> None:
+        raise AssertionError("no 429 expected")
+
+
+def test_bulk_engine_puts_a_claim_back_when_another_process_takes_the_permit(ledger):
+    from smscli.bulk import BulkEngine
+    from smscli.ledger import NewMessage
+
+    run_id = ledger.create_run(
+        command="bulk",
+        provider="scripted",
+        profile=None,
+        account="acct",
+        sender="ACME",
+        source="x.csv",
+        messages=[
+            NewMessage(i, f"x.csv line {i}", n, n, "hi", "GSM-7", 1)
+            for i, n in enumerate(["+905321234567", "+905321234568", "+905321234569"], start=2)
+        ],
+    )
+    driver = ScriptedDriver(str(ledger.path), ["ok", "ok"])
+    engine = BulkEngine(driver, ledger, RacingLimiter(), "acct", batch_size=2, concurrency=1)
+    stats = engine.run(run_id)
+    assert stats.requests == 2
+    assert sorted(driver.seen_states) == [["sending"], ["sending", "sending"]]
+    assert sorted(m.to for b in driver.batches for m in b.messages) == [
+        "+905321234567",
+        "+905321234568",
+        "+905321234569",
+    ]  # each exactly once, the first claim having been put back unsent
+    assert states(ledger, run_id) == ["accepted"] * 3
