@@ -264,15 +264,15 @@ def _bulk(cli: Cli, *, path: Path, name: str, **o: Any) -> None:
         if o["dry_run"]:
             existing = bulk.find_run(ledger, fingerprint)
             if existing is not None and existing["state"] != "preparing" and not o["again"]:
-                _render_preview(cli, ledger, existing["id"], resumed=existing, dry_run=True)
-                raise typer.Exit(_dry_exit(bulk.totals(ledger, existing["id"])))
+                t = _render_preview(cli, ledger, existing["id"], resumed=existing, dry_run=True)
+                raise typer.Exit(_dry_exit(t))
             with (
                 tempfile.TemporaryDirectory(prefix="smscli-dry-") as tmp,
                 Ledger.open(Path(tmp) / "dry-run.db") as scratch,
             ):
                 run_id = prepare_into(scratch)
-                _render_preview(cli, scratch, run_id, resumed=None, dry_run=True)
-                raise typer.Exit(_dry_exit(bulk.totals(scratch, run_id)))
+                t = _render_preview(cli, scratch, run_id, resumed=None, dry_run=True)
+                raise typer.Exit(_dry_exit(t))
 
         lock = FileLock(cli.env.ledger_path.parent / "locks" / f"{fingerprint[:32]}.lock")
         if not lock.acquire():
@@ -310,8 +310,7 @@ def _bulk(cli: Cli, *, path: Path, name: str, **o: Any) -> None:
                     run = resumed = None
             run_id = prepare_into(ledger) if run is None else str(run["id"])
             fresh = resumed is None
-            t = bulk.totals(ledger, run_id)
-            _render_preview(cli, ledger, run_id, resumed=resumed, dry_run=False)
+            t = _render_preview(cli, ledger, run_id, resumed=resumed, dry_run=False)
             if t.pending == 0:
                 stats = None
                 bulk.complete_if_done(ledger, run_id)
@@ -478,7 +477,9 @@ def _progress(cli: Cli, total: int) -> Iterator[Any]:
 
 def _render_preview(
     cli: Cli, ledger: Ledger, run_id: str, *, resumed: sqlite3.Row | None, dry_run: bool
-) -> None:
+) -> Totals:
+    """Show the run's totals and first messages (or, with --json, the dry-run document);
+    return the totals."""
     from smscli import bulk
 
     t = bulk.totals(ledger, run_id)
@@ -490,7 +491,7 @@ def _render_preview(
     if cli.json or cli.quiet:
         if dry_run and cli.json:
             print(jsonlib.dumps(_preview_document(ledger, run_id, t, resumed), ensure_ascii=False))
-        return
+        return t
     from rich.table import Table
 
     grid = Table(box=None, pad_edge=False, show_header=False)
@@ -543,6 +544,7 @@ def _render_preview(
                 f"  … and {t.invalid - len(problems):,} more (--failed-csv writes them all)",
                 markup=False,
             )
+    return t
 
 
 def _preview_document(
