@@ -252,6 +252,16 @@ def test_credit_check_refuses_before_sending(bulk, home, emulator):
     assert len(emulator.received) == 2  # masgsm code 3: sent as far as the balance allowed
 
 
+def test_credit_check_counts_only_what_limit_sends_now(bulk, home, emulator):
+    emulator.set_credits("masgsm", 2)
+    path = write_csv(home, PEOPLE).name
+    assert bulk(path, "-m", TEMPLATE, "--yes", "--limit", "2", profile="mas").exit_code == 0
+    assert len(emulator.received) == 2
+    out = bulk(path, "-m", TEMPLATE, "--yes", profile="mas")
+    assert out.exit_code == 5  # the balance is now 0, the last message needs 1
+    assert "needs 1" in out.stderr
+
+
 # --- exactly once: resume, repeat, retry --------------------------------------------------
 
 

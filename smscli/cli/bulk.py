@@ -317,7 +317,7 @@ def _bulk(cli: Cli, *, path: Path, name: str, **o: Any) -> None:
             else:
                 with open_driver(cli, cls, account, ledger) as driver:
                     if caps.balance and not o["force"]:
-                        _check_credit(cli, driver, t)
+                        _check_credit(driver, ledger, run_id, o["limit"])
                     if o["confirm"] and not typer.confirm(
                         f"Send {t.pending:,} messages ({t.parts_pending:,} parts) through "
                         f"{cls.name}?",
@@ -371,12 +371,19 @@ def _open_source(path: Path, name: str, encoding: str, spec: Spec) -> Iterator[t
             yield table, Source(phone, bound.render)
 
 
-def _check_credit(cli: Cli, driver: Provider, t: Totals) -> None:
+def _check_credit(driver: Provider, ledger: Ledger, run_id: str, limit: int | None) -> None:
+    """The provider's balance against the parts this invocation will send."""
+    needed = ledger.conn.execute(
+        "SELECT COALESCE(SUM(segments), 0) FROM (SELECT segments FROM messages"
+        " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?)",
+        (run_id, -1 if limit is None else limit),
+    ).fetchone()[0]
     balance = driver.balance()
-    if balance.credits is not None and balance.credits < t.parts_pending:
+    if balance.credits is not None and balance.credits < needed:
         raise CreditError(
-            f"{driver.name}: the balance is {balance.credits:g} credits, this run needs "
-            f"{t.parts_pending:,} (one per SMS part); nothing sent",
+            f"{driver.name}: the balance is {balance.credits:g} credits, sending "
+            f"{'this run' if limit is None else 'these messages'} needs {needed:,} "
+            "(one per SMS part); nothing sent",
             hint="top up, send part of it with --limit, or pass --force",
         )
 
