@@ -83,6 +83,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_run_state_seq ON messages(run_id, state, seq);
     DROP INDEX messages_run_state;
     """,
+    # 4: only pending messages need finding in order; a partial index is not rewritten when a
+    # message moves from sending to its outcome, which halves the index work of every batch.
+    """
+    CREATE INDEX messages_pending ON messages(run_id, seq) WHERE state = 'pending';
+    DROP INDEX messages_run_state_seq;
+    """,
 )
 
 STATES = (
