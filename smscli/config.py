@@ -128,6 +128,15 @@ class ConfigFile:
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     world_readable_secrets: bool = False
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What every command says about this file (secrets readable by others)."""
+        if not self.world_readable_secrets:
+            return ()
+        return (
+            f"{self.path} holds secrets and is readable by other users; run: chmod 600 {self.path}",
+        )
+
     @classmethod
     def load(cls, path: Path) -> ConfigFile:
         try:
@@ -251,13 +260,7 @@ def resolve(
     if not (isinstance(region.value, str) and len(region.value) == 2 and region.value.isalpha()):
         raise ConfigError(f"region must be a two-letter country code, got {region.value!r}")
     values["region"] = Value(region.value.upper(), region.origin, region.detail)
-    warnings = []
-    if config.world_readable_secrets:
-        warnings.append(
-            f"{config.path} holds secrets and is readable by other users; "
-            f"run: chmod 600 {config.path}"
-        )
-    return Settings(name, name_origin, values, config, tuple(warnings))
+    return Settings(name, name_origin, values, config, config.warnings)
 
 
 def _select_profile(

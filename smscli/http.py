@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from smscli import __version__
-from smscli.errors import NotSent, OutcomeUnknown, RateLimited
+from smscli.errors import NotSent, OutcomeUnknown, ProviderError, RateLimited
 from smscli.redact import Redactor, excerpt
 
 if TYPE_CHECKING:
@@ -73,14 +73,36 @@ def request(
     *,
     provider: str,
     redactor: Redactor,
+    read_only: bool = False,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request and classify what can go wrong on the way.
 
     Returns every response that is not a rate limit or a 5xx; the driver reads it.
     Exceptions are raised ``from None``: httpx's own texts and chains can carry the URL,
-    and with it a key.
+    and with it a key. A ``read_only`` call (balance, report, header list) changes nothing
+    at the provider, so a lost reply leaves nothing in doubt: a plain provider error.
     """
+    try:
+        return _request(client, method, url, provider=provider, redactor=redactor, **kwargs)
+    except OutcomeUnknown as exc:
+        if not read_only:
+            raise
+        said = exc.message.removesuffix("; the provider may have taken it")
+        raise ProviderError(
+            f"{said}; the call changes nothing at {provider}, so asking again is safe"
+        ) from None
+
+
+def _request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    redactor: Redactor,
+    **kwargs: Any,
+) -> httpx.Response:
     import httpx
 
     try:

@@ -148,8 +148,6 @@ def _print_error(cli: Cli, message: str, hint: str | None) -> None:
 
 def check_account(cli: Cli, cls: type[Provider]) -> Account:
     """Credentials present, and a warning where they would travel unencrypted."""
-    from urllib.parse import urlsplit
-
     from smscli import providers
     from smscli.config import ENV_VARS
 
@@ -161,13 +159,20 @@ def check_account(cli: Cli, cls: type[Provider]) -> Account:
                 hint=f"set {key} in the profile ({settings.config.path}) or {ENV_VARS[key]}",
             )
     account = settings.account(cls.default_base_url)
+    warn_if_plain_http(cli, account)
+    return account
+
+
+def warn_if_plain_http(cli: Cli, account: Account) -> None:
+    """Credentials sent to a plain-http root that is not this machine travel unencrypted."""
+    from urllib.parse import urlsplit
+
     url = urlsplit(account.base_url)
     if url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
         cli.warn(
-            f"{cls.name}: {url.scheme}://{url.hostname} is plain http, so the credentials "
-            "travel unencrypted (the provider documents no https root)"
+            f"{account.provider}: {url.scheme}://{url.hostname} is plain http, so the "
+            "credentials travel unencrypted (the provider documents no https root)"
         )
-    return account
 
 
 @contextmanager

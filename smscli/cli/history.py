@@ -212,8 +212,5 @@ def _warn_config(cli: Cli) -> None:
         config = ConfigFile.load(cli.env.config_path)
     except ConfigError:
         return
-    if config.world_readable_secrets:
-        cli.warn(
-            f"{config.path} holds secrets and is readable by other users; "
-            f"run: chmod 600 {config.path}"
-        )
+    for warning in config.warnings:
+        cli.warn(warning)

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smscli.cli.common import Cli, DebugOpt, JsonOpt, ProfileOpt, ProviderOpt, QuietOpt, command
+from smscli.cli.common import (
+    Cli,
+    DebugOpt,
+    JsonOpt,
+    ProfileOpt,
+    ProviderOpt,
+    QuietOpt,
+    command,
+    warn_if_plain_http,
+)
 
 if TYPE_CHECKING:
     from smscli.account import CredentialCheck
@@ -63,8 +72,8 @@ def list_profiles(
                 )
             )
             return
-        if config.world_readable_secrets:
-            cli.warn(f"{config.path} holds secrets and is readable by other users; chmod 600 it")
+        for warning in config.warnings:
+            cli.warn(warning)
         out = cli.out
         if not rows:
             out.print(
@@ -312,7 +321,6 @@ def _test(
     cli: Cli, cls: type[Provider], values: dict[str, Any]
 ) -> tuple[CredentialCheck, SmscliError | None]:
     """The live check; an error is returned (the profile is saved either way)."""
-    from urllib.parse import urlsplit
 
     from smscli import providers
     from smscli.account import CredentialCheck, check_credentials
@@ -331,12 +339,7 @@ def _test(
         password=values.get("password"),
         timeout=float(values.get("timeout", 30.0)),
     )
-    url = urlsplit(account.base_url)
-    if url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
-        cli.warn(
-            f"{cls.name}: {url.scheme}://{url.hostname} is plain http, so the credentials "
-            "travel unencrypted (the provider documents no https root)"
-        )
+    warn_if_plain_http(cli, account)
     from smscli.http import make_client
 
     client = make_client(account.timeout, cli.redactor, debug=cli.debug)

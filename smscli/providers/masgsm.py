@@ -81,7 +81,6 @@ from smscli.errors import (
     ConfigError,
     CreditError,
     InputError,
-    OutcomeUnknown,
     ProviderError,
     RecipientError,
     SenderError,
@@ -203,7 +202,7 @@ class MasGsm:
         )
 
     def balance(self) -> Balance:
-        response = self._post([("type", "4"), *self._credentials()])
+        response = self._post([("type", "4"), *self._credentials()], read_only=True)
         reply = _read(response)
         if reply is not None and reply.code != 1:
             raise self._error(reply, None)
@@ -223,7 +222,7 @@ class MasGsm:
         fields = [("type", "2"), *self._credentials(), ("id", batch_id)]
         if not numbers:
             return []
-        response = self._ask(fields, "a report")
+        response = self._post(fields, read_only=True)
         lists = _report_lists(response)
         if lists is None:
             reply = _read(response)
@@ -263,8 +262,8 @@ class MasGsm:
         (_, user), (_, password) = self._credentials()
         fields = [("user", user), ("pass", password), ("apiNo", "3")]
         failed = "the legacy header list call (apiNo=3) failed"
-        response = self._ask(
-            fields, "the header list call", self._account.base_url.rstrip("/") + LEGACY_PATH
+        response = self._post(
+            fields, self._account.base_url.rstrip("/") + LEGACY_PATH, read_only=True
         )
         if 300 <= response.status_code < 400:
             raise ProviderError(f"masgsm: {failed}: {self._status(response)}")
@@ -292,29 +291,19 @@ class MasGsm:
             )
         return [("u", self._account.username), ("p", self._account.password)]
 
-    def _post(self, fields: list[tuple[str, str]], url: str | None = None) -> httpx.Response:
+    def _post(
+        self, fields: list[tuple[str, str]], url: str | None = None, *, read_only: bool = False
+    ) -> httpx.Response:
         return request(
             self._client,
             "POST",
             url or self._account.base_url.rstrip("/") + PATH,
             provider=self.name,
             redactor=self._redact,
+            read_only=read_only,
             content=urlencode(fields).encode("ascii"),
             headers={"Content-Type": FORM},
         )
-
-    def _ask(
-        self, fields: list[tuple[str, str]], what: str, url: str | None = None
-    ) -> httpx.Response:
-        """POST a call that changes nothing at masgsm (``what``): a 5xx or a lost reply leaves
-        nothing in doubt, so it is a plain provider error instead of an unknown outcome."""
-        try:
-            return self._post(fields, url)
-        except OutcomeUnknown as exc:
-            said = exc.message.removesuffix("; the provider may have taken it")
-            raise ProviderError(
-                f"{said}; {what} changes nothing at masgsm, so asking again is safe"
-            ) from None
 
     def _status(self, response: httpx.Response) -> str:
         """``HTTP 200``, or for a redirect ``HTTP 301 to <Location>, not followed``."""

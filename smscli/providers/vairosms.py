@@ -69,7 +69,6 @@ from smscli.errors import (
     ConfigError,
     CreditError,
     InputError,
-    OutcomeUnknown,
     ProviderError,
     RecipientError,
     SenderError,
@@ -210,7 +209,7 @@ class VairoSms:
             return []
         path_id = quote(batch_id, safe="")
         what = f"the package report of id {batch_id!r}"
-        response = self._ask("GET", PACKAGE_PATH + path_id, what)
+        response = self._ask("GET", PACKAGE_PATH + path_id)
         aciklama = self._aciklama(response, what)
         if aciklama is None:
             if _not_found(response):
@@ -241,7 +240,7 @@ class VairoSms:
             )
         what = f"the report of {number} in id {batch_id!r}"
         body = json.dumps({"numara": national}, separators=(",", ":")).encode()
-        response = self._ask("POST", NUMBER_PATH + path_id, what, body)
+        response = self._ask("POST", NUMBER_PATH + path_id, body)
         aciklama = self._aciklama(response, what)
         if aciklama is None:
             if not _not_found(response):
@@ -259,27 +258,22 @@ class VairoSms:
         status = DELIVERY_WORDS.get(word.upper(), "unknown")
         return Delivery(number, status, excerpt(word, self._redact, limit=60))
 
-    def _ask(self, method: str, path: str, what: str, body: bytes | None = None) -> httpx.Response:
+    def _ask(self, method: str, path: str, body: bytes | None = None) -> httpx.Response:
         """One report call. It changes nothing at vairosms, so a 5xx or a lost reply leaves
         nothing in doubt: a plain provider error instead of an unknown outcome."""
         extra: dict[str, Any] = {}
         if body is not None:
             extra = {"content": body, "headers": {"Content-Type": "application/json"}}
-        try:
-            return request(
-                self._client,
-                method,
-                self._account.base_url.rstrip("/") + path,
-                provider=self.name,
-                redactor=self._redact,
-                params={"api_key": self._account.api_key},
-                **extra,
-            )
-        except OutcomeUnknown as exc:
-            said = exc.message.removesuffix("; the provider may have taken it")
-            raise ProviderError(
-                f"{said} ({what}); a report changes nothing at vairosms, so asking again is safe"
-            ) from None
+        return request(
+            self._client,
+            method,
+            self._account.base_url.rstrip("/") + path,
+            provider=self.name,
+            redactor=self._redact,
+            read_only=True,
+            params={"api_key": self._account.api_key},
+            **extra,
+        )
 
     def _aciklama(self, response: httpx.Response, what: str) -> dict[str, Any] | None:
         """The ``aciklama`` object of a ``durum: true`` reply, or None for ``durum: false``.
