@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from smscli.cli.common import (
+    AsciiOpt,
     Cli,
     DebugOpt,
     JsonOpt,
+    MaxWaitOpt,
     ProfileOpt,
     ProviderOpt,
     QuietOpt,
+    SenderOpt,
+    TurkishOpt,
     check_account,
     command,
     open_driver,
@@ -65,16 +69,9 @@ def bulk(
     exclude: Annotated[
         Path | None, typer.Option("--exclude", help="Numbers never to send to.")
     ] = None,
-    sender: Annotated[
-        str | None, typer.Option("--sender", "-s", help="Sender header (başlık).")
-    ] = None,
-    tr: Annotated[
-        bool | None,
-        typer.Option("--tr/--no-tr", help="Force the Turkish mode on or off.", show_default=False),
-    ] = None,
-    ascii_only: Annotated[
-        bool, typer.Option("--ascii", help="Transliterate Turkish letters.")
-    ] = False,
+    sender: SenderOpt = None,
+    tr: TurkishOpt = None,
+    ascii_only: AsciiOpt = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show totals and samples; send nothing.")
     ] = False,
@@ -99,9 +96,7 @@ def bulk(
         str | None,
         typer.Option("--not-after", help="Send nothing after this time (HH:MM or ISO 8601)."),
     ] = None,
-    max_wait: Annotated[
-        float, typer.Option("--max-wait", help="Most seconds to wait for rate limits.")
-    ] = 600.0,
+    max_wait: MaxWaitOpt = 600.0,
     force: Annotated[
         bool, typer.Option("--force", help="Send even if the balance looks too low.")
     ] = False,

@@ -33,6 +33,21 @@ ProviderOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print no table, only errors.")]
+SenderOpt = Annotated[str | None, typer.Option("--sender", "-s", help="Sender header (başlık).")]
+TurkishOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--tr/--no-tr",
+        help="Force the provider's Turkish-character mode on or off (default: when needed).",
+        show_default=False,
+    ),
+]
+AsciiOpt = Annotated[
+    bool, typer.Option("--ascii", help="Transliterate Turkish letters (ş→s, ğ→g, …).")
+]
+MaxWaitOpt = Annotated[
+    float, typer.Option("--max-wait", help="Most seconds to wait out rate limits.")
+]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", "-v", help="Log requests (secrets redacted) on stderr.")
 ]

@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smscli.cli.common import (
+    AsciiOpt,
     Cli,
     DebugOpt,
     JsonOpt,
+    MaxWaitOpt,
     ProfileOpt,
     ProviderOpt,
     QuietOpt,
+    SenderOpt,
+    TurkishOpt,
     check_account,
     command,
     open_driver,
@@ -44,26 +48,13 @@ def send(
         Path | None,
         typer.Option("--file", "-f", help="Numbers from a CSV (phone column) or one per line."),
     ] = None,
-    sender: Annotated[
-        str | None, typer.Option("--sender", "-s", help="Sender header (başlık).")
-    ] = None,
+    sender: SenderOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show the cost; send nothing.")
     ] = False,
-    tr: Annotated[
-        bool | None,
-        typer.Option(
-            "--tr/--no-tr",
-            help="Force the provider's Turkish-character mode on or off (default: when needed).",
-            show_default=False,
-        ),
-    ] = None,
-    ascii_only: Annotated[
-        bool, typer.Option("--ascii", help="Transliterate Turkish letters (ş→s, ğ→g, …).")
-    ] = False,
-    max_wait: Annotated[
-        float, typer.Option("--max-wait", help="Most seconds to wait out rate limits.")
-    ] = 600.0,
+    tr: TurkishOpt = None,
+    ascii_only: AsciiOpt = False,
+    max_wait: MaxWaitOpt = 600.0,
     profile: ProfileOpt = None,
     provider: ProviderOpt = None,
     json: JsonOpt = False,
