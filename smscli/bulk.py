@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smscli.encoding import analyse, transliterate
+from smscli.encoding import encoding_and_parts, transliterate
 from smscli.errors import (
     AuthError,
     ConfigError,
@@ -178,40 +178,56 @@ def prepare(
     problem_count = 0
     stamp = now()
     turkish = spec.turkish if capabilities.turkish_mode else False
-    analysed: dict[str, tuple[str, int]] = {}
+    turkish_only = capabilities.turkish_numbers_only
+    region, ascii_only, name, phone, render = (
+        spec.region, spec.ascii_only, table.name, source.phone, source.render
+    )  # fmt: skip
+    nfc = unicodedata.normalize
 
     def rows() -> Iterator[tuple[Any, ...]]:
+        # Once per row of a campaign of up to millions: locals only, no call that can be saved.
         nonlocal problem_count
         for line, row in table.rows:
-            where = f"{table.name} line {line}"
-            raw = row[source.phone].strip()
-            text, empty = source.render(row)
+            where = f"{name} line {line}"
+            text, empty = render(row)
             if text is None:
                 problem_count += 1
                 if len(problems) < SHOWN_PROBLEMS:
                     problems.append(f"{where}: {{{empty}}} is empty")
                 continue
-            text = unicodedata.normalize("NFC", text)
-            if spec.ascii_only:
-                text = transliterate(text)
-            e164, error = normalise(raw, spec.region)
-            if e164 is not None and capabilities.turkish_numbers_only and not turkish_mobile(e164):
-                error = f"{provider} sends only to Turkish mobile numbers"
-            elif e164 is not None and e164 in exclude:
-                error = "excluded"
-            seg = analysed.get(text)
-            if seg is None:
-                s = analyse(text, turkish)
-                seg = (s.encoding, s.parts)
-                if len(analysed) < 10_000:
-                    analysed[text] = seg
+            if not text.isascii():
+                text = nfc("NFC", text)
+                if ascii_only:
+                    text = transliterate(text)
+            encoding, parts = encoding_and_parts(text, turkish)
+            raw = row[phone].strip()
+            e164, error = normalise(raw, region)
             if error is None:
-                state = "pending"
-            elif error == "excluded":
-                state, error = "skipped", "excluded (listed in --exclude)"
+                if turkish_only and not turkish_mobile(e164):  # type: ignore[arg-type]
+                    state, error = (
+                        "invalid",
+                        f"invalid number: {provider} sends only to Turkish mobile numbers",
+                    )
+                elif e164 in exclude:
+                    state, error = "skipped", "excluded (listed in --exclude)"
+                else:
+                    state = "pending"
             else:
                 state, error = "invalid", f"invalid number: {error}"
-            yield (run_id, line, where, raw, e164, text, seg[0], seg[1], state, error, stamp, stamp)
+            yield (
+                run_id,
+                line,
+                where,
+                raw,
+                e164,
+                text,
+                encoding,
+                parts,
+                state,
+                error,
+                stamp,
+                stamp,
+            )
 
     insert = (
         "INSERT INTO messages (run_id, seq, source, raw, recipient, text, encoding, segments,"
@@ -224,7 +240,9 @@ def prepare(
             if not chunk:
                 break
             if problem_count == 0:
-                with ledger.transaction() as db:
+                # Not durable on its own: the run stays 'preparing' (redone from the start
+                # if it is found so) until the durable commit that makes it 'ready'.
+                with ledger.transaction(durable=False) as db:
                     db.executemany(insert, chunk)
         if problem_count:
             more = problem_count - len(problems)
@@ -240,11 +258,14 @@ def prepare(
         raise
     with ledger.transaction() as db:
         # Later occurrences of a number are skipped; the first one is sent.
+        # Only numbers written more than once are looked at (found in the run's recipient
+        # index alone, without reading a row).
         db.execute(
             "UPDATE messages SET state = 'skipped', error = 'duplicate of ' || d.first"
             " FROM (SELECT id, FIRST_VALUE(source) OVER w AS first, ROW_NUMBER() OVER w AS n"
-            "  FROM messages WHERE run_id = ? AND recipient IS NOT NULL"
-            "  AND state IN ('pending', 'skipped')"
+            "  FROM messages WHERE run_id = ?1 AND state IN ('pending', 'skipped')"
+            "  AND recipient IN (SELECT recipient FROM messages WHERE run_id = ?1"
+            "   AND recipient IS NOT NULL GROUP BY recipient HAVING COUNT(*) > 1)"
             "  WINDOW w AS (PARTITION BY recipient ORDER BY seq)) AS d"
             " WHERE messages.id = d.id AND d.n > 1",
             (run_id,),
@@ -591,6 +612,10 @@ class BulkEngine:
             self._store(flight, "unknown", f"internal error: {type(exc).__name__}")
             return 1
         outcomes = {o.key: o for o in result.outcomes}
+        credits = result.credits_remaining
+        if credits is not None:
+            stats.credits_remaining = credits
+        # Not durable on its own: the next claim's commit (or the run's last one) fsyncs it.
         self.ledger.record(
             (
                 (i, o.status, o.message_id, o.error)
@@ -599,16 +624,17 @@ class BulkEngine:
                 for k, i in flight.keys.items()
             ),
             result.batch_id,
+            durable=False,
+            account_state=(
+                None if credits is None else (self.account, "credits_remaining", repr(credits))
+            ),
         )
-        if result.credits_remaining is not None:
-            stats.credits_remaining = result.credits_remaining
-            self.ledger.set_state(self.account, "credits_remaining", repr(result.credits_remaining))
         if self.progress:
             self.progress(len(flight.ids))
         return int(any(o.status == "unknown" for o in result.outcomes))
 
     def _store(self, flight: _InFlight, state: str, error: str) -> None:
-        self.ledger.record(((i, state, None, error) for i in flight.ids), None)
+        self.ledger.record(((i, state, None, error) for i in flight.ids), None, durable=False)
         if self.progress:
             self.progress(len(flight.ids))
 

@@ -3,8 +3,16 @@ everything can be found again.
 
 A message is written before its request leaves (``sending``, committed) and its outcome as soon
 as the reply arrives. The database runs in WAL mode with ``synchronous=FULL`` so a committed
-state survives a crash or ``kill -9``. Schema migrations are the ordered list below, applied
-by :meth:`Ledger.open` through ``PRAGMA user_version``. No secret is ever stored.
+state survives a crash or ``kill -9``, and a power cut too. Writes that need not survive a power
+cut on their own (a bulk run's outcomes and its rows while it is being prepared) are committed
+with ``durable=False``: they survive a crash of the process at once, and a power cut from the
+next durable commit on, which fsyncs the whole write-ahead log, theirs included. A claim
+(``sending``) is always durable before its request leaves, which is what makes a double send
+impossible; an outcome lost to a power cut leaves its message ``sending``, which a resumed run
+settles as ``unknown`` and never re-sends by itself.
+
+Schema migrations are the ordered list below, applied by :meth:`Ledger.open` through
+``PRAGMA user_version``. No secret is ever stored.
 """
 
 from __future__ import annotations
@@ -185,15 +193,23 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A short ``BEGIN IMMEDIATE`` transaction: writers queue here, not mid-way."""
-        self.conn.execute("BEGIN IMMEDIATE")
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A short ``BEGIN IMMEDIATE`` transaction: writers queue here, not mid-way.
+
+        ``durable=False`` commits without an fsync of its own (see the module's docstring)."""
+        if not durable:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        finally:
+            if not durable:
+                self.conn.execute("PRAGMA synchronous=FULL")
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -281,9 +297,15 @@ class Ledger:
             )
 
     def record(
-        self, outcomes: Iterable[tuple[int, str, str | None, str | None]], batch_id: str | None
+        self,
+        outcomes: Iterable[tuple[int, str, str | None, str | None]],
+        batch_id: str | None,
+        *,
+        durable: bool = True,
+        account_state: tuple[str, str, str] | None = None,
     ) -> None:
-        """Store ``(id, state, provider_message_id, error)`` outcomes. Committed on return.
+        """Store ``(id, state, provider_message_id, error)`` outcomes, and an optional
+        ``(account, key, value)`` of provider state with them. Committed on return.
 
         Messages with the same outcome (a whole batch accepted under one send id, or failed
         with one error) are written by one statement."""
@@ -291,7 +313,9 @@ class Ledger:
         groups: dict[tuple[str, str | None, str | None], list[int]] = {}
         for i, state, pid, err in outcomes:
             groups.setdefault((state, pid, err), []).append(i)
-        with self.transaction() as db:
+        with self.transaction(durable=durable) as db:
+            if account_state is not None:
+                self._set_state(db, *account_state)
             singles = [(k, v[0]) for k, v in groups.items() if len(v) == 1]
             db.executemany(
                 "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
@@ -318,12 +342,16 @@ class Ledger:
 
     def set_state(self, account: str, key: str, value: str) -> None:
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO provider_state (account, key, value, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (account, key) DO UPDATE SET value = excluded.value,"
-                " updated_at = excluded.updated_at",
-                (account, key, value, now()),
-            )
+            self._set_state(db, account, key, value)
+
+    @staticmethod
+    def _set_state(db: sqlite3.Connection, account: str, key: str, value: str) -> None:
+        db.execute(
+            "INSERT INTO provider_state (account, key, value, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (account, key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (account, key, value, now()),
+        )
 
 
 class AccountState:

@@ -40,19 +40,44 @@ class _Region:
     code: str
     national_prefix: str | None
     international_prefix: str | None
-    general: tuple[frozenset[int], re.Pattern[str]]
-    types: tuple[tuple[frozenset[int], re.Pattern[str]], ...]
+    plus_code: str
+    """``+`` and the calling code."""
+    idd_code: str | None
+    """The international prefix and the calling code (``0090``), if the prefix is digits."""
+    idd_pattern: re.Pattern[str] | None
+    """The international prefix when it is a pattern (Israel: ``0(?:0|1(?:05|[2-9]))``)."""
+    pattern: re.Pattern[str]
+    """``phonenumbers.is_valid_number`` for a national number of this region, as one regular
+    expression: it matches the general description and at least one number type, each with
+    its possible lengths (checked first, as phonenumbers does)."""
 
     def valid(self, national: str) -> bool:
-        """``phonenumbers.is_valid_number`` for a national number of this region: it matches
-        the general description and at least one number type (lengths first, as it does)."""
-        lengths, pattern = self.general
-        if (lengths and len(national) not in lengths) or not pattern.fullmatch(national):
-            return False
-        return any(
-            (not lens or len(national) in lens) and pat.fullmatch(national)
-            for lens, pat in self.types
-        )
+        return self.pattern.fullmatch(national) is not None
+
+
+_Desc = tuple[frozenset[int], str]
+
+
+def _lengths(lengths: frozenset[int]) -> str | None:
+    """A look-ahead for the possible lengths ('' when any length goes; None when none does)."""
+    if not lengths:
+        return ""
+    usable = sorted(n for n in lengths if n > 0)  # phonenumbers writes -1 for "no numbers"
+    if not usable:
+        return None
+    return "(?=(?:" + "|".join(f".{{{n}}}" for n in usable) + r")\Z)"
+
+
+def _validity(general: _Desc, types: Iterable[_Desc]) -> re.Pattern[str]:
+    first = _lengths(general[0])
+    alternatives = [
+        f"{ahead}(?:{pattern})"
+        for lengths, pattern in types
+        if (ahead := _lengths(lengths)) is not None
+    ]
+    if first is None or not alternatives:
+        return re.compile(r"(?!)")  # nothing is valid
+    return re.compile(f"{first}(?=(?:{general[1]})\\Z)(?:{'|'.join(alternatives)})")
 
 
 @lru_cache(maxsize=64)
@@ -72,11 +97,11 @@ def _region(region: str) -> _Region | None:
     if meta.leading_digits:
         return None
 
-    def desc(d: object) -> tuple[frozenset[int], re.Pattern[str]] | None:
+    def desc(d: object) -> _Desc | None:
         pattern = getattr(d, "national_number_pattern", None)
         if not pattern:
             return None
-        return frozenset(getattr(d, "possible_length", ()) or ()), re.compile(pattern)
+        return frozenset(getattr(d, "possible_length", ()) or ()), pattern
 
     general = desc(meta.general_desc)
     if general is None:
@@ -85,8 +110,13 @@ def _region(region: str) -> _Region | None:
     names = ("mobile", "fixed_line", "premium_rate", "toll_free", "shared_cost", "voip",
              "personal_number", "pager", "uan", "voicemail")  # fmt: skip
     types = tuple(d for d in (desc(getattr(meta, n)) for n in names) if d is not None)
-    prefix = meta.international_prefix if (meta.international_prefix or "").isdigit() else None
-    return _Region(str(meta.country_code), meta.national_prefix, prefix, general, types)
+    idd = meta.international_prefix or None
+    prefix = idd if idd and idd.isdigit() else None
+    code = str(meta.country_code)
+    idd_code = prefix + code if prefix else None
+    idd_pattern = re.compile(idd) if idd and not prefix else None
+    pattern = _validity(general, types)
+    return _Region(code, meta.national_prefix, prefix, "+" + code, idd_code, idd_pattern, pattern)
 
 
 def _fast(raw: str, region: str) -> str | None:
@@ -97,34 +127,33 @@ def _fast(raw: str, region: str) -> str | None:
     rules = _region(region)
     if rules is None:
         return None
-    text = raw.translate(_SEPARATORS)
+    prefix = rules.national_prefix
+    text = raw if raw.isdigit() else raw.translate(_SEPARATORS)
     if text.startswith("+"):
-        if not text.startswith("+" + rules.code):
+        if not text.startswith(rules.plus_code):
             return None
-        candidates = [text[1 + len(rules.code) :]]
+        national = text[len(rules.plus_code) :]
+    elif not text.isdigit() or not text.isascii():
+        return None
+    elif rules.idd_pattern and rules.idd_pattern.match(text):
+        return None  # maybe an international call: let phonenumbers decide
+    elif (idd := rules.international_prefix) and text.startswith(idd):
+        if not (rules.idd_code and text.startswith(rules.idd_code)):
+            return None
+        national = text[len(rules.idd_code) :]
+    elif prefix and text.startswith(prefix):
+        national = text[len(prefix) :]
+    elif text.startswith(rules.code):
+        if rules.valid(text):
+            return None  # phonenumbers may read it either way: let it decide
+        national = text[len(rules.code) :]
     else:
-        if not text.isdigit() or not text.isascii():
-            return None
-        candidates = []
-        idd = rules.international_prefix
-        if idd and text.startswith(idd):
-            if not text.startswith(idd + rules.code):
-                return None
-            candidates = [text[len(idd) + len(rules.code) :]]
-        elif rules.national_prefix and text.startswith(rules.national_prefix):
-            candidates = [text[len(rules.national_prefix) :]]
-        elif text.startswith(rules.code):
-            if rules.valid(text):
-                return None  # phonenumbers may read it either way: let it decide
-            candidates = [text[len(rules.code) :]]
-        else:
-            candidates = [text]
-    national = candidates[0]
+        national = text
     if not national.isdigit() or not national.isascii() or not rules.valid(national):
         return None
-    if rules.national_prefix and national.startswith(rules.national_prefix):
+    if prefix and national.startswith(prefix):
         return None
-    return f"+{rules.code}{national}"
+    return rules.plus_code + national
 
 
 def normalise(raw: str, region: str) -> tuple[str | None, str | None]:

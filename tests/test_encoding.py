@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from smscli.encoding import (
     Encoding,
     analyse,
+    encoding_and_parts,
     needs_turkish_shift,
     transliterate,
     unsupported_chars,
@@ -182,6 +183,20 @@ def test_parts_are_consistent(text: str, turkish: bool | None) -> None:
         # Greedy filling leaves at most one unit free in every part but the last.
         assert seg.units > (seg.parts - 1) * (seg.per_part - 1)
     assert seg.turkish == (seg.encoding == "GSM-7+TR")
+
+
+@given(text=st.text(max_size=400) | TURKISH_ASCII, turkish=MODES)
+def test_encoding_and_parts_agrees_with_analyse(text: str, turkish: bool | None) -> None:
+    seg = analyse(text, turkish=turkish)
+    assert encoding_and_parts(text, turkish) == (seg.encoding, seg.parts)
+
+
+@pytest.mark.parametrize("turkish", [None, True, False])
+@pytest.mark.parametrize("length", [0, 1, 149, 150, 155, 156, 160, 161, 306, 307, 459, 460])
+def test_encoding_and_parts_at_the_part_boundaries(length: int, turkish: bool | None) -> None:
+    text = "a" * length
+    seg = analyse(text, turkish=turkish)
+    assert encoding_and_parts(text, turkish) == (seg.encoding, seg.parts)
 
 
 @given(text=TURKISH_ASCII)

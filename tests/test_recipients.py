@@ -105,7 +105,7 @@ def _examples() -> list[tuple[str, str]]:
     from phonenumbers import PhoneNumberType as T
 
     out = []
-    for region in ("TR", "DE", "GB", "FR", "NL", "AZ"):
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         for kind in (T.MOBILE, T.FIXED_LINE, T.TOLL_FREE, T.PREMIUM_RATE, T.VOIP, T.PAGER):
             n = phonenumbers.example_number_for_type(region, kind)
             if n is not None:
@@ -121,7 +121,9 @@ EXAMPLES = _examples()
     example=st.sampled_from(EXAMPLES),
     tail=st.text("0123456789", max_size=4),
     cut=st.integers(0, 3),
-    prefix=st.sampled_from(["", "0", "+", "00", "+90", "0090", "90", "+49", "0049", "+44"]),
+    prefix=st.sampled_from(
+        ["", "0", "+", "00", "+90", "0090", "90", "+49", "0049", "+44", "01", "011", "019"]
+    ),
     sep=st.sampled_from(["", " ", "-", "."]),
 )
 def test_fast_path_always_agrees_with_phonenumbers(example, tail, cut, prefix, sep):
@@ -137,6 +139,13 @@ def test_fast_path_always_agrees_with_phonenumbers(example, tail, cut, prefix, s
     if fast is not None:
         assert fast == _slow(raw, region), raw
     assert normalise(raw, region)[0] == _slow(raw, region), raw
+
+
+def test_fast_path_leaves_a_patterned_international_prefix_to_phonenumbers():
+    # Israel's international prefix is a pattern: 019… dials abroad (+1 here), although
+    # 1919123457 alone is a valid Israeli number.
+    assert _fast("01919123457", "IL") is None
+    assert normalise("01919123457", "IL")[0] == _slow("01919123457", "IL")
 
 
 def test_fast_path_covers_the_usual_turkish_forms():
