@@ -433,7 +433,7 @@ class BulkEngine:
         )
         last_lease = self.clock()
         try:
-            for batch_rows in self._batches(run_id, size, caps, stats):
+            for messages, turkish in self._batches(run_id, size, caps, stats):
                 if stats.stop:
                     break
                 if self.not_after is not None and self.clock() >= self.not_after:
@@ -446,12 +446,9 @@ class BulkEngine:
                 if self.clock() - last_lease > LEASE_SECONDS / 4:
                     take_lease(self.ledger, run_id, self.clock)
                     last_lease = self.clock()
-                ids = [r["id"] for r in batch_rows]
-                batch = Batch(
-                    tuple(Message(str(r["id"]), r["recipient"], r["text"]) for r in batch_rows),
-                    sender=self.sender,
-                    turkish=batch_rows[0]["encoding"] == "GSM-7+TR",
-                )
+                keys = {m.key: int(m.key) for m in messages}
+                ids = list(keys.values())
+                batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
                 self.ledger.mark_sending(ids)
                 # The permit is taken after the claim's fsync, as close as possible to the
                 # moment the request leaves (the provider counts arrivals, not our intents).
@@ -462,7 +459,7 @@ class BulkEngine:
                 stats.claimed += len(ids)
                 stats.requests += 1
                 future = pool.submit(self.driver.send, batch)
-                inflight[future] = _InFlight(ids, {str(i): i for i in ids}, batch)
+                inflight[future] = _InFlight(ids, keys, batch)
                 while len(inflight) >= self.concurrency:
                     self._collect(inflight, stats)
             while inflight:
@@ -496,37 +493,38 @@ class BulkEngine:
 
     def _batches(
         self, run_id: str, size: int, caps: Capabilities, stats: SendStats
-    ) -> Iterator[list[sqlite3.Row]]:
-        """Pending messages in input order, grouped into requests. Re-reads the ledger for
-        every window, so messages put back to ``pending`` (after a 429) are picked up again."""
+    ) -> Iterator[tuple[list[Message], bool]]:
+        """Pending messages in input order, grouped into requests (with the Turkish flag of
+        each). Re-reads the ledger for every window, so messages put back to ``pending``
+        (after a 429) are picked up again. A message's key is its ledger id."""
         window = max(size * self.concurrency * 2, 1000)
+        shared_text = not caps.per_recipient_text
         while not stats.stop:
             budget = None if self.limit is None else self.limit - stats.claimed
             if budget is not None and budget <= 0:
                 return
-            rows = self.ledger.conn.execute(
-                "SELECT id, recipient, text, encoding FROM messages"
+            cursor = self.ledger.conn.cursor()
+            cursor.row_factory = None  # plain tuples: one per message of the campaign
+            rows = cursor.execute(
+                "SELECT id, recipient, text, encoding = 'GSM-7+TR' FROM messages"
                 " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?",
                 (run_id, window if budget is None else min(window, budget)),
             ).fetchall()
             if not rows:
                 return
-            groups: dict[tuple[str, bool], list[sqlite3.Row]] = {}
-            for row in rows:
-                key = (
-                    "" if caps.per_recipient_text else row["text"],
-                    row["encoding"] == "GSM-7+TR",
-                )
+            groups: dict[tuple[str, bool], list[Message]] = {}
+            for i, to, text, turkish in rows:
+                key = ("" if not shared_text else text, bool(turkish))
                 group = groups.setdefault(key, [])
-                group.append(row)
+                group.append(Message(str(i), to, text))
                 if len(group) == size:
-                    yield group
+                    yield group, key[1]
                     groups[key] = []
                     if stats.stop:
                         return
-            for group in groups.values():
+            for (_, turkish), group in groups.items():
                 if group:
-                    yield group
+                    yield group, turkish
                     if stats.stop:
                         return
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from smscli import __version__
@@ -23,6 +24,23 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("smscli.http")
+
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_QUOTE = str.maketrans(
+    {chr(b): chr(b) if b in _SAFE else "+" if b == 0x20 else f"%{b:02X}" for b in range(256)}
+)
+
+
+def form_encode(fields: Sequence[tuple[str, str]]) -> bytes:
+    """``urllib.parse.urlencode(fields).encode()``, byte for byte (UTF-8, ``+`` for a space),
+    with one C-level pass per value instead of a Python call per byte: a bulk request carries
+    hundreds of texts."""
+
+    def quote(text: str) -> str:
+        return text.encode("utf-8").decode("latin-1").translate(_FORM_QUOTE)
+
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in fields).encode("ascii")
 
 
 def make_client(timeout: float, redactor: Redactor, *, debug: bool = False) -> httpx.Client:

@@ -107,13 +107,16 @@ class RateLimiter:
         self.rates = tuple(rates)
         self.clock = clock
         self._longest = max((r.period for r in self.rates), default=0.0)
+        (self._mode,) = conn.execute("PRAGMA synchronous").fetchone()
 
     def try_acquire(self) -> float:
         """Take one permit and return 0.0, or take nothing and return the seconds to wait."""
+        if not self.rates:
+            return self.wait_time()  # only a block can stop us, and there is nothing to record
         with self._transaction("BEGIN IMMEDIATE"):
             now = self.clock()
             wait = self._wait(now)
-            if wait == 0.0 and self.rates:
+            if wait == 0.0:
                 self.conn.execute(
                     "DELETE FROM rate_events WHERE account = ? AND at <= ?",
                     (self.account, now - self._longest),
@@ -124,9 +127,13 @@ class RateLimiter:
             return wait
 
     def wait_time(self) -> float:
-        """Seconds until a permit could be taken (0.0 if now); records nothing."""
-        with self._transaction("BEGIN"):
-            return self._wait(self.clock())
+        """Seconds until a permit could be taken (0.0 if now); records nothing.
+
+        Read without a transaction: an estimate for sleeping, which :meth:`try_acquire`
+        confirms atomically."""
+        if self.conn.in_transaction:
+            raise RuntimeError("RateLimiter needs a connection outside any open transaction")
+        return self._wait(self.clock())
 
     def block_until(self, until: float) -> None:
         """No permit for anybody on this account before ``until`` (the later block wins)."""
@@ -144,7 +151,7 @@ class RateLimiter:
         # Permits need not survive a power cut, so they are committed without an fsync of
         # their own (the next durable commit of the same WAL covers them); other processes
         # see them at once either way.
-        (mode,) = self.conn.execute("PRAGMA synchronous").fetchone()
+        mode = self._mode
         self.conn.execute("PRAGMA synchronous=NORMAL")
         try:
             self.conn.execute(begin)

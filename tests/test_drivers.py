@@ -11,10 +11,12 @@ import html
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smscli import providers
 from smscli.errors import (
@@ -32,6 +34,7 @@ from smscli.errors import (
     SmscliError,
     UnsupportedOperation,
 )
+from smscli.http import form_encode
 from smscli.providers.base import Account, Batch, BatchResult, Capabilities, Message, Outcome
 from smscli.providers.customersms import CustomerSms
 from smscli.providers.masgsm import MasGsm
@@ -1048,3 +1051,19 @@ def test_no_secret_in_php_or_html_escaped_echo(
             texts += leaks(produced)
     for form in (php_json, html.escape(secret)):
         assert not [t for t in texts if form in t], form
+
+
+@given(
+    fields=st.lists(
+        st.tuples(st.text(max_size=20), st.text(max_size=80) | st.sampled_from(["a b", "ş&=+%~"])),
+        max_size=6,
+    )
+)
+def test_form_encode_is_urlencode_byte_for_byte(fields: list[tuple[str, str]]) -> None:
+    try:
+        want = urlencode(fields).encode("ascii")
+    except UnicodeEncodeError:  # a lone surrogate: neither can encode it
+        with pytest.raises(UnicodeEncodeError):
+            form_encode(fields)
+        return
+    assert form_encode(fields) == want

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import httpx
@@ -54,8 +54,9 @@ class Account:
         return tuple(s for s in (self.api_key, self.password) if s)
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
+    """One message of a batch (a named tuple: bulk runs make one per recipient)."""
+
     key: str
     """Our own id for the message (unique within a batch); outcomes refer to it."""
     to: str
@@ -72,8 +73,9 @@ class Batch:
     turkish: bool = False
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """What became of one message of a batch."""
+
     key: str
     status: OutcomeStatus
     message_id: str | None = None

@@ -8,7 +8,8 @@ order of the samples: ``type``, ``u`` (the user code: the phone number registere
 ``p`` (password), ``message``, ``title`` (sender header), ``numbers`` (comma-separated), and
 ``lang=tr`` only when the batch needs Turkish characters. The samples build the body with PHP's
 ``http_build_query``; we write the same (UTF-8, percent-encoded, ``+`` for a space) with
-``urllib.parse.urlencode`` and send those exact bytes (the one difference, ``~`` left as it is
+``urllib.parse.urlencode`` (``smscli.http.form_encode``, its faster equal) and send those
+exact bytes (the one difference, ``~`` left as it is
 where PHP writes ``%7E``, decodes to the same text).
 
 - ``type=0`` sends one text to every number. ``type=1`` sends a text per number: ``message`` is
@@ -74,7 +75,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
-from urllib.parse import urlencode
 
 from smscli.errors import (
     AuthError,
@@ -85,7 +85,7 @@ from smscli.errors import (
     RecipientError,
     SenderError,
 )
-from smscli.http import json_body, request, unreadable
+from smscli.http import form_encode, json_body, request, unreadable
 from smscli.providers.base import (
     Account,
     Balance,
@@ -301,7 +301,7 @@ class MasGsm:
             provider=self.name,
             redactor=self._redact,
             read_only=read_only,
-            content=urlencode(fields).encode("ascii"),
+            content=form_encode(fields),
             headers={"Content-Type": FORM},
         )
 
