@@ -8,9 +8,9 @@ again finds the run and resumes it.
    ledger (``pending``, or ``invalid``); duplicates and excluded numbers become ``skipped`` in
    SQL. Any template error (unknown placeholder, empty value) deletes the half-prepared run and
    stops before anything is sent. Nothing of the file is held in memory.
-2. Sending claims one batch at a time: its messages are committed as ``sending`` before the
-   request leaves and their outcome as soon as the reply arrives (from the main thread; worker
-   threads only do HTTP). Messages found ``sending`` when a run is resumed were on the wire when
+2. Sending claims one batch at a time: its messages are committed (durably) as ``sending``
+   before the request leaves, and the outcomes that arrived meanwhile are written in the same
+   transaction (all ledger writes from the main thread; worker threads only do HTTP). Messages found ``sending`` when a run is resumed were on the wire when
    a process died: they become ``unknown`` and are only re-sent with ``--retry-unknown``.
 3. One process per run: an OS file lock (released by the OS on ``kill -9``) plus a lease in the
    ledger (for ledgers shared between machines). A second process exits 8.
@@ -28,7 +28,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,7 @@ from smscli.errors import (
     SmscliError,
     Unfinished,
 )
-from smscli.ledger import Ledger, now
+from smscli.ledger import Ledger, Recorded, now
 from smscli.providers.base import Batch, BatchResult, Capabilities, Message, turkish_mobile
 from smscli.recipients import normalise
 
@@ -420,6 +420,11 @@ class BulkEngine:
     """Called with the number of messages whose outcome was just recorded."""
     grace: float = 5.0
     """After Ctrl-C, how long in-flight requests may still finish and be recorded."""
+    _unsaved: list[Recorded] = field(default_factory=list, init=False, repr=False)
+    """Outcomes collected but not yet written: they go with the next claim's commit (or
+    :meth:`_flush`), one transaction instead of two per request. Until then their messages
+    stay ``sending``; they count against the requests in flight, so no more messages are
+    ever in doubt after a crash than ``concurrency`` requests."""
 
     def run(self, run_id: str) -> SendStats:
         stats = SendStats()
@@ -449,7 +454,8 @@ class BulkEngine:
                 keys = {m.key: int(m.key) for m in messages}
                 ids = list(keys.values())
                 batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
-                self.ledger.mark_sending(ids)
+                self.ledger.mark_sending(ids, recorded=self._unsaved)
+                self._unsaved.clear()
                 # The permit is taken after the claim's fsync, as close as possible to the
                 # moment the request leaves (the provider counts arrivals, not our intents).
                 if self.limiter.try_acquire() > 0:
@@ -464,12 +470,14 @@ class BulkEngine:
                     self._collect(inflight, stats)
             while inflight:
                 self._collect(inflight, stats)
+            self._flush()
         except KeyboardInterrupt:
             stats.interrupted = True
             done, _ = wait(list(inflight), timeout=self.grace)
             for future in done:
                 self._record(future, inflight.pop(future), stats)
             inflight.clear()
+            self._flush()
             # Whatever is still ``sending`` was claimed by this process (it holds the run's
             # lock), possibly just before the interrupt: its request may have left.
             with self.ledger.transaction() as db:
@@ -481,7 +489,10 @@ class BulkEngine:
                 )
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-            release_lease(self.ledger, run_id)
+            try:
+                self._flush()
+            finally:
+                release_lease(self.ledger, run_id)  # durable: fsyncs every commit before it
         complete_if_done(self.ledger, run_id)
         if stats.credits_remaining is not None:
             with self.ledger.transaction() as db:
@@ -559,9 +570,11 @@ class BulkEngine:
                 return False
             if inflight:
                 self._collect(inflight, stats, timeout=pause)
+                self._flush()
                 if stats.stop:
                     return False
             else:
+                self._flush()
                 self.sleep(min(pause, 5.0))
 
     def _collect(
@@ -613,30 +626,36 @@ class BulkEngine:
         credits = result.credits_remaining
         if credits is not None:
             stats.credits_remaining = credits
-        # Not durable on its own: the next claim's commit (or the run's last one) fsyncs it.
-        self.ledger.record(
+        self._unsaved.append(
             (
-                (i, o.status, o.message_id, o.error)
-                if (o := outcomes.get(k))
-                else (i, "unknown", None, "no outcome in the provider's reply")
-                for k, i in flight.keys.items()
-            ),
-            result.batch_id,
-            durable=False,
-            account_state=(
-                None if credits is None else (self.account, "credits_remaining", repr(credits))
-            ),
+                [
+                    (i, o.status, o.message_id, o.error)
+                    if (o := outcomes.get(k))
+                    else (i, "unknown", None, "no outcome in the provider's reply")
+                    for k, i in flight.keys.items()
+                ],
+                result.batch_id,
+                None if credits is None else (self.account, "credits_remaining", repr(credits)),
+            )
         )
         if self.progress:
             self.progress(len(flight.ids))
         return int(any(o.status == "unknown" for o in result.outcomes))
 
     def _store(self, flight: _InFlight, state: str, error: str) -> None:
-        self.ledger.record(((i, state, None, error) for i in flight.ids), None, durable=False)
+        self._unsaved.append(([(i, state, None, error) for i in flight.ids], None, None))
         if self.progress:
             self.progress(len(flight.ids))
 
+    def _flush(self) -> None:
+        """Write the collected outcomes now (not durable on its own: the next claim's commit,
+        or the run's last one, fsyncs them)."""
+        if self._unsaved:
+            self.ledger.record_all(self._unsaved, durable=False)
+            self._unsaved.clear()
+
     def _requeue(self, ids: list[int]) -> None:
+        self._flush()
         with self.ledger.transaction() as db:
             db.executemany(
                 "UPDATE messages SET state = 'pending', updated_at = ? WHERE id = ?",

@@ -99,6 +99,11 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+OutcomeRow = tuple[int, str, str | None, str | None]
+"""``(message id, state, provider's message id, error)``."""
+Recorded = tuple[Iterable[OutcomeRow], str | None, tuple[str, str, str] | None]
+"""What :meth:`Ledger.record` takes: outcomes, the batch id, provider state to store."""
+
 STATES = (
     "pending",
     "sending",
@@ -287,9 +292,13 @@ class Ledger:
 
     # message states ---------------------------------------------------------------------
 
-    def mark_sending(self, ids: Sequence[int]) -> None:
-        """Claim messages just before their request leaves. Committed on return."""
+    def mark_sending(self, ids: Sequence[int], *, recorded: Sequence[Recorded] = ()) -> None:
+        """Claim messages just before their request leaves. Committed durably on return,
+        together with ``recorded`` outcomes (collected since the last commit), whose own
+        commit this saves."""
         with self.transaction() as db:
+            for outcomes, batch_id, account_state in recorded:
+                self._write_outcomes(db, outcomes, batch_id, account_state)
             db.execute(
                 "UPDATE messages SET state = 'sending', updated_at = ?"
                 " WHERE id IN (SELECT value FROM json_each(?))",
@@ -298,38 +307,51 @@ class Ledger:
 
     def record(
         self,
-        outcomes: Iterable[tuple[int, str, str | None, str | None]],
+        outcomes: Iterable[OutcomeRow],
         batch_id: str | None,
         *,
         durable: bool = True,
         account_state: tuple[str, str, str] | None = None,
     ) -> None:
         """Store ``(id, state, provider_message_id, error)`` outcomes, and an optional
-        ``(account, key, value)`` of provider state with them. Committed on return.
+        ``(account, key, value)`` of provider state with them. Committed on return."""
+        self.record_all([(outcomes, batch_id, account_state)], durable=durable)
 
-        Messages with the same outcome (a whole batch accepted under one send id, or failed
-        with one error) are written by one statement."""
+    def record_all(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
+        """Several :meth:`record` calls in one transaction."""
+        with self.transaction(durable=durable) as db:
+            for outcomes, batch_id, account_state in recorded:
+                self._write_outcomes(db, outcomes, batch_id, account_state)
+
+    def _write_outcomes(
+        self,
+        db: sqlite3.Connection,
+        outcomes: Iterable[OutcomeRow],
+        batch_id: str | None,
+        account_state: tuple[str, str, str] | None,
+    ) -> None:
+        """Messages with the same outcome (a whole batch accepted under one send id, or
+        failed with one error) are written by one statement."""
         stamp = now()
         groups: dict[tuple[str, str | None, str | None], list[int]] = {}
         for i, state, pid, err in outcomes:
             groups.setdefault((state, pid, err), []).append(i)
-        with self.transaction(durable=durable) as db:
-            if account_state is not None:
-                self._set_state(db, *account_state)
-            singles = [(k, v[0]) for k, v in groups.items() if len(v) == 1]
-            db.executemany(
-                "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
-                " batch_id = ?, updated_at = ? WHERE id = ?",
-                ((state, pid, err, batch_id, stamp, i) for (state, pid, err), i in singles),
-            )
-            for (state, pid, err), ids in groups.items():
-                if len(ids) > 1:
-                    db.execute(
-                        "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
-                        " batch_id = ?, updated_at = ?"
-                        " WHERE id IN (SELECT value FROM json_each(?))",
-                        (state, pid, err, batch_id, stamp, json.dumps(ids)),
-                    )
+        if account_state is not None:
+            self._set_state(db, *account_state)
+        singles = [(k, v[0]) for k, v in groups.items() if len(v) == 1]
+        db.executemany(
+            "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
+            " batch_id = ?, updated_at = ? WHERE id = ?",
+            ((state, pid, err, batch_id, stamp, i) for (state, pid, err), i in singles),
+        )
+        for (state, pid, err), ids in groups.items():
+            if len(ids) > 1:
+                db.execute(
+                    "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
+                    " batch_id = ?, updated_at = ?"
+                    " WHERE id IN (SELECT value FROM json_each(?))",
+                    (state, pid, err, batch_id, stamp, json.dumps(ids)),
+                )
 
     # provider state (simulated credits, last reported balance) ---------------------------
 

@@ -160,7 +160,7 @@ class CustomerSms:
         results: list[Any],
         response: httpx.Response,
     ) -> BatchResult:
-        unmatched = list(batch.messages)
+        unmatched = _Unmatched(batch.messages)
         outcomes: dict[str, Outcome] = {}
         for entry in results:
             if not (
@@ -169,11 +169,11 @@ class CustomerSms:
                 and isinstance(entry.get("success"), bool)
             ):
                 raise unreadable(self.name, response, self._redact)
-            message = _take_match(unmatched, str(entry["phone"]))
+            message = unmatched.take(str(entry["phone"]))
             if message is None:
                 continue
             outcomes[message.key] = self._outcome(message, entry)
-        for message in unmatched:
+        for message in unmatched.left.values():
             outcomes[message.key] = Outcome(
                 message.key,
                 "unknown",
@@ -216,18 +216,29 @@ def _number(value: object) -> float | None:
     return None
 
 
-def _take_match(messages: list[Message], phone: str) -> Message | None:
-    """Remove and return the message whose number ``phone`` is, written in any usual form.
+class _Unmatched:
+    """The messages of a batch not yet matched to an entry of the reply, found by number."""
 
-    An exact match of the digits wins; else ``phone`` may be our number without its country
-    code or with a trunk ``0`` or ``00`` in front.
-    """
-    theirs = "".join(c for c in phone if c.isdigit()).lstrip("0")
-    exact = [i for i, m in enumerate(messages) if m.to.lstrip("+") == theirs]
-    if exact:
-        return messages.pop(exact[0])
-    if len(theirs) >= 7:
-        for i, message in enumerate(messages):
-            if message.to.lstrip("+").endswith(theirs):
-                return messages.pop(i)
-    return None
+    def __init__(self, messages: tuple[Message, ...]) -> None:
+        self.left: dict[str, Message] = {m.key: m for m in messages}
+        self._by_digits: dict[str, list[str]] = {}
+        for m in messages:
+            self._by_digits.setdefault(m.to.lstrip("+"), []).append(m.key)
+
+    def take(self, phone: str) -> Message | None:
+        """Remove and return the message whose number ``phone`` is, written in any usual form.
+
+        An exact match of the digits wins; else ``phone`` may be our number without its country
+        code or with a trunk ``0`` or ``00`` in front."""
+        digits = phone if phone.isdigit() else "".join(c for c in phone if c.isdigit())
+        theirs = digits.lstrip("0")
+        keys = self._by_digits.get(theirs, [])
+        while keys:
+            message = self.left.pop(keys.pop(0), None)
+            if message is not None:
+                return message
+        if len(theirs) >= 7:
+            for key, message in self.left.items():
+                if message.to.lstrip("+").endswith(theirs):
+                    return self.left.pop(key)
+        return None
