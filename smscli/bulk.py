@@ -10,8 +10,9 @@ again finds the run and resumes it.
    stops before anything is sent. Nothing of the file is held in memory.
 2. Sending claims one batch at a time: its messages are committed (durably) as ``sending``
    before the request leaves, and the outcomes that arrived meanwhile are written in the same
-   transaction (all ledger writes from the main thread; worker threads only do HTTP). Messages found ``sending`` when a run is resumed were on the wire when
-   a process died: they become ``unknown`` and are only re-sent with ``--retry-unknown``.
+   transaction (all ledger writes from the main thread; worker threads only do HTTP).
+   Messages found ``sending`` when a run is resumed were on the wire when a process died:
+   they become ``unknown`` and are only re-sent with ``--retry-unknown``.
 3. One process per run: an OS file lock (released by the OS on ``kill -9``) plus a lease in the
    ledger (for ledgers shared between machines). A second process exits 8.
 4. Every request takes a permit from the cross-process rate limiter first; a 429 puts its batch

@@ -68,7 +68,7 @@ def _lengths(lengths: frozenset[int]) -> str | None:
     return "(?=(?:" + "|".join(f".{{{n}}}" for n in usable) + r")\Z)"
 
 
-def _validity(general: _Desc, types: Iterable[_Desc]) -> re.Pattern[str]:
+def _validity(general: _Desc, types: Iterable[_Desc]) -> str:
     first = _lengths(general[0])
     alternatives = [
         f"{ahead}(?:{pattern})"
@@ -76,13 +76,84 @@ def _validity(general: _Desc, types: Iterable[_Desc]) -> re.Pattern[str]:
         if (ahead := _lengths(lengths)) is not None
     ]
     if first is None or not alternatives:
-        return re.compile(r"(?!)")  # nothing is valid
-    return re.compile(f"{first}(?=(?:{general[1]})\\Z)(?:{'|'.join(alternatives)})")
+        return r"(?!)"  # nothing is valid
+    return f"{first}(?=(?:{general[1]})\\Z)(?:{'|'.join(alternatives)})"
+
+
+_Rules = tuple[str, "str | None", "str | None", "str | None", str]
+"""A region's rules as plain data: calling code, national prefix, international prefix when it
+is digits, international prefix when it is a pattern, validity pattern."""
+
+_RULES_FORMAT = 1  # bump when _rules() changes: the cached rules are then recomputed
 
 
 @lru_cache(maxsize=64)
 def _region(region: str) -> _Region | None:
     """The compiled rules of a region that the fast path can handle exactly, else None."""
+    rules = _cached_rules(region)
+    if rules is None:
+        return None
+    code, national_prefix, idd, idd_pattern, validity = rules
+    return _Region(
+        code,
+        national_prefix,
+        idd,
+        "+" + code,
+        idd + code if idd else None,
+        re.compile(idd_pattern) if idd_pattern else None,
+        re.compile(validity),
+    )
+
+
+def _cached_rules(region: str) -> _Rules | None:
+    """:func:`_rules`, kept in the user's cache directory: importing phonenumbers costs ~35 ms
+    of every start, and the usual number needs only these few strings from it. The cache is
+    keyed by the installed phonenumbers' files (an upgrade recomputes) and is only a cache:
+    when it cannot be read or written, the rules are computed."""
+    import importlib.util
+    import json
+    import os
+
+    from platformdirs import user_cache_path
+
+    spec = importlib.util.find_spec("phonenumbers")
+    origin = spec.origin if spec else None
+    try:
+        st = os.stat(origin) if origin else None
+    except OSError:
+        st = None
+    if st is None:
+        return _rules(region)
+    key = f"{_RULES_FORMAT}:{origin}:{st.st_mtime_ns}:{st.st_size}"
+    path = user_cache_path("smscli") / "phonenumbers-rules.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        regions = cached["regions"] if cached["key"] == key else {}
+        found = regions.get(region, False)
+        if found is None:
+            return None
+        if isinstance(found, list) and len(found) == 5:
+            code, national_prefix, idd, idd_pattern, validity = found
+            if all(isinstance(x, str) for x in (code, validity)) and all(
+                x is None or isinstance(x, str) for x in (national_prefix, idd, idd_pattern)
+            ):
+                return code, national_prefix, idd, idd_pattern, validity
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        regions = {}
+    rules = _rules(region)
+    regions[region] = rules
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "regions": regions}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return rules
+
+
+def _rules(region: str) -> _Rules | None:
+    """Phonenumbers' rules for ``region`` if the fast path can apply them exactly, else None."""
     import phonenumbers
 
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
@@ -112,11 +183,9 @@ def _region(region: str) -> _Region | None:
     types = tuple(d for d in (desc(getattr(meta, n)) for n in names) if d is not None)
     idd = meta.international_prefix or None
     prefix = idd if idd and idd.isdigit() else None
+    pattern = idd if idd and not prefix else None
     code = str(meta.country_code)
-    idd_code = prefix + code if prefix else None
-    idd_pattern = re.compile(idd) if idd and not prefix else None
-    pattern = _validity(general, types)
-    return _Region(code, meta.national_prefix, prefix, "+" + code, idd_code, idd_pattern, pattern)
+    return code, meta.national_prefix, prefix, pattern, _validity(general, types)
 
 
 def _fast(raw: str, region: str) -> str | None:

@@ -101,6 +101,19 @@ def proc(home: Home) -> Any:
     return run
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The session's own user cache directory (smscli keeps phone-number rules there), so that
+    tests never write to the machine's."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def _emulator() -> Iterator[Emulator]:
     with Emulator() as emu:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -152,3 +158,44 @@ def test_fast_path_covers_the_usual_turkish_forms():
     for raw in ("05321234567", "5321234567", "905321234567", "+90 532 123 45 67",
                 "(0532) 123-45-67", "0090 532 123 45 67"):  # fmt: skip
         assert _fast(raw, "TR") == "+905321234567", raw
+
+
+def _normalise_in_a_new_process(cache: Path, raw: str) -> tuple[str, bool]:
+    """(E.164, whether phonenumbers was imported) from a fresh interpreter."""
+    code = (
+        "import sys; from smscli.recipients import normalise; "
+        f"print(normalise({raw!r}, 'TR')[0], 'phonenumbers' in sys.modules)"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return out[0], out[1] == "True"
+
+
+def test_region_rules_are_cached_so_the_usual_number_needs_no_phonenumbers(
+    tmp_path: Path,
+) -> None:
+    assert _normalise_in_a_new_process(tmp_path, "0532 123 45 67") == ("+905321234567", True)
+    cache = tmp_path / "smscli" / "phonenumbers-rules.json"
+    assert "TR" in json.loads(cache.read_text())["regions"]
+    assert _normalise_in_a_new_process(tmp_path, "0532 123 45 67") == ("+905321234567", False)
+    # A number the fast path does not take still gets phonenumbers' answer.
+    assert _normalise_in_a_new_process(tmp_path, "+49 30 123456") == ("+4930123456", True)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        '{"key": "stale", "regions": {"TR": ["1", null, null, null, "(?!)"]}}',
+        '{"regions": {}}',
+        "[]",
+    ],
+)
+def test_a_broken_or_stale_rules_cache_is_recomputed(tmp_path: Path, content: str) -> None:
+    cache = tmp_path / "smscli" / "phonenumbers-rules.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_text(content)
+    assert _normalise_in_a_new_process(tmp_path, "05321234567") == ("+905321234567", True)
+    assert _normalise_in_a_new_process(tmp_path, "05321234567") == ("+905321234567", False)
