@@ -209,12 +209,13 @@ class Bench:
 
     def env(self, work: Path) -> dict[str, str]:
         """The children's environment: no SMSCLI_ variable of the caller's, a profile of
-        ``work``, and byte code cached (in the temp dir, even under PYTHONDONTWRITEBYTECODE) as it
-        is on an installed system after the first run."""
+        ``work``, and byte code and smscli's user cache kept (in the temp dir, even under
+        PYTHONDONTWRITEBYTECODE) as they are on an installed system after the first run."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCLI_")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(SMSCLI_CONFIG=str(work / "config.toml"), SMSCLI_LEDGER=str(work / "ledger.db"))
         env.update(PYTHONPYCACHEPREFIX=str(self.tmp / "pycache"))
+        env.update(XDG_CACHE_HOME=str(self.tmp / "cache"))  # smscli's phone-number rules
         return env
 
     def bulk(
