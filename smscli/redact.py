@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import re
@@ -16,6 +15,8 @@ _QUERY_SECRET = re.compile(r"(?i)(?<=[?&])(api_key|apikey|key|password|pass|p|to
 def _forms(secret: str) -> set[str]:
     """The ways a secret can be written on the wire or echoed back: raw, URL-encoded (either
     case of hex), JSON-escaped (PHP's ``json_encode`` also escapes ``/``), HTML-escaped."""
+    import html  # here, not at start-up: only commands with a secret get this far
+
     forms = {secret, html.escape(secret), html.escape(secret, quote=False)}
     for encoded in (quote(secret, safe=""), quote_plus(secret), quote(secret)):
         forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}

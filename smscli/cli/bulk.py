@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -186,6 +184,9 @@ def _input(file: str) -> Iterator[tuple[Path, str]]:
             raise InputError(f"{file}: no such file")
         yield path, file
         return
+    import shutil
+    import tempfile
+
     with tempfile.NamedTemporaryFile(prefix="smscli-stdin-", suffix=".csv") as spool:
         shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
         spool.flush()
@@ -261,6 +262,8 @@ def _bulk(cli: Cli, *, path: Path, name: str, **o: Any) -> None:
             if existing is not None and existing["state"] != "preparing" and not o["again"]:
                 t = _render_preview(cli, ledger, existing["id"], resumed=existing, dry_run=True)
                 raise typer.Exit(_dry_exit(t))
+            import tempfile
+
             with (
                 tempfile.TemporaryDirectory(prefix="smscli-dry-") as tmp,
                 Ledger.open(Path(tmp) / "dry-run.db") as scratch,
