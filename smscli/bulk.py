@@ -46,7 +46,7 @@ from smscli.errors import (
     SmscliError,
     Unfinished,
 )
-from smscli.ledger import Ledger, Recorded, now
+from smscli.ledger import Ledger, Recorded, credits_state, now
 from smscli.providers.base import Batch, BatchResult, Capabilities, Message, turkish_mobile
 from smscli.recipients import normalise
 
@@ -398,9 +398,12 @@ class SendStats:
 
 @dataclass
 class _InFlight:
-    ids: list[int]
     keys: dict[str, int]
-    batch: Batch
+    """Message key → ledger id."""
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self.keys.values())
 
 
 @dataclass
@@ -466,7 +469,7 @@ class BulkEngine:
                 stats.claimed += len(ids)
                 stats.requests += 1
                 future = pool.submit(self.driver.send, batch)
-                inflight[future] = _InFlight(ids, keys, batch)
+                inflight[future] = _InFlight(keys)
                 while len(inflight) >= self.concurrency:
                     self._collect(inflight, stats)
             while inflight:
@@ -623,20 +626,14 @@ class BulkEngine:
         except Exception as exc:  # a bug in a driver: the request may have left
             self._store(flight, "unknown", f"internal error: {type(exc).__name__}")
             return 1
-        outcomes = {o.key: o for o in result.outcomes}
         credits = result.credits_remaining
         if credits is not None:
             stats.credits_remaining = credits
         self._unsaved.append(
             (
-                [
-                    (i, o.status, o.message_id, o.error)
-                    if (o := outcomes.get(k))
-                    else (i, "unknown", None, "no outcome in the provider's reply")
-                    for k, i in flight.keys.items()
-                ],
+                result.ledger_rows(flight.keys),
                 result.batch_id,
-                None if credits is None else (self.account, "credits_remaining", repr(credits)),
+                credits_state(self.account, credits),
             )
         )
         if self.progress:

@@ -78,6 +78,11 @@ def _costs(text: str, encoding: Encoding) -> list[int]:
     return [1 if ch in _DEFAULT_ALPHABET else 2 for ch in text]
 
 
+def _even_parts(units: int, single: int, multi: int) -> int:
+    """Parts of a text with nothing to keep together (no escape or surrogate pair)."""
+    return 0 if not units else 1 if units <= single else -(-units // multi)
+
+
 def _count_parts(costs: list[int], single: int, multi: int) -> int:
     """Parts after greedy splitting; an escape pair or surrogate pair is never cut in two."""
     total = sum(costs)
@@ -117,8 +122,7 @@ def analyse(text: str, turkish: bool | None = None) -> Segmentation:
         double = len(text.translate(_DROP_DEFAULT))  # the escaped characters
     units = len(text) + double
     if units <= single or not double:
-        # Nothing to keep together: no greedy splitting needed.
-        parts = 0 if not units else 1 if units <= single else -(-units // multi)
+        parts = _even_parts(units, single, multi)
     else:
         parts = _count_parts(_costs(text, encoding), single, multi)
     return Segmentation(
@@ -136,9 +140,7 @@ def encoding_and_parts(text: str, turkish: bool | None = None) -> tuple[Encoding
     text: one whose every character is in the default alphabet (one C-level set check)."""
     if _DEFAULT_ALPHABET.issuperset(text):
         encoding: Encoding = "GSM-7+TR" if turkish is True else "GSM-7"
-        single, multi = _CAPACITY[encoding]
-        units = len(text)
-        return encoding, (0 if not units else 1 if units <= single else -(-units // multi))
+        return encoding, _even_parts(len(text), *_CAPACITY[encoding])
     s = analyse(text, turkish)
     return s.encoding, s.parts
 

@@ -22,7 +22,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,24 +197,11 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = True) -> AbstractContextManager[sqlite3.Connection]:
         """A short ``BEGIN IMMEDIATE`` transaction: writers queue here, not mid-way.
 
         ``durable=False`` commits without an fsync of its own (see the module's docstring)."""
-        if not durable:
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        finally:
-            if not durable:
-                self.conn.execute("PRAGMA synchronous=FULL")
+        return write_transaction(self.conn, durable=durable)
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -310,12 +297,11 @@ class Ledger:
         outcomes: Iterable[OutcomeRow],
         batch_id: str | None,
         *,
-        durable: bool = True,
         account_state: tuple[str, str, str] | None = None,
     ) -> None:
         """Store ``(id, state, provider_message_id, error)`` outcomes, and an optional
         ``(account, key, value)`` of provider state with them. Committed on return."""
-        self.record_all([(outcomes, batch_id, account_state)], durable=durable)
+        self.record_all([(outcomes, batch_id, account_state)])
 
     def record_all(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
         """Several :meth:`record` calls in one transaction."""
@@ -374,6 +360,32 @@ class Ledger:
             " updated_at = excluded.updated_at",
             (account, key, value, now()),
         )
+
+
+@contextmanager
+def write_transaction(
+    conn: sqlite3.Connection, *, durable: bool = True
+) -> Iterator[sqlite3.Connection]:
+    """:meth:`Ledger.transaction` on any connection to a ledger (which runs with
+    ``synchronous=FULL``, restored after a ``durable=False`` commit)."""
+    if not durable:
+        conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        if not durable:
+            conn.execute("PRAGMA synchronous=FULL")
+
+
+def credits_state(account: str, credits: float | None) -> tuple[str, str, str] | None:
+    """The provider state that records a reported balance (for :meth:`Ledger.record`)."""
+    return None if credits is None else (account, "credits_remaining", repr(credits))
 
 
 class AccountState:

@@ -14,10 +14,12 @@ import math
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
+
+from smscli.ledger import write_transaction
 
 UNITS: dict[str, float] = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
@@ -107,13 +109,12 @@ class RateLimiter:
         self.rates = tuple(rates)
         self.clock = clock
         self._longest = max((r.period for r in self.rates), default=0.0)
-        (self._mode,) = conn.execute("PRAGMA synchronous").fetchone()
 
     def try_acquire(self) -> float:
         """Take one permit and return 0.0, or take nothing and return the seconds to wait."""
         if not self.rates:
             return self.wait_time()  # only a block can stop us, and there is nothing to record
-        with self._transaction("BEGIN IMMEDIATE"):
+        with self._transaction():
             now = self.clock()
             wait = self._wait(now)
             if wait == 0.0:
@@ -137,32 +138,20 @@ class RateLimiter:
 
     def block_until(self, until: float) -> None:
         """No permit for anybody on this account before ``until`` (the later block wins)."""
-        with self._transaction("BEGIN IMMEDIATE"):
+        with self._transaction():
             self.conn.execute(
                 "INSERT INTO rate_blocks (account, until) VALUES (?, ?) ON CONFLICT (account)"
                 " DO UPDATE SET until = max(until, excluded.until)",
                 (self.account, until),
             )
 
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[None]:
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         if self.conn.in_transaction:
             raise RuntimeError("RateLimiter needs a connection outside any open transaction")
         # Permits need not survive a power cut, so they are committed without an fsync of
         # their own (the next durable commit of the same WAL covers them); other processes
         # see them at once either way.
-        mode = self._mode
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            self.conn.execute(begin)
-            try:
-                yield
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        finally:
-            self.conn.execute(f"PRAGMA synchronous={int(mode)}")
+        return write_transaction(self.conn, durable=False)
 
     def _wait(self, now: float) -> float:
         wait = 0.0

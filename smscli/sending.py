@@ -29,7 +29,7 @@ from smscli.errors import (
     SmscliError,
     UnsupportedOperation,
 )
-from smscli.ledger import Ledger, NewMessage
+from smscli.ledger import Ledger, NewMessage, credits_state
 from smscli.providers.base import Batch, BatchResult, Capabilities, Message, Outcome
 from smscli.recipients import Recipient, RecipientSet
 
@@ -321,22 +321,14 @@ class Engine:
                 None,
             )  # fmt: skip
             raise
-        outcomes = {o.key: o for o in result.outcomes}
+        credits = result.credits_remaining
+        if credits is not None:
+            report.credits_remaining = credits
         self.ledger.record(
-            (
-                (
-                    ids[k],
-                    outcomes[k].status if k in outcomes else "unknown",
-                    outcomes[k].message_id if k in outcomes else None,
-                    outcomes[k].error if k in outcomes else "no outcome in the provider's reply",
-                )
-                for k in ids
-            ),
+            result.ledger_rows(ids),
             result.batch_id,
+            account_state=credits_state(self.account, credits),
         )
-        if result.credits_remaining is not None:
-            report.credits_remaining = result.credits_remaining
-            self.ledger.set_state(self.account, "credits_remaining", repr(result.credits_remaining))
 
     def _request(self, batch: Batch) -> BatchResult:
         """One batch; 429 / 503+Retry-After (not processed) are waited out and retried."""

@@ -8,7 +8,7 @@ per-recipient outcomes are returned as :class:`Outcome` data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, Protocol
 
@@ -88,6 +88,17 @@ class BatchResult:
     credits_remaining: float | None = None
     batch_id: str | None = None
     """The provider's id for the whole request, where it gives one (vairosms, masgsm)."""
+
+    def ledger_rows(self, ids: Mapping[str, int]) -> list[tuple[int, str, str | None, str | None]]:
+        """``(ledger id, state, message id, error)`` for every message key in ``ids``; a
+        message the reply does not mention is ``unknown`` (it may have been sent)."""
+        by_key = {o.key: o for o in self.outcomes}
+        return [
+            (i, o.status, o.message_id, o.error)
+            if (o := by_key.get(key))
+            else (i, "unknown", None, "no outcome in the provider's reply")
+            for key, i in ids.items()
+        ]
 
 
 @dataclass(frozen=True)
