@@ -542,6 +542,30 @@ class Emulator:
     def base_url(self, provider: str) -> str:
         return self.url + _ROOTS[self._check_provider(provider)]
 
+    def profiles(self, extra: str = "") -> str:
+        """A config file with a profile per provider (``cs``, ``vs``, ``mas``) pointed at this
+        emulator with its credentials; the ``extra`` lines go into every profile."""
+        return f"""
+[profiles.cs]
+provider = "customersms"
+api_key = "{self.CUSTOMERSMS_KEY}"
+base_url = "{self.base_url("customersms")}"
+{extra}
+[profiles.vs]
+provider = "vairosms"
+api_key = "{self.VAIROSMS_KEY}"
+sender = "ACME"
+base_url = "{self.base_url("vairosms")}"
+{extra}
+[profiles.mas]
+provider = "masgsm"
+username = "{self.MASGSM_USER}"
+password = "{self.MASGSM_PASS}"
+sender = "ACME"
+base_url = "{self.base_url("masgsm")}"
+{extra}
+"""
+
     # -- configuration and inspection ---------------------------------------------------------
 
     @staticmethod

@@ -32,32 +32,9 @@ def write_csv(home, rows, *, name="musteriler.csv", encoding="cp1254", sep=";", 
     return path
 
 
-def config(emu: Emulator, extra: str = "") -> str:
-    return f"""
-[profiles.vs]
-provider = "vairosms"
-api_key = "{Emulator.VAIROSMS_KEY}"
-sender = "ACME"
-base_url = "{emu.base_url("vairosms")}"
-{extra}
-[profiles.mas]
-provider = "masgsm"
-username = "{Emulator.MASGSM_USER}"
-password = "{Emulator.MASGSM_PASS}"
-sender = "ACME"
-base_url = "{emu.base_url("masgsm")}"
-{extra}
-[profiles.cs]
-provider = "customersms"
-api_key = "{Emulator.CUSTOMERSMS_KEY}"
-base_url = "{emu.base_url("customersms")}"
-{extra}
-"""
-
-
 @pytest.fixture
 def bulk(cli, home, emulator):
-    home.write_config(config(emulator))
+    home.write_config(emulator.profiles())
 
     def run(*args: str, profile: str = "vs", input: str | None = None):
         return cli("bulk", *args, "-p", profile, input=input)
@@ -340,7 +317,7 @@ def test_not_after_in_the_past_sends_nothing(bulk, home, emulator):
 
 
 def test_rate_quota_beyond_max_wait_exits_8_with_the_time_to_resume(cli, home, emulator):
-    home.write_config(config(emulator, 'rate_limits = ["2/hour"]'))
+    home.write_config(emulator.profiles('rate_limits = ["2/hour"]'))
     path = write_csv(home, PEOPLE).name
     out = cli("bulk", path, "-m", TEMPLATE, "--yes", "-p", "cs", "--max-wait", "5")
     assert out.exit_code == 8
@@ -444,7 +421,7 @@ def test_a_100k_row_campaign_end_to_end(bulk, home, emulator):
 
 def test_profile_rate_limit_provokes_no_429_from_a_provider_enforcing_it(cli, home, emulator):
     emulator.rate_limit_per_second = 20
-    home.write_config(config(emulator, 'rate_limits = ["20/second"]'))
+    home.write_config(emulator.profiles('rate_limits = ["20/second"]'))
     rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(1, 46)]
     out = cli("bulk", write_csv(home, rows).name, "-m", TEMPLATE, "--yes", "-p", "cs")
     assert out.exit_code == 0, out.stderr

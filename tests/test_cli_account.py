@@ -18,36 +18,9 @@ NUMBERS = f"{A},{B},{C}"
 PROFILES = {"cs": "customersms", "vs": "vairosms", "mas": "masgsm"}
 
 
-def config(emu: Emulator, *, senders: str = "", extra: str = "") -> str:
-    """Profiles for every provider, pointed at the emulator; ``senders`` goes into each."""
-    return f"""
-[profiles.cs]
-provider = "customersms"
-api_key = "{Emulator.CUSTOMERSMS_KEY}"
-base_url = "{emu.base_url("customersms")}"
-{senders}
-{extra}
-[profiles.vs]
-provider = "vairosms"
-api_key = "{Emulator.VAIROSMS_KEY}"
-sender = "ACME"
-base_url = "{emu.base_url("vairosms")}"
-{senders}
-{extra}
-[profiles.mas]
-provider = "masgsm"
-username = "{Emulator.MASGSM_USER}"
-password = "{Emulator.MASGSM_PASS}"
-sender = "ACME"
-base_url = "{emu.base_url("masgsm")}"
-{senders}
-{extra}
-"""
-
-
 @pytest.fixture
 def setup(cli, home, emulator):
-    home.write_config(config(emulator))
+    home.write_config(emulator.profiles())
     return home
 
 
@@ -359,7 +332,7 @@ def test_report_waits_out_a_429_and_retries(cli, setup, emulator):
 
 
 def test_report_requests_respect_the_profiles_rate_limits(cli, home, emulator):
-    home.write_config(config(emulator, extra='rate_limits = ["2/second"]'))
+    home.write_config(emulator.profiles('rate_limits = ["2/second"]'))
     send(cli, "vs")  # 1 package + 3 number requests to report on
     emulator.requests.clear()
     out = cli("report", "-p", "vs", "--json")
@@ -370,7 +343,7 @@ def test_report_requests_respect_the_profiles_rate_limits(cli, home, emulator):
 
 
 def test_report_too_long_a_wait_stops_with_exit_8(cli, home, emulator):
-    home.write_config(config(emulator, extra='rate_limits = ["1/hour"]'))
+    home.write_config(emulator.profiles('rate_limits = ["1/hour"]'))
     send(cli, "vs", numbers=A)
     out = cli("report", "-p", "vs", "--max-wait", "1")
     assert out.exit_code == 8
@@ -415,7 +388,7 @@ def test_headers_masgsm_lists_the_legacy_call(cli, setup, emulator):
 
 
 def test_headers_masgsm_legacy_failure_falls_back_to_the_profiles_senders(cli, home, emulator):
-    home.write_config(config(emulator, senders='senders = ["ACME", "PROMO"]'))
+    home.write_config(emulator.profiles('senders = ["ACME", "PROMO"]'))
     emulator.masgsm_legacy_down = True
     out = cli("headers", "-p", "mas", "--json")
     assert out.exit_code == 0, out.stderr
@@ -435,7 +408,7 @@ def test_headers_masgsm_legacy_failure_without_senders_says_how_to_configure(cli
 
 
 def test_headers_masgsm_wrong_password_is_not_papered_over(cli, home, emulator, monkeypatch):
-    home.write_config(config(emulator, senders='senders = ["ACME"]'))
+    home.write_config(emulator.profiles('senders = ["ACME"]'))
     monkeypatch.setattr(emulator, "MASGSM_PASS", "another")
     out = cli("headers", "-p", "mas")
     assert out.exit_code == 4
@@ -444,7 +417,7 @@ def test_headers_masgsm_wrong_password_is_not_papered_over(cli, home, emulator, 
 
 @pytest.mark.parametrize("profile", ["vs", "cs"])
 def test_headers_without_a_call_are_the_configured_senders(cli, home, emulator, profile):
-    home.write_config(config(emulator, senders='senders = ["ACME", "TEST"]'))
+    home.write_config(emulator.profiles('senders = ["ACME", "TEST"]'))
     out = cli("headers", "-p", profile, "--json")
     assert out.exit_code == 0, out.stderr
     doc = out.json()
@@ -465,7 +438,7 @@ def test_headers_without_a_call_or_senders_is_exit_2_naming_the_provider(
 
 
 def test_headers_warn_when_the_profiles_sender_is_not_listed(cli, home, emulator):
-    home.write_config(config(emulator, senders='senders = ["TEST", "PROMO"]'))
+    home.write_config(emulator.profiles('senders = ["TEST", "PROMO"]'))
     out = cli("headers", "-p", "vs", "--json")
     assert out.exit_code == 0
     assert out.json()["sender_listed"] is False
@@ -489,7 +462,7 @@ def test_headers_sandbox_is_simulated(cli, home):
     [("balance", "-p", "mas"), ("headers", "-p", "mas"), ("report", "-p", "mas"), ("history",)],
 )
 def test_a_config_file_others_can_read_draws_a_warning(cli, home, emulator, args):
-    home.write_config(config(emulator), mode=0o644)
+    home.write_config(emulator.profiles(), mode=0o644)
     out = cli(*args)
     assert "readable by other users" in out.stderr
 

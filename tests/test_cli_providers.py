@@ -15,29 +15,9 @@ from tests.emulator import Emulator
 A, B = "+905321234567", "+905321112233"
 
 
-def config(emu: Emulator) -> str:
-    return f"""
-[profiles.cs]
-provider = "customersms"
-api_key = "{Emulator.CUSTOMERSMS_KEY}"
-base_url = "{emu.base_url("customersms")}"
-[profiles.vs]
-provider = "vairosms"
-api_key = "{Emulator.VAIROSMS_KEY}"
-sender = "ACME"
-base_url = "{emu.base_url("vairosms")}"
-[profiles.mas]
-provider = "masgsm"
-username = "{Emulator.MASGSM_USER}"
-password = "{Emulator.MASGSM_PASS}"
-sender = "ACME"
-base_url = "{emu.base_url("masgsm")}"
-"""
-
-
 @pytest.fixture
 def send(cli, home, emulator):
-    home.write_config(config(emulator))
+    home.write_config(emulator.profiles())
 
     def run(profile: str, *args: str, text: str = "Merhaba", numbers: str = f"{A},{B}"):
         return cli("send", numbers, "-m", text, "-p", profile, "--json", *args)
@@ -129,7 +109,7 @@ SECRETS = {"cs": Emulator.CUSTOMERSMS_KEY, "vs": Emulator.VAIROSMS_KEY, "mas": E
 
 @pytest.mark.parametrize("profile", ["cs", "vs", "mas"])
 def test_wrong_credentials_exit_4_and_nothing_received(send, home, emulator, profile):
-    home.write_config(config(emulator).replace(SECRETS[profile], "wrong-secret-1"))
+    home.write_config(emulator.profiles().replace(SECRETS[profile], "wrong-secret-1"))
     out = send(profile)
     assert out.exit_code == 4, (out.stdout, out.stderr)
     assert emulator.received == []
