@@ -15,8 +15,9 @@ again finds the run and resumes it.
    they become ``unknown`` and are only re-sent with ``--retry-unknown``.
 3. One process per run: an OS file lock (released by the OS on ``kill -9``) plus a lease in the
    ledger (for ledgers shared between machines). A second process exits 8.
-4. Every request takes a permit from the cross-process rate limiter first; a 429 puts its batch
-   back to ``pending`` (it was not processed) and blocks the account until ``Retry-After``.
+4. Every request takes a permit from the cross-process rate limiter in its claim's transaction
+   (no claim without a permit, no permit without a claim); a 429 puts its batch back to
+   ``pending`` (it was not processed) and blocks the account until ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,7 @@ from smscli.errors import (
     SmscliError,
     Unfinished,
 )
+from smscli.http import on_sent
 from smscli.ledger import Ledger, Recorded, credits_state, now
 from smscli.providers.base import Batch, BatchResult, Capabilities, Message, turkish_mobile
 from smscli.recipients import normalise
@@ -424,6 +427,7 @@ class BulkEngine:
     """Called with the number of messages whose outcome was just recorded."""
     grace: float = 5.0
     """After Ctrl-C, how long in-flight requests may still finish and be recorded."""
+    _last_lease: float = field(default=0.0, init=False, repr=False)
     _unsaved: list[Recorded] = field(default_factory=list, init=False, repr=False)
     """Outcomes collected but not yet written: they go with the next claim's commit (or
     :meth:`_flush`), one transaction instead of two per request. Until then their messages
@@ -440,7 +444,7 @@ class BulkEngine:
             if getattr(self.driver, "network", True)
             else _Inline()  # the sandbox keeps its state in the ledger: same thread only
         )
-        last_lease = self.clock()
+        self._last_lease = self.clock()
         try:
             for messages, turkish in self._batches(run_id, size, caps, stats):
                 if stats.stop:
@@ -450,25 +454,14 @@ class BulkEngine:
                         Unfinished("stopped at --not-after; the rest of the run was not sent")
                     )
                     break
-                if not self._permit(stats, inflight):
-                    break
-                if self.clock() - last_lease > LEASE_SECONDS / 4:
-                    take_lease(self.ledger, run_id, self.clock)
-                    last_lease = self.clock()
                 keys = {m.key: int(m.key) for m in messages}
                 ids = list(keys.values())
+                if not self._claim(run_id, ids, stats, inflight):
+                    break
                 batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
-                self.ledger.mark_sending(ids, recorded=self._unsaved)
-                self._unsaved.clear()
-                # The permit is taken after the claim's fsync, as close as possible to the
-                # moment the request leaves (the provider counts arrivals, not our intents).
-                if self.limiter.try_acquire() > 0:
-                    # Another process took the last permit meanwhile; nothing has left.
-                    self._requeue(ids)
-                    continue
                 stats.claimed += len(ids)
                 stats.requests += 1
-                future = pool.submit(self.driver.send, batch)
+                future = pool.submit(self._send, batch, self.limiter.taken)
                 inflight[future] = _InFlight(keys)
                 while len(inflight) >= self.concurrency:
                     self._collect(inflight, stats)
@@ -543,12 +536,23 @@ class BulkEngine:
                     if stats.stop:
                         return
 
-    def _permit(self, stats: SendStats, inflight: dict[Future[BatchResult], _InFlight]) -> bool:
-        """Wait until a rate-limit permit is free (taking none), collecting replies meanwhile;
-        False when that would be too long."""
+    def _claim(
+        self,
+        run_id: str,
+        ids: list[int],
+        stats: SendStats,
+        inflight: dict[Future[BatchResult], _InFlight],
+    ) -> bool:
+        """Claim ``ids`` with a rate-limit permit in one durable commit (which also writes the
+        outcomes collected so far), waiting for a permit while collecting replies; False, with
+        nothing claimed, when the wait would be too long or the run must stop."""
         started = self.clock()
         while True:
-            pause = self.limiter.wait_time()
+            if self.clock() - self._last_lease > LEASE_SECONDS / 4:
+                take_lease(self.ledger, run_id, self.clock)
+                self._last_lease = self.clock()
+            pause = self.ledger.mark_sending(ids, recorded=self._unsaved, permit=self.limiter.take)
+            self._unsaved.clear()
             if pause <= 0:
                 return True
             waited = self.clock() - started
@@ -574,12 +578,18 @@ class BulkEngine:
                 return False
             if inflight:
                 self._collect(inflight, stats, timeout=pause)
-                self._flush()
                 if stats.stop:
                     return False
             else:
-                self._flush()
                 self.sleep(min(pause, 5.0))
+
+    def _send(self, batch: Batch, permit: int | None) -> BatchResult:
+        """In a worker thread: one request, its permit moved to when it was written."""
+        token = on_sent.set(partial(self.limiter.sent, permit))
+        try:
+            return self.driver.send(batch)
+        finally:
+            on_sent.reset(token)
 
     def _collect(
         self,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from smscli import __version__
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("smscli.http")
+
+on_sent: ContextVar[Callable[[], None] | None] = ContextVar("smscli_on_sent", default=None)
+"""Called in the sending thread the moment a request's body has been written to the socket
+(the bulk engine moves the request's rate-limit permit to that moment)."""
 
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
@@ -123,6 +128,14 @@ def _request(
 ) -> httpx.Response:
     import httpx
 
+    hook = on_sent.get()
+    if hook is not None:
+
+        def trace(event: str, info: object) -> None:
+            if event.endswith(".send_request_body.complete"):
+                hook()
+
+        kwargs["extensions"] = {**kwargs.get("extensions", {}), "trace": trace}
     try:
         response = client.request(method, url, **kwargs)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -21,7 +21,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -279,18 +279,31 @@ class Ledger:
 
     # message states ---------------------------------------------------------------------
 
-    def mark_sending(self, ids: Sequence[int], *, recorded: Sequence[Recorded] = ()) -> None:
+    def mark_sending(
+        self,
+        ids: Sequence[int],
+        *,
+        recorded: Sequence[Recorded] = (),
+        permit: Callable[[sqlite3.Connection], float] | None = None,
+    ) -> float:
         """Claim messages just before their request leaves. Committed durably on return,
         together with ``recorded`` outcomes (collected since the last commit), whose own
-        commit this saves."""
+        commit this saves.
+
+        ``permit`` (a rate limiter's ``take``) is asked inside the same transaction, so a
+        claim never exists without its permit: when it returns a wait, nothing is claimed
+        (the outcomes are still written) and that wait is returned; else 0.0."""
         with self.transaction() as db:
             for outcomes, batch_id, account_state in recorded:
                 self._write_outcomes(db, outcomes, batch_id, account_state)
+            if permit is not None and (wait := permit(db)) > 0:
+                return wait
             db.execute(
                 "UPDATE messages SET state = 'sending', updated_at = ?"
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (now(), json.dumps(list(ids))),
             )
+        return 0.0
 
     def record(
         self,

@@ -4,8 +4,12 @@ ledger's SQLite database by every process that sends for the same provider accou
 Each permit is one row in ``rate_events``; a window ``(now - period, now]`` is full when it holds
 ``limit`` rows. A 429/503's ``Retry-After`` becomes a row in ``rate_blocks``. Checking and
 recording happen in one ``BEGIN IMMEDIATE`` transaction, so two processes can never both take
-the last permit. Waits are exact in floating point: after a wait ``w``, a call at ``now + w``
-succeeds unless somebody else took the permit meanwhile.
+the last permit (the bulk engine takes its permit in the transaction that claims the request's
+messages). A permit is taken at the time of asking and moved, once its request has been written
+to the socket (:meth:`RateLimiter.sent`), to that moment: the provider counts arrivals, and a
+request can leave well after its permit (a worker's turn, a new connection). Waits are exact in
+floating point: after a wait ``w``, a call at ``now + w`` succeeds unless somebody else took
+the permit, or a permit moved, meanwhile.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 import re
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -109,23 +114,47 @@ class RateLimiter:
         self.rates = tuple(rates)
         self.clock = clock
         self._longest = max((r.period for r in self.rates), default=0.0)
+        self.taken: int | None = None
+        """The event of the last permit :meth:`take` gave (None without rates)."""
+        self._sent: deque[tuple[float, int]] = deque()
 
     def try_acquire(self) -> float:
         """Take one permit and return 0.0, or take nothing and return the seconds to wait."""
         if not self.rates:
             return self.wait_time()  # only a block can stop us, and there is nothing to record
         with self._transaction():
-            now = self.clock()
-            wait = self._wait(now)
-            if wait == 0.0:
-                self.conn.execute(
-                    "DELETE FROM rate_events WHERE account = ? AND at <= ?",
-                    (self.account, now - self._longest),
-                )
-                self.conn.execute(
-                    "INSERT INTO rate_events (account, at) VALUES (?, ?)", (self.account, now)
-                )
-            return wait
+            return self.take(self.conn)
+
+    def take(self, db: sqlite3.Connection) -> float:
+        """:meth:`try_acquire` inside the caller's open write transaction on this limiter's
+        connection, so that a permit and the claim of the request it is for are one commit:
+        both or neither."""
+        if db is not self.conn or not db.in_transaction:
+            raise RuntimeError("RateLimiter.take needs its connection's write transaction")
+        moved = []
+        while self._sent:
+            moved.append(self._sent.popleft())
+        db.executemany("UPDATE rate_events SET at = max(at, ?) WHERE rowid = ?", moved)
+        now = self.clock()
+        wait = self._wait(now)
+        self.taken = None
+        if wait == 0.0 and self.rates:
+            db.execute(
+                "DELETE FROM rate_events WHERE account = ? AND at <= ?",
+                (self.account, now - self._longest),
+            )
+            self.taken = db.execute(
+                "INSERT INTO rate_events (account, at) VALUES (?, ?)", (self.account, now)
+            ).lastrowid
+        return wait
+
+    def sent(self, event: int | None) -> None:
+        """The request of permit ``event`` has just been written: from any thread. The next
+        :meth:`take` moves the permit to this moment, so that however long the request took
+        to leave after its permit (a thread's turn, a new connection), the provider, which
+        counts arrivals, never sees two permits closer than a window apart."""
+        if event is not None:
+            self._sent.append((self.clock(), event))
 
     def wait_time(self) -> float:
         """Seconds until a permit could be taken (0.0 if now); records nothing.

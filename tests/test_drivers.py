@@ -39,6 +39,7 @@ from smscli.providers.base import Account, Batch, BatchResult, Capabilities, Mes
 from smscli.providers.customersms import CustomerSms
 from smscli.providers.masgsm import MasGsm
 from smscli.providers.vairosms import VairoSms
+from smscli.redact import Redactor
 
 TR1, TR2, TR3 = "+905321112233", "+905441234567", "+905059876543"
 US1, US2 = "+12125551234", "+13235554567"
@@ -1067,3 +1068,33 @@ def test_form_encode_is_urlencode_byte_for_byte(fields: list[tuple[str, str]]) -
             form_encode(fields)
         return
     assert form_encode(fields) == want
+
+
+def test_on_sent_fires_once_the_request_is_written_not_when_the_reply_comes(emulator) -> None:
+    """The bulk engine moves a request's rate-limit permit to this moment (real HTTP)."""
+    import time
+
+    from smscli.http import make_client, on_sent, request
+
+    emulator.latency = 0.3  # the reply comes 0.3 s after the emulator has the request
+    fired: list[float] = []
+    token = on_sent.set(lambda: fired.append(time.time()))
+    try:
+        with make_client(5.0, Redactor()) as client:
+            started = time.time()
+            reply = request(
+                client,
+                "POST",
+                emulator.base_url("customersms") + "/sms_system/api.php",
+                provider="customersms",
+                redactor=Redactor(),
+                json={"api_key": "wrong", "phone": ["+905321234567"], "message": "hi"},
+            )
+            ended = time.time()
+    finally:
+        on_sent.reset(token)
+    assert reply.status_code in (200, 401)
+    (arrived,) = (r.time for r in emulator.requests)
+    assert len(fired) == 1
+    assert started <= fired[0] <= arrived + 0.05  # written, then received
+    assert ended - fired[0] >= 0.25  # not at the reply

@@ -235,13 +235,17 @@ def test_rate_limiter_leaves_the_ledger_durable(ledger):
 class RacingLimiter:
     """A permit looks free, but another process takes it first once."""
 
-    def __init__(self) -> None:
+    taken = None
+
+    def __init__(self, ledger) -> None:
+        self.ledger = ledger
         self.lost = False
 
-    def wait_time(self) -> float:
-        return 0.0
+    def sent(self, event) -> None:
+        assert event is None
 
-    def try_acquire(self) -> float:
+    def take(self, db) -> float:
+        assert db.in_transaction
         if not self.lost:
             self.lost = True
             return 0.5
@@ -251,7 +255,7 @@ class RacingLimiter:
         raise AssertionError("no 429 expected")
 
 
-def test_bulk_engine_puts_a_claim_back_when_another_process_takes_the_permit(ledger):
+def test_bulk_engine_claims_nothing_until_it_has_a_permit(ledger):
     from smscli.bulk import BulkEngine
     from smscli.ledger import NewMessage
 
@@ -268,13 +272,47 @@ def test_bulk_engine_puts_a_claim_back_when_another_process_takes_the_permit(led
         ],
     )
     driver = ScriptedDriver(str(ledger.path), ["ok", "ok"])
-    engine = BulkEngine(driver, ledger, RacingLimiter(), "acct", batch_size=2, concurrency=1)
+    slept: list[tuple[float, list[str]]] = []
+    engine = BulkEngine(
+        driver,
+        ledger,
+        RacingLimiter(ledger),
+        "acct",
+        batch_size=2,
+        concurrency=1,
+        sleep=lambda s: slept.append((s, states(ledger, run_id))),
+    )
     stats = engine.run(run_id)
+    assert slept == [(0.5, ["pending"] * 3)]  # waited for the permit with nothing claimed
     assert stats.requests == 2
-    assert sorted(driver.seen_states) == [["sending"], ["sending", "sending"]]
-    assert sorted(m.to for b in driver.batches for m in b.messages) == [
+    assert driver.seen_states == [["sending", "sending"], ["sending"]]
+    assert [m.to for b in driver.batches for m in b.messages] == [
         "+905321234567",
         "+905321234568",
         "+905321234569",
-    ]  # each exactly once, the first claim having been put back unsent
+    ]  # each exactly once, in order
     assert states(ledger, run_id) == ["accepted"] * 3
+
+
+def test_a_refused_permit_claims_nothing_but_keeps_the_outcomes(ledger):
+    from smscli.ledger import NewMessage
+
+    run_id = ledger.create_run(
+        command="bulk",
+        provider="scripted",
+        profile=None,
+        account="acct",
+        sender=None,
+        source="x.csv",
+        messages=[
+            NewMessage(i, f"x.csv line {i}", n, n, "hi", "GSM-7", 1)
+            for i, n in enumerate(["+905321234567", "+905321234568"], start=2)
+        ],
+    )
+    first, second = (m["id"] for m in ledger.messages(run_id))
+    assert ledger.mark_sending([first]) == 0.0
+    outcome = ([(first, "accepted", "id-1", None)], None, None)
+    assert ledger.mark_sending([second], recorded=[outcome], permit=lambda db: 2.5) == 2.5
+    assert states(ledger, run_id) == ["accepted", "pending"]
+    assert ledger.mark_sending([second], permit=lambda db: 0.0) == 0.0
+    assert states(ledger, run_id) == ["accepted", "sending"]

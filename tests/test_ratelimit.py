@@ -503,3 +503,51 @@ def test_property_windows_hold_and_waits_are_exact(
             for c in conns:
                 c.close()
     assert_windows_respected(successes, rates)
+
+
+def test_take_is_part_of_the_callers_transaction(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    """The bulk engine takes a permit in its claim's transaction: both commit or neither."""
+    from smscli.ledger import write_transaction
+
+    conn, other = conns
+    limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=FakeClock())
+    with pytest.raises(RuntimeError, match="write transaction"):
+        limiter.take(conn)  # outside a transaction
+    with pytest.raises(RuntimeError, match="write transaction"), write_transaction(other):
+        limiter.take(other)  # another connection's transaction
+    with pytest.raises(ValueError, match="claim failed"), write_transaction(conn):
+        assert limiter.take(conn) == 0.0
+        raise ValueError("claim failed")
+    assert event_count(other) == 0  # rolled back with the claim
+    with write_transaction(conn):
+        assert limiter.take(conn) == 0.0
+        assert event_count(other) == 0  # not visible before the commit
+    assert event_count(other) == 1
+    with write_transaction(conn):
+        assert limiter.take(conn) == 1.0
+    assert event_count(other) == 1
+
+
+def test_a_permit_moves_to_when_its_request_was_written(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    conn, other = conns
+    clock = FakeClock()
+    limiter = RateLimiter(conn, "acct", [Rate(2, 1.0)], clock=clock)
+    assert limiter.try_acquire() == 0.0
+    late = limiter.taken
+    assert limiter.try_acquire() == 0.0
+    assert limiter.taken != late
+    clock.t = 0.4
+    writer = threading.Thread(target=limiter.sent, args=(late,))  # from a worker thread
+    writer.start()
+    writer.join()
+    clock.t = 0.3  # a clock stepping back never moves a permit earlier
+    limiter.sent(late)
+    limiter.sent(None)  # a permit without rates: nothing to move
+    clock.t = 1.0
+    assert limiter.try_acquire() == 0.0  # the on-time permit has left the window
+    assert limiter.try_acquire() == _exact_wait(1.0, 0.4, 1.0)  # from 0.4, not from 0.0
+    assert sorted(r[0] for r in other.execute("SELECT at FROM rate_events")) == [0.4, 1.0]
