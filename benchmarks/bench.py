@@ -409,9 +409,13 @@ def rate(b: Bench) -> None:
             "rate", f"{name}: share of the limit used", f"{share:.1%}", "", "≥ 95%", share >= 0.95
         )
         b.add("rate", f"{name}: 429s provoked", f"{n429}", "", "0", n429 == 0)
+        gaps = [later - first for first, later in zip(times, times[limit:], strict=False)]
+        steady = 1.0 / statistics.median(gaps)
+        b.add("rate", f"{name}: steady share (1 s / median time from k to k+N)", f"{steady:.1%}")
     b.notes.append(
         "Rate: share = (ceil(k/N) - 1) s, the least time k requests can take under N per sliding"
-        " second, over the time between the first and the last request the emulator received."
+        " second, over the time between the first and the last request the emulator received;"
+        " the steady share leaves out the first window's burst and the last one's."
     )
 
 

@@ -585,6 +585,8 @@ class BulkEngine:
 
     def _send(self, batch: Batch, permit: int | None) -> BatchResult:
         """In a worker thread: one request, its permit moved to when it was written."""
+        if permit is None:  # no rate limit to keep
+            return self.driver.send(batch)
         token = on_sent.set(partial(self.limiter.sent, permit))
         try:
             return self.driver.send(batch)
