@@ -667,9 +667,10 @@ class BulkEngine:
     def _requeue(self, ids: list[int]) -> None:
         self._flush()
         with self.ledger.transaction() as db:
-            db.executemany(
-                "UPDATE messages SET state = 'pending', updated_at = ? WHERE id = ?",
-                ((now(), i) for i in ids),
+            db.execute(
+                "UPDATE messages SET state = 'pending', updated_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (now(), json.dumps(ids)),
             )
 
 

@@ -329,28 +329,22 @@ class Ledger:
         batch_id: str | None,
         account_state: tuple[str, str, str] | None,
     ) -> None:
-        """Messages with the same outcome (a whole batch accepted under one send id, or
-        failed with one error) are written by one statement."""
+        """One statement per distinct (state, error), its ids and provider ids passed as one
+        JSON array: the main thread gives up the GIL once for a whole batch (``executemany``
+        gives it up for every row, and then waits behind the HTTP threads to get it back)."""
         stamp = now()
-        groups: dict[tuple[str, str | None, str | None], list[int]] = {}
+        groups: dict[tuple[str, str | None], list[tuple[int, str | None]]] = {}
         for i, state, pid, err in outcomes:
-            groups.setdefault((state, pid, err), []).append(i)
+            groups.setdefault((state, err), []).append((i, pid))
         if account_state is not None:
             self._set_state(db, *account_state)
-        singles = [(k, v[0]) for k, v in groups.items() if len(v) == 1]
-        db.executemany(
-            "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
-            " batch_id = ?, updated_at = ? WHERE id = ?",
-            ((state, pid, err, batch_id, stamp, i) for (state, pid, err), i in singles),
-        )
-        for (state, pid, err), ids in groups.items():
-            if len(ids) > 1:
-                db.execute(
-                    "UPDATE messages SET state = ?, provider_message_id = ?, error = ?,"
-                    " batch_id = ?, updated_at = ?"
-                    " WHERE id IN (SELECT value FROM json_each(?))",
-                    (state, pid, err, batch_id, stamp, json.dumps(ids)),
-                )
+        for (state, err), pairs in groups.items():
+            db.execute(
+                "UPDATE messages SET state = ?, error = ?, batch_id = ?, updated_at = ?,"
+                " provider_message_id = json_extract(j.value, '$[1]')"
+                " FROM json_each(?) AS j WHERE messages.id = json_extract(j.value, '$[0]')",
+                (state, err, batch_id, stamp, json.dumps(pairs)),
+            )
 
     # provider state (simulated credits, last reported balance) ---------------------------
 

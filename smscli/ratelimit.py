@@ -14,6 +14,7 @@ the permit, or a permit moved, meanwhile.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sqlite3
@@ -114,6 +115,16 @@ class RateLimiter:
         self.rates = tuple(rates)
         self.clock = clock
         self._longest = max((r.period for r in self.rates), default=0.0)
+        self._query = "SELECT " + ", ".join(
+            [
+                "(SELECT until FROM rate_blocks WHERE account = ?1)",
+                *(
+                    "(SELECT at FROM rate_events WHERE account = ?1"
+                    f" ORDER BY at DESC LIMIT 1 OFFSET {int(rate.limit) - 1})"
+                    for rate in self.rates
+                ),
+            ]
+        )
         self.taken: int | None = None
         """The event of the last permit :meth:`take` gave (None without rates)."""
         self._sent: deque[tuple[float, int]] = deque()
@@ -131,10 +142,16 @@ class RateLimiter:
         both or neither."""
         if db is not self.conn or not db.in_transaction:
             raise RuntimeError("RateLimiter.take needs its connection's write transaction")
-        moved = []
+        moved: dict[int, float] = {}
         while self._sent:
-            moved.append(self._sent.popleft())
-        db.executemany("UPDATE rate_events SET at = max(at, ?) WHERE rowid = ?", moved)
+            at, event = self._sent.popleft()
+            moved[event] = max(at, moved.get(event, at))
+        if moved:  # one statement: an UPDATE ... FROM uses one source row per target row
+            db.execute(
+                "UPDATE rate_events SET at = max(at, j.value) FROM json_each(?) AS j"
+                " WHERE rate_events.rowid = j.key",
+                (json.dumps(moved),),
+            )
         now = self.clock()
         wait = self._wait(now)
         self.taken = None
@@ -183,25 +200,14 @@ class RateLimiter:
         return write_transaction(self.conn, durable=False)
 
     def _wait(self, now: float) -> float:
-        wait = 0.0
-        row = self.conn.execute(
-            "SELECT until FROM rate_blocks WHERE account = ?", (self.account,)
-        ).fetchone()
-        if row is not None and now < row[0]:
-            wait = _exact_wait(now, row[0], 0.0)
-        for rate in self.rates:
-            cutoff = now - rate.period
-            (count,) = self.conn.execute(
-                "SELECT COUNT(*) FROM rate_events WHERE account = ? AND at > ?",
-                (self.account, cutoff),
-            ).fetchone()
-            if count >= rate.limit:
-                (oldest,) = self.conn.execute(
-                    "SELECT at FROM rate_events WHERE account = ? AND at > ?"
-                    " ORDER BY at LIMIT 1 OFFSET ?",
-                    (self.account, cutoff, count - rate.limit),
-                ).fetchone()
-                wait = max(wait, _exact_wait(now, oldest, rate.period))
+        """One query (a statement is a trip without the GIL, and the HTTP threads hold it
+        meanwhile): the account's block, and for every rate the ``limit``-th newest permit;
+        the window is full while that permit is inside it."""
+        block, *nth = self.conn.execute(self._query, (self.account,)).fetchone()
+        wait = _exact_wait(now, block, 0.0) if block is not None and now < block else 0.0
+        for rate, at in zip(self.rates, nth, strict=True):
+            if at is not None and at > now - rate.period:
+                wait = max(wait, _exact_wait(now, at, rate.period))
         return wait
 
 

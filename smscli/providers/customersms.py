@@ -230,7 +230,9 @@ class _Unmatched:
 
         An exact match of the digits wins; else ``phone`` may be our number without its country
         code or with a trunk ``0`` or ``00`` in front."""
-        digits = phone if phone.isdigit() else "".join(c for c in phone if c.isdigit())
+        digits = phone.lstrip("+")
+        if not digits.isdigit():
+            digits = "".join(c for c in phone if c.isdigit())
         theirs = digits.lstrip("0")
         keys = self._by_digits.get(theirs, [])
         while keys:
