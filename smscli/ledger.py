@@ -294,8 +294,7 @@ class Ledger:
         claim never exists without its permit: when it returns a wait, nothing is claimed
         (the outcomes are still written) and that wait is returned; else 0.0."""
         with self.transaction() as db:
-            for outcomes, batch_id, account_state in recorded:
-                self._write_outcomes(db, outcomes, batch_id, account_state)
+            self._write_outcomes(db, recorded)
             if permit is not None and (wait := permit(db)) > 0:
                 return wait
             db.execute(
@@ -319,25 +318,30 @@ class Ledger:
     def record_all(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
         """Several :meth:`record` calls in one transaction."""
         with self.transaction(durable=durable) as db:
-            for outcomes, batch_id, account_state in recorded:
-                self._write_outcomes(db, outcomes, batch_id, account_state)
+            self._write_outcomes(db, recorded)
 
-    def _write_outcomes(
-        self,
-        db: sqlite3.Connection,
-        outcomes: Iterable[OutcomeRow],
-        batch_id: str | None,
-        account_state: tuple[str, str, str] | None,
-    ) -> None:
-        """One statement per distinct (state, error), its ids and provider ids passed as one
-        JSON array: the main thread gives up the GIL once for a whole batch (``executemany``
-        gives it up for every row, and then waits behind the HTTP threads to get it back)."""
+    def _write_outcomes(self, db: sqlite3.Connection, recorded: Sequence[Recorded]) -> None:
+        """One statement per distinct (state, error) of a request, its ids and provider ids
+        passed as one JSON array: the main thread gives up the GIL once for a whole batch
+        (``executemany`` gives it up for every row, and then waits behind the HTTP threads to
+        get it back). Of the provider states only the last one written for a key is kept."""
         stamp = now()
+        states: dict[tuple[str, str], str] = {}
+        for outcomes, batch_id, account_state in recorded:
+            if account_state is not None:
+                account, key, value = account_state
+                states[account, key] = value
+            self._write_batch(db, outcomes, batch_id, stamp)
+        for (account, key), value in states.items():
+            self._set_state(db, account, key, value)
+
+    @staticmethod
+    def _write_batch(
+        db: sqlite3.Connection, outcomes: Iterable[OutcomeRow], batch_id: str | None, stamp: str
+    ) -> None:
         groups: dict[tuple[str, str | None], list[tuple[int, str | None]]] = {}
         for i, state, pid, err in outcomes:
             groups.setdefault((state, err), []).append((i, pid))
-        if account_state is not None:
-            self._set_state(db, *account_state)
         for (state, err), pairs in groups.items():
             db.execute(
                 "UPDATE messages SET state = ?, error = ?, batch_id = ?, updated_at = ?,"

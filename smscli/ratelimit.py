@@ -49,6 +49,9 @@ _ACCEPTED = (
     "periods: second (s, sec), minute (m, min), hour (h, hr), day (d), optionally preceded "
     "by a multiple; LIMIT must be at least 1 and the period more than 0"
 )
+PRUNE_EVERY = 16
+"""Permits that have left every window are deleted at every 16th permit a limiter takes: an
+account's table holds at most the sum of its limits plus 16 per process."""
 MIN_WAIT = 1e-3  # reported when a full window's computed wait rounds to <= 0
 
 
@@ -128,6 +131,7 @@ class RateLimiter:
         self.taken: int | None = None
         """The event of the last permit :meth:`take` gave (None without rates)."""
         self._sent: deque[tuple[float, int]] = deque()
+        self._until_prune = 0
 
     def try_acquire(self) -> float:
         """Take one permit and return 0.0, or take nothing and return the seconds to wait."""
@@ -156,10 +160,13 @@ class RateLimiter:
         wait = self._wait(now)
         self.taken = None
         if wait == 0.0 and self.rates:
-            db.execute(
-                "DELETE FROM rate_events WHERE account = ? AND at <= ?",
-                (self.account, now - self._longest),
-            )
+            if self._until_prune <= 0:  # a statement less for most permits
+                db.execute(
+                    "DELETE FROM rate_events WHERE account = ? AND at <= ?",
+                    (self.account, now - self._longest),
+                )
+                self._until_prune = PRUNE_EVERY
+            self._until_prune -= 1
             self.taken = db.execute(
                 "INSERT INTO rate_events (account, at) VALUES (?, ?)", (self.account, now)
             ).lastrowid

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smscli.ratelimit import MIN_WAIT, Rate, RateLimiter, _exact_wait, parse_rate
+from smscli.ratelimit import MIN_WAIT, PRUNE_EVERY, Rate, RateLimiter, _exact_wait, parse_rate
 
 SCHEMA = """
 CREATE TABLE rate_events (account TEXT NOT NULL, at REAL NOT NULL);
@@ -311,12 +311,16 @@ def test_pruning_keeps_the_table_small(
         clock.t += 7.3
         for _ in range(4):
             taken += limiter.try_acquire() == 0.0
-        assert event_count(conn, "acct") <= sum(r.limit for r in rates)
+        assert event_count(conn, "acct") <= sum(r.limit for r in rates) + PRUNE_EVERY
     assert other.try_acquire() == 0.0  # another account's rows are not pruned away
-    clock.t += 10 * 3600
-    limiter.try_acquire()
     assert taken >= 20 * 6  # 20 per hour over ~6 hours
-    assert event_count(conn, "acct") == 1
+    clock.t += 10 * 3600
+    jump = clock.t
+    for _ in range(PRUNE_EVERY):
+        clock.t += 400.0  # 9 an hour: every limit allows them
+        assert limiter.try_acquire() == 0.0
+    sql = "SELECT COUNT(*) FROM rate_events WHERE account = 'acct' AND at < ?"
+    assert conn.execute(sql, (jump,)).fetchone()[0] == 0  # everything before the jump is gone
     assert event_count(conn, "other") == 1
 
 
@@ -550,4 +554,4 @@ def test_a_permit_moves_to_when_its_request_was_written(
     clock.t = 1.0
     assert limiter.try_acquire() == 0.0  # the on-time permit has left the window
     assert limiter.try_acquire() == _exact_wait(1.0, 0.4, 1.0)  # from 0.4, not from 0.0
-    assert sorted(r[0] for r in other.execute("SELECT at FROM rate_events")) == [0.4, 1.0]
+    assert sorted(r[0] for r in other.execute("SELECT at FROM rate_events")) == [0.0, 0.4, 1.0]
