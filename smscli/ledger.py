@@ -97,6 +97,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_pending ON messages(run_id, seq) WHERE state = 'pending';
     DROP INDEX messages_run_state_seq;
     """,
+    # 5: provider ids are only looked up by value (reports), never as NULL: a partial index
+    # is not written when a message is prepared, nor rewritten when it gets its id.
+    """
+    DROP INDEX messages_provider_id;
+    CREATE INDEX messages_provider_id ON messages(provider_message_id)
+        WHERE provider_message_id IS NOT NULL;
+    """,
 )
 
 OutcomeRow = tuple[int, str, str | None, str | None]

@@ -4,6 +4,7 @@ as soon as replies arrive, and nothing in doubt is ever retried."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -194,6 +195,33 @@ def test_ledger_migrations_are_recorded_and_idempotent(tmp_path):
     with Ledger.open(path) as led:
         assert led.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert led.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_ledger_of_an_earlier_version_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "l.db"
+    with closing(sqlite3.connect(path)) as db:
+        for script in MIGRATIONS[:4]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 4")
+        db.execute(
+            "INSERT INTO runs (id, created_at, command, provider, account)"
+            " VALUES ('r1', 'x', 'send', 'vairosms', 'acct')"
+        )
+        db.execute(
+            "INSERT INTO messages (run_id, seq, state, provider_message_id, created_at,"
+            " updated_at) VALUES ('r1', 1, 'accepted', 'send-7', 'x', 'x')"
+        )
+        db.commit()
+    with Ledger.open(path) as led:
+        assert led.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        (index,) = led.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'messages_provider_id'"
+        ).fetchone()
+        assert "WHERE provider_message_id IS NOT NULL" in index
+        sql = "SELECT run_id FROM messages WHERE provider_message_id IN (?)"
+        assert [tuple(r) for r in led.conn.execute(sql, ("send-7",))] == [("r1",)]
+        plan = " ".join(r[3] for r in led.conn.execute("EXPLAIN QUERY PLAN " + sql, ("x",)))
+        assert "USING INDEX messages_provider_id" in plan
 
 
 def test_ledger_from_a_newer_smscli_is_refused(tmp_path):
