@@ -251,7 +251,7 @@ def _rows(
         for row in reader:
             line = offset + before + 1  # where the record starts (quoted fields may span lines)
             before = reader.line_num
-            if not row or not any(v.strip() for v in row):
+            if not "".join(row).strip():  # no field but whitespace (or no field at all)
                 continue
             while len(row) > width and not row[-1].strip():
                 row.pop()  # trailing separators, as spreadsheets write them

@@ -93,6 +93,19 @@ def test_header_whitespace_is_trimmed_and_literal_braces_kept(bulk, home, emulat
     assert emulator.received[0].text == "{kod} Ayşe Yılmaz: 1.234,50"
 
 
+def test_blank_rows_are_skipped_and_later_lines_keep_their_numbers(bulk, home, emulator):
+    text = "Ad Soyad;Telefon;Tutar\nAyşe;05321234567;1\n\n;;\n \t; ;\nAli;0532111;2\n"
+    (home.cwd / "bos.csv").write_text(text, encoding="utf-8")
+    out = bulk("bos.csv", "-m", "Merhaba {Ad Soyad}", "--yes", "--json")
+    assert out.exit_code == 1, out.stderr  # sent, but Ali's number is invalid
+    assert [r.text for r in emulator.received] == ["Merhaba Ayşe"]
+    results = json.loads(out.stdout)["results"]
+    assert [(r["source"], r["status"]) for r in results] == [
+        ("bos.csv line 2", "accepted"),
+        ("bos.csv line 6", "invalid"),
+    ]
+
+
 def test_unknown_placeholder_stops_before_anything(bulk, home, emulator):
     out = bulk(write_csv(home, PEOPLE).name, "-m", "Merhaba {Isim}", "--yes")
     assert out.exit_code == 3
