@@ -223,7 +223,8 @@ JITTER_SECONDS = 0.005
 
 
 def guarded(rates: Sequence[Rate]) -> list[Rate]:
-    """The windows widened by 1% + 5 ms. A permit is taken when a request leaves, but the
-    provider counts when it arrives; without this margin, network jitter can make the provider
-    see one request too many in a window (and answer 429) although we never sent one."""
+    """The windows widened by 1% + 5 ms. A permit counts from the moment its request was
+    written (:meth:`RateLimiter.sent`), but the provider counts when it arrives; without this
+    margin, network jitter (and the provider's own delay in stamping a request) can make it
+    see one request too many in a window, and answer 429, although we never sent one."""
     return [Rate(r.limit, r.period * (1 + JITTER_SHARE) + JITTER_SECONDS) for r in rates]
