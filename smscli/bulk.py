@@ -666,12 +666,7 @@ class BulkEngine:
 
     def _requeue(self, ids: list[int]) -> None:
         self._flush()
-        with self.ledger.transaction() as db:
-            db.execute(
-                "UPDATE messages SET state = 'pending', updated_at = ?"
-                " WHERE id IN (SELECT value FROM json_each(?))",
-                (now(), json.dumps(ids)),
-            )
+        self.ledger.put_back(ids)
 
 
 class _Inline(Executor):

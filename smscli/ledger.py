@@ -304,12 +304,22 @@ class Ledger:
             self._write_outcomes(db, recorded)
             if permit is not None and (wait := permit(db)) > 0:
                 return wait
-            db.execute(
-                "UPDATE messages SET state = 'sending', updated_at = ?"
-                " WHERE id IN (SELECT value FROM json_each(?))",
-                (now(), json.dumps(list(ids))),
-            )
+            self._move(db, ids, "sending")
         return 0.0
+
+    def put_back(self, ids: Sequence[int]) -> None:
+        """Return claimed messages to ``pending``: their request was not processed."""
+        with self.transaction() as db:
+            self._move(db, ids, "pending")
+
+    @staticmethod
+    def _move(db: sqlite3.Connection, ids: Sequence[int], state: str) -> None:
+        """Every message of ``ids`` to ``state``, in one statement (one trip without the GIL)."""
+        db.execute(
+            "UPDATE messages SET state = ?, updated_at = ?"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (state, now(), json.dumps(list(ids))),
+        )
 
     def record(
         self,

@@ -123,7 +123,7 @@ class RateLimiter:
                 "(SELECT until FROM rate_blocks WHERE account = ?1)",
                 *(
                     "(SELECT at FROM rate_events WHERE account = ?1"
-                    f" ORDER BY at DESC LIMIT 1 OFFSET {int(rate.limit) - 1})"
+                    f" ORDER BY at DESC LIMIT 1 OFFSET {rate.limit - 1})"
                     for rate in self.rates
                 ),
             ]

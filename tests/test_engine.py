@@ -283,11 +283,11 @@ class RacingLimiter:
         raise AssertionError("no 429 expected")
 
 
-def test_bulk_engine_claims_nothing_until_it_has_a_permit(ledger):
-    from smscli.bulk import BulkEngine
+def bulk_run(ledger, numbers: list[str]) -> str:
+    """A prepared bulk run of ``numbers`` (all pending), for driving the engine directly."""
     from smscli.ledger import NewMessage
 
-    run_id = ledger.create_run(
+    return ledger.create_run(
         command="bulk",
         provider="scripted",
         profile=None,
@@ -296,9 +296,15 @@ def test_bulk_engine_claims_nothing_until_it_has_a_permit(ledger):
         source="x.csv",
         messages=[
             NewMessage(i, f"x.csv line {i}", n, n, "hi", "GSM-7", 1)
-            for i, n in enumerate(["+905321234567", "+905321234568", "+905321234569"], start=2)
+            for i, n in enumerate(numbers, start=2)
         ],
     )
+
+
+def test_bulk_engine_claims_nothing_until_it_has_a_permit(ledger):
+    from smscli.bulk import BulkEngine
+
+    run_id = bulk_run(ledger, ["+905321234567", "+905321234568", "+905321234569"])
     driver = ScriptedDriver(str(ledger.path), ["ok", "ok"])
     slept: list[tuple[float, list[str]]] = []
     engine = BulkEngine(
@@ -323,20 +329,7 @@ def test_bulk_engine_claims_nothing_until_it_has_a_permit(ledger):
 
 
 def test_a_refused_permit_claims_nothing_but_keeps_the_outcomes(ledger):
-    from smscli.ledger import NewMessage
-
-    run_id = ledger.create_run(
-        command="bulk",
-        provider="scripted",
-        profile=None,
-        account="acct",
-        sender=None,
-        source="x.csv",
-        messages=[
-            NewMessage(i, f"x.csv line {i}", n, n, "hi", "GSM-7", 1)
-            for i, n in enumerate(["+905321234567", "+905321234568"], start=2)
-        ],
-    )
+    run_id = bulk_run(ledger, ["+905321234567", "+905321234568"])
     first, second = (m["id"] for m in ledger.messages(run_id))
     assert ledger.mark_sending([first]) == 0.0
     outcome = ([(first, "accepted", "id-1", None)], None, None)
