@@ -8,8 +8,9 @@ again finds the run and resumes it.
    ledger (``pending``, or ``invalid``); duplicates and excluded numbers become ``skipped`` in
    SQL. Any template error (unknown placeholder, empty value) deletes the half-prepared run and
    stops before anything is sent. Nothing of the file is held in memory.
-2. Sending claims one batch at a time: its messages are committed (durably) as ``sending``
-   before the request leaves, and the outcomes that arrived meanwhile are written in the same
+2. Sending claims the next request for every free slot (up to ``--concurrency`` in flight):
+   their messages are committed (durably, one commit for all of them) as ``sending`` before
+   the requests leave, and the outcomes that arrived meanwhile are written in the same
    transaction (all ledger writes from the main thread; worker threads only do HTTP).
    Messages found ``sending`` when a run is resumed were on the wire when a process died:
    they become ``unknown`` and are only re-sent with ``--retry-unknown``.
@@ -28,10 +29,12 @@ import os
 import socket
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -445,25 +448,33 @@ class BulkEngine:
             else _Inline()  # the sandbox keeps its state in the ledger: same thread only
         )
         self._last_lease = self.clock()
+        slots = max(1, self.concurrency)
+        queue: deque[tuple[list[Message], bool]] = deque()
+        windows = self._windows(run_id, size, caps, stats)
         try:
-            for messages, turkish in self._batches(run_id, size, caps, stats):
-                if stats.stop:
-                    break
+            while not stats.stop:
+                if not queue:
+                    queue.extend(next(windows, ()))
+                    if not queue:
+                        break
                 if self.not_after is not None and self.clock() >= self.not_after:
                     stats.stop = Stop(
                         Unfinished("stopped at --not-after; the rest of the run was not sent")
                     )
                     break
-                keys = {m.key: int(m.key) for m in messages}
-                ids = list(keys.values())
-                if not self._claim(run_id, ids, stats, inflight):
-                    break
-                batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
-                stats.claimed += len(ids)
-                stats.requests += 1
-                future = pool.submit(self._send, batch, self.limiter.taken)
-                inflight[future] = _InFlight(keys)
-                while len(inflight) >= self.concurrency:
+                # Every free slot's request is claimed in one commit (one fsync).
+                ahead = list(islice(queue, slots - len(inflight)))
+                permits = self._claim(
+                    run_id, [[int(m.key) for m in b] for b, _ in ahead], stats, inflight
+                )
+                for (messages, turkish), permit in zip(ahead, permits, strict=False):
+                    queue.popleft()
+                    stats.claimed += len(messages)
+                    stats.requests += 1
+                    batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
+                    future = pool.submit(self._send, batch, permit)
+                    inflight[future] = _InFlight({m.key: int(m.key) for m in messages})
+                while len(inflight) >= slots:
                     self._collect(inflight, stats)
             while inflight:
                 self._collect(inflight, stats)
@@ -499,12 +510,14 @@ class BulkEngine:
                 )
         return stats
 
-    def _batches(
+    def _windows(
         self, run_id: str, size: int, caps: Capabilities, stats: SendStats
-    ) -> Iterator[tuple[list[Message], bool]]:
-        """Pending messages in input order, grouped into requests (with the Turkish flag of
-        each). Re-reads the ledger for every window, so messages put back to ``pending``
-        (after a 429) are picked up again. A message's key is its ledger id."""
+    ) -> Iterator[list[tuple[list[Message], bool]]]:
+        """Pending messages in input order, a window at a time, grouped into requests (with
+        the Turkish flag of each). The next window is read from the ledger only when the
+        caller asks for it, after every request of this one was claimed, so messages put back
+        to ``pending`` (after a 429) are picked up again and none is read twice. A message's
+        key is its ledger id."""
         window = max(size * self.concurrency * 2, 1000)
         shared_text = not caps.per_recipient_text
         while not stats.stop:
@@ -520,41 +533,47 @@ class BulkEngine:
             ).fetchall()
             if not rows:
                 return
+            batches: list[tuple[list[Message], bool]] = []
             groups: dict[tuple[str, bool], list[Message]] = {}
             for i, to, text, turkish in rows:
                 key = ("" if not shared_text else text, bool(turkish))
                 group = groups.setdefault(key, [])
                 group.append(Message(str(i), to, text))
                 if len(group) == size:
-                    yield group, key[1]
+                    batches.append((group, key[1]))
                     groups[key] = []
-                    if stats.stop:
-                        return
-            for (_, turkish), group in groups.items():
-                if group:
-                    yield group, turkish
-                    if stats.stop:
-                        return
+            batches += [(group, turkish) for (_, turkish), group in groups.items() if group]
+            yield batches
 
     def _claim(
         self,
         run_id: str,
-        ids: list[int],
+        batches: list[list[int]],
         stats: SendStats,
         inflight: dict[Future[BatchResult], _InFlight],
-    ) -> bool:
-        """Claim ``ids`` with a rate-limit permit in one durable commit (which also writes the
-        outcomes collected so far), waiting for a permit while collecting replies; False, with
-        nothing claimed, when the wait would be too long or the run must stop."""
+    ) -> list[int | None]:
+        """Claim the leading requests of ``batches`` (message ids), each with a rate-limit
+        permit, in one durable commit (which also writes the outcomes collected so far),
+        waiting for a permit while collecting replies. Returns the permit of every request
+        claimed (None without a rate limit); none, with nothing claimed, when the wait would
+        be too long or the run must stop."""
         started = self.clock()
+        permits: list[int | None] = []
+
+        def permit(db: sqlite3.Connection) -> float:
+            wait = self.limiter.take(db)
+            if wait <= 0:
+                permits.append(self.limiter.taken)
+            return wait
+
         while True:
             if self.clock() - self._last_lease > LEASE_SECONDS / 4:
                 take_lease(self.ledger, run_id, self.clock)
                 self._last_lease = self.clock()
-            pause = self.ledger.mark_sending(ids, recorded=self._unsaved, permit=self.limiter.take)
+            count, pause = self.ledger.claim(batches, recorded=self._unsaved, permit=permit)
             self._unsaved.clear()
-            if pause <= 0:
-                return True
+            if count:
+                return permits
             waited = self.clock() - started
             if self.not_after is not None and self.clock() + pause >= self.not_after:
                 stats.stop = Stop(
@@ -563,7 +582,7 @@ class BulkEngine:
                         "the rest of the run was not sent"
                     )
                 )
-                return False
+                return []
             if waited + pause > self.max_wait:
                 resume = self.clock() + pause
                 stats.stop = Stop(
@@ -575,11 +594,11 @@ class BulkEngine:
                     ),
                     resume_at=resume,
                 )
-                return False
+                return []
             if inflight:
                 self._collect(inflight, stats, timeout=pause)
                 if stats.stop:
-                    return False
+                    return []
             else:
                 self.sleep(min(pause, 5.0))
 

@@ -286,26 +286,32 @@ class Ledger:
 
     # message states ---------------------------------------------------------------------
 
-    def mark_sending(
+    def claim(
         self,
-        ids: Sequence[int],
+        batches: Sequence[Sequence[int]],
         *,
         recorded: Sequence[Recorded] = (),
         permit: Callable[[sqlite3.Connection], float] | None = None,
-    ) -> float:
-        """Claim messages just before their request leaves. Committed durably on return,
-        together with ``recorded`` outcomes (collected since the last commit), whose own
-        commit this saves.
+    ) -> tuple[int, float]:
+        """Claim the messages of requests just before they leave: one commit, durable on
+        return, for every batch of ``batches`` (one request each) and the ``recorded``
+        outcomes collected since the last commit, whose own commits this saves.
 
-        ``permit`` (a rate limiter's ``take``) is asked inside the same transaction, so a
-        claim never exists without its permit: when it returns a wait, nothing is claimed
-        (the outcomes are still written) and that wait is returned; else 0.0."""
+        ``permit`` (a rate limiter's ``take``) is asked once per batch, in order, inside the
+        same transaction, so a claim never exists without its permit: the batches before the
+        first refusal are claimed, the rest are not. Returns how many batches were claimed
+        and the wait the refusal asked for (0.0 when every batch was claimed)."""
+        count, wait = len(batches), 0.0
         with self.transaction() as db:
             self._write_outcomes(db, recorded)
-            if permit is not None and (wait := permit(db)) > 0:
-                return wait
-            self._move(db, ids, "sending")
-        return 0.0
+            if permit is not None:
+                for i in range(len(batches)):
+                    if (wait := permit(db)) > 0:
+                        count = i
+                        break
+            if count:
+                self._move(db, [i for ids in batches[:count] for i in ids], "sending")
+        return count, wait
 
     def put_back(self, ids: Sequence[int]) -> None:
         """Return claimed messages to ``pending``: their request was not processed."""

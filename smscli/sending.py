@@ -304,7 +304,7 @@ class Engine:
             sender=draft.sender,
             turkish=draft.segmentation.turkish,
         )
-        self.ledger.mark_sending(list(ids.values()))
+        self.ledger.claim([list(ids.values())])
         try:
             result = self._request(batch)
         except OutcomeUnknown as exc:

@@ -331,9 +331,63 @@ def test_bulk_engine_claims_nothing_until_it_has_a_permit(ledger):
 def test_a_refused_permit_claims_nothing_but_keeps_the_outcomes(ledger):
     run_id = bulk_run(ledger, ["+905321234567", "+905321234568"])
     first, second = (m["id"] for m in ledger.messages(run_id))
-    assert ledger.mark_sending([first]) == 0.0
+    assert ledger.claim([[first]]) == (1, 0.0)
     outcome = ([(first, "accepted", "id-1", None)], None, None)
-    assert ledger.mark_sending([second], recorded=[outcome], permit=lambda db: 2.5) == 2.5
+    assert ledger.claim([[second]], recorded=[outcome], permit=lambda db: 2.5) == (0, 2.5)
     assert states(ledger, run_id) == ["accepted", "pending"]
-    assert ledger.mark_sending([second], permit=lambda db: 0.0) == 0.0
+    assert ledger.claim([[second]], permit=lambda db: 0.0) == (1, 0.0)
     assert states(ledger, run_id) == ["accepted", "sending"]
+
+
+def test_a_claim_of_several_requests_stops_at_the_first_refused_permit(ledger):
+    run_id = bulk_run(ledger, [f"+90532123456{i}" for i in range(5)])
+    ids = [m["id"] for m in ledger.messages(run_id)]
+    answers = [0.0, 0.0, 1.5, 0.0]  # the third request's permit is refused
+
+    def permit(db) -> float:
+        assert db.in_transaction
+        return answers.pop(0)
+
+    assert ledger.claim([ids[:2], ids[2:3], ids[3:4], ids[4:]], permit=permit) == (2, 1.5)
+    assert answers == [0.0]  # not asked again after the refusal
+    assert states(ledger, run_id) == ["sending"] * 3 + ["pending"] * 2
+
+
+class WatchingLimiter:
+    """Grants every permit, noting the messages' states (as the claim's own transaction sees
+    them) each time one is taken."""
+
+    def __init__(self, ledger, run_id) -> None:
+        self.ledger, self.run_id = ledger, run_id
+        self.seen: list[list[str]] = []
+        self.taken = 0
+
+    def take(self, db) -> float:
+        assert db.in_transaction
+        self.seen.append(states(self.ledger, self.run_id))
+        self.taken += 1
+        return 0.0
+
+    def sent(self, event) -> None:
+        pass
+
+    def block_until(self, until: float) -> None:
+        raise AssertionError("no 429 expected")
+
+
+def test_bulk_engine_claims_every_free_slot_in_one_commit(ledger):
+    from smscli.bulk import BulkEngine
+
+    run_id = bulk_run(ledger, [f"+90532123456{i}" for i in range(7)])
+    driver = ScriptedDriver(str(ledger.path), ["ok"] * 4)
+    limiter = WatchingLimiter(ledger, run_id)
+    stats = BulkEngine(driver, ledger, limiter, "acct", batch_size=2, concurrency=3).run(run_id)
+    # The three requests that fit in flight at the start got their permits in one
+    # transaction: none of their messages was claimed before the last permit was taken.
+    assert limiter.seen[:3] == [["pending"] * 7] * 3
+    assert stats.requests == 4 and limiter.taken == 4
+    assert sorted(m.to for b in driver.batches for m in b.messages) == [
+        f"+90532123456{i}" for i in range(7)
+    ]  # each exactly once
+    assert all(seen == ["sending"] * len(seen) for seen in driver.seen_states)
+    assert states(ledger, run_id) == ["accepted"] * 7
