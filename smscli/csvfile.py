@@ -52,6 +52,10 @@ def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, st
             raise InputError(
                 f"{name} line {line}: byte 0x{data[exc.start]:02x} is not valid {encoding}"
             ) from None
+    if data.startswith(_UTF16_BOMS):
+        return decode(data, name, "utf-16")
+    if (nul := data.find(b"\x00")) >= 0:
+        raise _nul_byte(name, data[:nul].count(b"\n") + 1, option=False)
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -63,8 +67,26 @@ def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, st
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(
             f"{name} line {line}: byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1254",
-            hint="pass --encoding",
+            hint="save it as CSV UTF-8",  # the commands that read it this way have no --encoding
         ) from None
+
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Excel's "Unicode Text" writes one
+
+
+def _nul_byte(name: str, line: int, *, option: bool) -> InputError:
+    """A NUL byte in a file whose encoding we guess: never text, most often UTF-16 without
+    its byte order mark (and then NULs between every letter of the header). ``option``:
+    the command has ``--encoding``."""
+    return InputError(
+        f"{name} line {line}: a NUL byte (0x00), which no text file in UTF-8 or Windows-1254 has",
+        hint=(
+            "if it was saved as UTF-16, pass --encoding utf-16-le (or utf-16-be); "
+            "or save it as CSV UTF-8"
+            if option
+            else "save it as CSV UTF-8 (or as UTF-16 with its byte order mark)"
+        ),
+    )
 
 
 def detect_delimiter(header: str) -> str | None:
@@ -153,6 +175,7 @@ def scan(path: Path, name: str, encoding: str | None = None) -> Scan:
     utf8 = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
     cp1254_bad: tuple[int, int] | None = None  # (line, byte)
+    nul_line: int | None = None
     line = 1
     size = 0
     first = b""
@@ -173,6 +196,8 @@ def scan(path: Path, name: str, encoding: str | None = None) -> Scan:
                         if b in _CP1254_UNDEFINED:
                             cp1254_bad = (line + chunk[:i].count(b"\n"), b)
                             break
+                if nul_line is None and (nul := chunk.find(b"\x00")) >= 0:
+                    nul_line = line + chunk[:nul].count(b"\n")
                 line += chunk.count(b"\n")
             if utf8_ok:
                 try:
@@ -187,6 +212,10 @@ def scan(path: Path, name: str, encoding: str | None = None) -> Scan:
         except LookupError:
             raise InputError(f"unknown encoding {encoding!r}") from None
         chosen = encoding
+    elif first.startswith(_UTF16_BOMS):
+        chosen = "utf-16"
+    elif nul_line is not None:
+        raise _nul_byte(name, nul_line, option=True)
     elif utf8_ok:
         chosen = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
     elif cp1254_bad is None:
@@ -251,8 +280,16 @@ def _rows(
         for row in reader:
             line = offset + before + 1  # where the record starts (quoted fields may span lines)
             before = reader.line_num
-            if not "".join(row).strip():  # no field but whitespace (or no field at all)
+            joined = "".join(row)
+            if not joined.strip():  # no field but whitespace (or no field at all)
                 continue
+            if "\x00" in joined:  # a file decoded with the wrong --encoding
+                field = next(n for n, v in enumerate(row, start=1) if "\x00" in v)
+                raise InputError(
+                    f"{name} line {line}, field {field}: a NUL character (0x00); "
+                    f"is {f.encoding} the file's encoding?",
+                    hint="pass the right --encoding, or save the file as CSV UTF-8",
+                )
             while len(row) > width and not row[-1].strip():
                 row.pop()  # trailing separators, as spreadsheets write them
             if len(row) != width:

@@ -77,7 +77,8 @@ def test_windows_1254_semicolon_csv_with_turkish_names_and_amounts(bulk, home, e
 
 
 @pytest.mark.parametrize(
-    ("encoding", "sep"), [("utf-8-sig", ","), ("utf-8", "\t"), ("utf-8", ";"), ("cp1254", ",")]
+    ("encoding", "sep"),
+    [("utf-8-sig", ","), ("utf-8", "\t"), ("utf-8", ";"), ("cp1254", ","), ("utf-16", "\t")],
 )
 def test_encodings_and_delimiters_are_detected(bulk, home, emulator, encoding, sep):
     path = write_csv(home, PEOPLE, encoding=encoding, sep=sep)
@@ -131,6 +132,9 @@ def test_empty_values_stop_the_run_naming_every_line(bulk, home, emulator):
         (b"Ad;Telefon\nA;05321234567\nB\n", "line 3: 1 field, the header has 2"),
         (b"Ad;Telefon\nA;0532\x81\x8d\n", "neither UTF-8 nor Windows-1254"),
         (b"Ad;Soyad\nA;B\n", "no phone column among Ad, Soyad"),
+        # UTF-16 without its byte order mark: NULs between the letters
+        ("Ad;Telefon\nA;05321234567\n".encode("utf-16-le"), "line 1: a NUL byte (0x00)"),
+        (b"Ad;Telefon\nA;05321234567\n\nB;053212\x0034568\n", "line 4: a NUL byte"),
     ],
 )
 def test_bad_files_are_clear_errors_with_file_and_line(bulk, home, content, message):
@@ -139,6 +143,14 @@ def test_bad_files_are_clear_errors_with_file_and_line(bulk, home, content, mess
     assert out.exit_code == 3
     assert message in out.stderr
     assert "bad.csv" in out.stderr
+
+
+def test_a_nul_character_after_decoding_names_line_and_field(bulk, home, emulator):
+    (home.cwd / "nul.csv").write_bytes(b"Ad;Telefon\nA;05321234567\nB\x00;05321234568\n")
+    out = bulk("nul.csv", "-m", "Merhaba {Ad}", "--encoding", "utf-8", "--yes")
+    assert out.exit_code == 3
+    assert "nul.csv line 3, field 1: a NUL character (0x00); is utf-8 the file's" in out.stderr
+    assert emulator.requests == []
 
 
 def test_phone_and_message_columns_by_name(bulk, home, emulator):

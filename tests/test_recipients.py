@@ -67,6 +67,15 @@ def test_decode_detects_bom_and_windows_1254():
     assert decode("ad;telefon\nŞükrü;1".encode("cp1254"), "f") == ("ad;telefon\nŞükrü;1", "cp1254")
 
 
+def test_decode_reads_utf16_by_its_bom_and_refuses_nul_bytes_without_one():
+    text = "ad;telefon\nŞükrü;1"
+    assert decode(text.encode("utf-16"), "f") == (text, "utf-16")
+    assert decode(b"\xfe\xff" + text.encode("utf-16-be"), "f") == (text, "utf-16")
+    with pytest.raises(InputError, match=r"f\.csv line 1: a NUL byte") as caught:
+        decode(text.encode("utf-16-le"), "f.csv")
+    assert "UTF-16 with its byte order mark" in (caught.value.hint or "")  # send has no --encoding
+
+
 def test_undecodable_bytes_name_the_line():
     data = b"phone\n5321234567\n\x81\x8d\n"
     with pytest.raises(InputError, match=r"f\.csv line 3"):
