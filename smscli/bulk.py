@@ -463,17 +463,17 @@ class BulkEngine:
                     )
                     break
                 # Every free slot's request is claimed in one commit (one fsync).
-                ahead = list(islice(queue, slots - len(inflight)))
-                permits = self._claim(
-                    run_id, [[int(m.key) for m in b] for b, _ in ahead], stats, inflight
-                )
-                for (messages, turkish), permit in zip(ahead, permits, strict=False):
+                ahead = [
+                    (messages, turkish, _InFlight({m.key: int(m.key) for m in messages}))
+                    for messages, turkish in islice(queue, slots - len(inflight))
+                ]
+                permits = self._claim(run_id, [f.ids for *_, f in ahead], stats, inflight)
+                for (messages, turkish, flight), permit in zip(ahead, permits, strict=False):
                     queue.popleft()
                     stats.claimed += len(messages)
                     stats.requests += 1
                     batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
-                    future = pool.submit(self._send, batch, permit)
-                    inflight[future] = _InFlight({m.key: int(m.key) for m in messages})
+                    inflight[pool.submit(self._send, batch, permit)] = flight
                 while len(inflight) >= slots:
                     self._collect(inflight, stats)
             while inflight:

@@ -305,9 +305,9 @@ class Ledger:
         with self.transaction() as db:
             self._write_outcomes(db, recorded)
             if permit is not None:
-                for i in range(len(batches)):
+                for n in range(len(batches)):
                     if (wait := permit(db)) > 0:
-                        count = i
+                        count = n
                         break
             if count:
                 self._move(db, [i for ids in batches[:count] for i in ids], "sending")
