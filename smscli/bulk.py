@@ -449,7 +449,7 @@ class BulkEngine:
         )
         self._last_lease = self.clock()
         slots = max(1, self.concurrency)
-        queue: deque[tuple[list[Message], bool]] = deque()
+        queue: deque[tuple[list[Message], bool, _InFlight]] = deque()
         windows = self._windows(run_id, size, caps, stats)
         try:
             while not stats.stop:
@@ -463,10 +463,7 @@ class BulkEngine:
                     )
                     break
                 # Every free slot's request is claimed in one commit (one fsync).
-                ahead = [
-                    (messages, turkish, _InFlight({m.key: int(m.key) for m in messages}))
-                    for messages, turkish in islice(queue, slots - len(inflight))
-                ]
+                ahead = list(islice(queue, slots - len(inflight)))
                 permits = self._claim(run_id, [f.ids for *_, f in ahead], stats, inflight)
                 for (messages, turkish, flight), permit in zip(ahead, permits, strict=False):
                     queue.popleft()
@@ -512,12 +509,12 @@ class BulkEngine:
 
     def _windows(
         self, run_id: str, size: int, caps: Capabilities, stats: SendStats
-    ) -> Iterator[list[tuple[list[Message], bool]]]:
+    ) -> Iterator[list[tuple[list[Message], bool, _InFlight]]]:
         """Pending messages in input order, a window at a time, grouped into requests (with
-        the Turkish flag of each). The next window is read from the ledger only when the
-        caller asks for it, after every request of this one was claimed, so messages put back
-        to ``pending`` (after a 429) are picked up again and none is read twice. A message's
-        key is its ledger id."""
+        the Turkish flag of each, and their keys and ledger ids). The next window is read from
+        the ledger only when the caller asks for it, after every request of this one was
+        claimed, so messages put back to ``pending`` (after a 429) are picked up again and none
+        is read twice. A message's key is its ledger id."""
         window = max(size * self.concurrency * 2, 1000)
         shared_text = not caps.per_recipient_text
         while not stats.stop:
@@ -533,16 +530,18 @@ class BulkEngine:
             ).fetchall()
             if not rows:
                 return
-            batches: list[tuple[list[Message], bool]] = []
-            groups: dict[tuple[str, bool], list[Message]] = {}
+            batches: list[tuple[list[Message], bool, _InFlight]] = []
+            groups: dict[tuple[str, bool], tuple[list[Message], _InFlight]] = {}
             for i, to, text, turkish in rows:
                 key = ("" if not shared_text else text, bool(turkish))
-                group = groups.setdefault(key, [])
-                group.append(Message(str(i), to, text))
-                if len(group) == size:
-                    batches.append((group, key[1]))
-                    groups[key] = []
-            batches += [(group, turkish) for (_, turkish), group in groups.items() if group]
+                if (group := groups.get(key)) is None:
+                    group = groups[key] = ([], _InFlight({}))
+                group[0].append(Message(k := str(i), to, text))
+                group[1].keys[k] = i
+                if len(group[0]) == size:
+                    batches.append((group[0], key[1], group[1]))
+                    groups[key] = ([], _InFlight({}))
+            batches += [(m, turkish, f) for (_, turkish), (m, f) in groups.items() if m]
             yield batches
 
     def _claim(
