@@ -7,7 +7,9 @@ again finds the run and resumes it.
 1. Preparation streams the CSV once: every row is validated and rendered and written to the
    ledger (``pending``, or ``invalid``); duplicates and excluded numbers become ``skipped`` in
    SQL. Any template error (unknown placeholder, empty value) deletes the half-prepared run and
-   stops before anything is sent. Nothing of the file is held in memory.
+   stops before anything is sent. A helper thread reads and renders the next chunk of rows
+   while SQLite (without the GIL) writes the last one; no more of the file than that is held
+   in memory.
 2. Sending claims the next request for every free slot (up to ``--concurrency`` in flight):
    their messages are committed (durably, one commit for all of them) as ``sending`` before
    the requests leave, and the outcomes that arrived meanwhile are written in the same
@@ -26,17 +28,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import socket
+import sqlite3
+import threading
 import time
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from contextlib import closing, suppress
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from smscli.encoding import encoding_and_parts, transliterate
 from smscli.errors import (
@@ -52,16 +58,16 @@ from smscli.errors import (
     Unfinished,
 )
 from smscli.http import on_sent
-from smscli.ledger import Ledger, Recorded, credits_state, now
+from smscli.ledger import Ledger, Recorded, credits_state, now, without_fsync
 from smscli.providers.base import Batch, BatchResult, Capabilities, Message, turkish_mobile
 from smscli.recipients import normalise
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from smscli.csvfile import Table
     from smscli.providers.base import Provider
     from smscli.ratelimit import RateLimiter
+
+T = TypeVar("T")
 
 CHUNK = 5000
 LEASE_SECONDS = 120.0
@@ -236,21 +242,24 @@ def prepare(
                 stamp,
             )
 
-    insert = (
-        "INSERT INTO messages (run_id, seq, source, raw, recipient, text, encoding, segments,"
-        " state, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    # One statement inserts a chunk (as many rows as SQLite takes parameters for) in a
+    # transaction of its own: one call into SQLite, which writes the rows without the GIL
+    # while the helper thread of `_drawn_ahead` renders the next chunk. Not durable on its
+    # own: the run stays 'preparing' (redone from the start if it is found so) until the
+    # durable commit that makes it 'ready'.
+    size = max(
+        1, min(CHUNK, ledger.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _PER_ROW)
     )
+    statements: dict[int, str] = {}
     try:
-        stream = rows()
-        while True:
-            chunk = [r for _, r in zip(range(CHUNK), stream, strict=False)]
-            if not chunk:
-                break
-            if problem_count == 0:
-                # Not durable on its own: the run stays 'preparing' (redone from the start
-                # if it is found so) until the durable commit that makes it 'ready'.
-                with ledger.transaction(durable=False) as db:
-                    db.executemany(insert, chunk)
+        with closing(_drawn_ahead(rows(), size)) as chunks, without_fsync(ledger.conn) as db:
+            for chunk in chunks:
+                if problem_count:  # set by the helper thread; then nothing needs writing
+                    continue
+                n = len(chunk)
+                if n not in statements:
+                    statements[n] = _INSERT + ", ".join([_VALUES] * n)
+                db.execute(statements[n], list(chain.from_iterable(chunk)))
         if problem_count:
             more = problem_count - len(problems)
             raise InputError(
@@ -279,6 +288,51 @@ def prepare(
         )
         db.execute("UPDATE runs SET state = 'ready' WHERE id = ?", (run_id,))
     return run_id
+
+
+_COLUMNS = (
+    "run_id, seq, source, raw, recipient, text, encoding, segments, state, error, created_at,"
+    " updated_at"
+)
+_PER_ROW = _COLUMNS.count(",") + 1
+"""Parameters of a row in `_INSERT`: the fields of a tuple of `prepare`'s rows."""
+_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES "
+_VALUES = "(" + ", ".join("?" * _PER_ROW) + ")"
+
+
+def _drawn_ahead(items: Iterator[T], size: int, depth: int = 2) -> Generator[list[T]]:
+    """``items`` in lists of ``size``, drawn by a helper thread up to ``depth`` lists ahead of
+    the caller. What ``items`` raises is raised here; closing this generator stops the thread
+    (after the list it is drawing)."""
+    ahead: queue.Queue[list[T] | BaseException] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def draw() -> None:
+        try:
+            while not stop.is_set():
+                chunk = list(islice(items, size))
+                ahead.put(chunk)
+                if not chunk:
+                    return
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            ahead.put(exc)
+
+    thread = threading.Thread(target=draw, name="smscli-prepare", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ahead.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return
+            yield item
+    finally:
+        stop.set()
+        with suppress(queue.Empty):  # a put blocked on a full queue goes through, then stops
+            while True:
+                ahead.get_nowait()
+        thread.join()
 
 
 def delete_run(ledger: Ledger, run_id: str) -> None:

@@ -22,7 +22,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -402,9 +402,7 @@ def write_transaction(
 ) -> Iterator[sqlite3.Connection]:
     """:meth:`Ledger.transaction` on any connection to a ledger (which runs with
     ``synchronous=FULL``, restored after a ``durable=False`` commit)."""
-    if not durable:
-        conn.execute("PRAGMA synchronous=NORMAL")
-    try:
+    with nullcontext() if durable else without_fsync(conn):
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -412,9 +410,17 @@ def write_transaction(
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+
+@contextmanager
+def without_fsync(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Commits on ``conn`` that are not durable on their own (``synchronous=NORMAL``: the next
+    durable commit makes them so); ``synchronous=FULL`` is restored after."""
+    conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield conn
     finally:
-        if not durable:
-            conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA synchronous=FULL")
 
 
 def credits_state(account: str, credits: float | None) -> tuple[str, str, str] | None:

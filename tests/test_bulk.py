@@ -153,6 +153,77 @@ def test_a_nul_character_after_decoding_names_line_and_field(bulk, home, emulato
     assert emulator.requests == []
 
 
+def test_rows_are_written_in_statements_within_sqlite_s_parameter_limit(
+    bulk, home, emulator, monkeypatch
+):
+    """Preparation inserts a chunk of rows per statement, sized to the connection's limit on
+    parameters (here 40: three rows of 12), so 20 rows take seven statements of two sizes."""
+    from smscli.ledger import Ledger
+
+    opened = Ledger.open.__func__  # type: ignore[attr-defined]
+
+    def tight(cls, path):
+        ledger = opened(cls, path)
+        ledger.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
+        return ledger
+
+    monkeypatch.setattr(Ledger, "open", classmethod(tight))
+    rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(20)]
+    out = bulk(write_csv(home, rows).name, "-m", TEMPLATE, "--yes")
+    assert out.exit_code == 0, out.stderr
+    assert ledger(home, "SELECT seq, recipient, text, state FROM messages ORDER BY id") == [
+        (i + 2, f"+90532{i:07d}", f"Sayın Kişi {i}, {i} TL borcunuz var.", "accepted")
+        for i in range(20)
+    ]
+    assert sorted(r.to for r in emulator.received) == [f"+90532{i:07d}" for i in range(20)]
+
+
+def test_a_bad_line_after_written_chunks_leaves_nothing_and_no_thread(
+    bulk, home, emulator, monkeypatch
+):
+    import threading
+
+    from smscli import bulk as engine
+
+    monkeypatch.setattr(engine, "CHUNK", 4)
+    rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(30)]
+    path = write_csv(home, rows)
+    path.write_bytes(path.read_bytes() + b"Son;05329999999\r\n")  # line 32: a field short
+    out = bulk(path.name, "-m", TEMPLATE, "--yes")
+    assert out.exit_code == 3
+    assert "musteriler.csv line 32: 2 fields, the header has 3" in out.stderr
+    assert ledger(home, "SELECT COUNT(*) FROM runs") == [(0,)]
+    assert ledger(home, "SELECT COUNT(*) FROM messages") == [(0,)]
+    assert emulator.requests == []
+    assert not [t for t in threading.enumerate() if t.name == "smscli-prepare"]
+
+
+def test_drawn_ahead_hands_over_chunks_errors_and_stops_when_closed():
+    import itertools
+    import threading
+
+    from smscli.bulk import _drawn_ahead
+
+    assert list(_drawn_ahead(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+
+    def failing():
+        yield from range(5)
+        raise ValueError("line 6")
+
+    chunks = _drawn_ahead(failing(), 2)
+    assert next(chunks) == [0, 1]
+    assert next(chunks) == [2, 3]
+    with pytest.raises(ValueError, match="line 6"):
+        next(chunks)  # the chunk [4] is lost with the error, as the caller stops anyway
+
+    endless = itertools.count()
+    chunks = _drawn_ahead(endless, 10, depth=1)
+    assert next(chunks) == list(range(10))
+    chunks.close()  # the helper ends after the chunk it is drawing; nothing is left running
+    assert not [t for t in threading.enumerate() if t.name == "smscli-prepare"]
+    assert next(endless) <= 40  # it drew at most the queue's depth and one chunk more
+
+
 def test_phone_and_message_columns_by_name(bulk, home, emulator):
     path = write_csv(
         home, [("Ali", "05321112233", "Kişisel mesaj")], header=["Ad", "Numara 2", "Metin"]
