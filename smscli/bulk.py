@@ -39,7 +39,6 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from contextlib import closing, suppress
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,9 +56,10 @@ from smscli.errors import (
     SmscliError,
     Unfinished,
 )
-from smscli.http import on_sent
+from smscli.http import on_wire
 from smscli.ledger import Ledger, Recorded, credits_state, now, without_fsync
 from smscli.providers.base import Batch, BatchResult, Capabilities, Message, turkish_mobile
+from smscli.ratelimit import Departure
 from smscli.recipients import normalise
 
 if TYPE_CHECKING:
@@ -656,14 +656,15 @@ class BulkEngine:
                 self.sleep(min(pause, 5.0))
 
     def _send(self, batch: Batch, permit: int | None) -> BatchResult:
-        """In a worker thread: one request, its permit moved to when it was written."""
+        """In a worker thread: one request, its permit moved to when it was written (and on by
+        any delay its reply shows)."""
         if permit is None:  # no rate limit to keep
             return self.driver.send(batch)
-        token = on_sent.set(partial(self.limiter.sent, permit))
+        token = on_wire.set(Departure(self.limiter, permit))
         try:
             return self.driver.send(batch)
         finally:
-            on_sent.reset(token)
+            on_wire.reset(token)
 
     def _collect(
         self,

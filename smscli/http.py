@@ -13,9 +13,9 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smscli import __version__
 from smscli.errors import NotSent, OutcomeUnknown, ProviderError, RateLimited
@@ -26,9 +26,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("smscli.http")
 
-on_sent: ContextVar[Callable[[], None] | None] = ContextVar("smscli_on_sent", default=None)
-"""Called in the sending thread the moment a request's body has been written to the socket
-(the bulk engine moves the request's rate-limit permit to that moment)."""
+
+class WireHooks(Protocol):
+    def sent(self) -> None:
+        """The request's body has just been written to the socket."""
+
+    def replied(self) -> None:
+        """The reply's headers have just been read."""
+
+
+on_wire: ContextVar[WireHooks | None] = ContextVar("smscli_on_wire", default=None)
+"""Hooks called in the sending thread as its request goes out and its reply comes in (the bulk
+engine moves the request's rate-limit permit with them)."""
 
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
@@ -128,12 +137,14 @@ def _request(
 ) -> httpx.Response:
     import httpx
 
-    hook = on_sent.get()
-    if hook is not None:
+    hooks = on_wire.get()
+    if hooks is not None:
 
         def trace(event: str, info: object) -> None:
             if event.endswith(".send_request_body.complete"):
-                hook()
+                hooks.sent()
+            elif event.endswith(".receive_response_headers.complete"):
+                hooks.replied()
 
         kwargs["extensions"] = {**kwargs.get("extensions", {}), "trace": trace}
     try:

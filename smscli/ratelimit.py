@@ -7,9 +7,13 @@ recording happen in one ``BEGIN IMMEDIATE`` transaction, so two processes can ne
 the last permit (the bulk engine takes its permit in the transaction that claims the request's
 messages). A permit is taken at the time of asking and moved, once its request has been written
 to the socket (:meth:`RateLimiter.sent`), to that moment: the provider counts arrivals, and a
-request can leave well after its permit (a worker's turn, a new connection). Waits are exact in
-floating point: after a wait ``w``, a call at ``now + w`` succeeds unless somebody else took
-the permit, or a permit moved, meanwhile.
+request can leave well after its permit (a worker's turn, a new connection). When its reply
+comes (:meth:`RateLimiter.replied`), the permit moves once more by how much longer its round
+trip took than the fastest one seen: a request held up on the way (a queue in front of the
+provider's counter, a stalled emulator) is counted late by the provider, and the request a
+window after it must leave late by as much. Waits are exact in floating point: after a wait
+``w``, a call at ``now + w`` succeeds unless somebody else took the permit, or a permit moved,
+meanwhile.
 """
 
 from __future__ import annotations
@@ -130,7 +134,10 @@ class RateLimiter:
         )
         self.taken: int | None = None
         """The event of the last permit :meth:`take` gave (None without rates)."""
-        self._sent: deque[tuple[float, int]] = deque()
+        self._moves: deque[tuple[int, float, float]] = deque()
+        """``(event, written at, round trip or 0.0)`` from the HTTP threads, for :meth:`take`."""
+        self._fastest = math.inf
+        """The fastest round trip seen (a lost update between threads only keeps it higher)."""
         self._until_prune = 0
 
     def try_acquire(self) -> float:
@@ -147,8 +154,11 @@ class RateLimiter:
         if db is not self.conn or not db.in_transaction:
             raise RuntimeError("RateLimiter.take needs its connection's write transaction")
         moved: dict[int, float] = {}
-        while self._sent:
-            at, event = self._sent.popleft()
+        fastest = self._fastest  # the fastest so far, however late the reply it came from
+        while self._moves:
+            event, at, trip = self._moves.popleft()
+            if trip > fastest:
+                at += trip - fastest
             moved[event] = max(at, moved.get(event, at))
         if moved:  # one statement: an UPDATE ... FROM uses one source row per target row
             db.execute(
@@ -172,13 +182,30 @@ class RateLimiter:
             ).lastrowid
         return wait
 
-    def sent(self, event: int | None) -> None:
+    def sent(self, event: int | None) -> float:
         """The request of permit ``event`` has just been written: from any thread. The next
         :meth:`take` moves the permit to this moment, so that however long the request took
         to leave after its permit (a thread's turn, a new connection), the provider, which
-        counts arrivals, never sees two permits closer than a window apart."""
+        counts arrivals, never sees two permits closer than a window apart. Returns the
+        moment, for :meth:`replied`."""
+        at = self.clock()
         if event is not None:
-            self._sent.append((self.clock(), event))
+            self._moves.append((event, at, 0.0))
+        return at
+
+    def replied(self, event: int | None, sent_at: float) -> None:
+        """The reply to the request of permit ``event``, written at ``sent_at``, has just come:
+        from any thread. The next :meth:`take` moves the permit later by how much longer this
+        round trip took than the fastest (then) seen. The provider counted the request
+        somewhere between its writing and its reply; a round trip that took longer than the
+        fastest was held up somewhere, perhaps before the count, which is as late as the
+        provider then counted it."""
+        if event is None:
+            return
+        trip = self.clock() - sent_at
+        if trip < self._fastest:
+            self._fastest = trip
+        self._moves.append((event, sent_at, trip))
 
     def wait_time(self) -> float:
         """Seconds until a permit could be taken (0.0 if now); records nothing.
@@ -216,6 +243,23 @@ class RateLimiter:
             if at is not None and at > now - rate.period:
                 wait = max(wait, _exact_wait(now, at, rate.period))
         return wait
+
+
+class Departure:
+    """The HTTP edge's hooks (:data:`smscli.http.on_wire`) for one request of a permit."""
+
+    __slots__ = ("_at", "_event", "_limiter")
+
+    def __init__(self, limiter: RateLimiter, event: int) -> None:
+        self._limiter, self._event = limiter, event
+        self._at: float | None = None
+
+    def sent(self) -> None:
+        self._at = self._limiter.sent(self._event)
+
+    def replied(self) -> None:
+        if self._at is not None:
+            self._limiter.replied(self._event, self._at)
 
 
 JITTER_SHARE = 0.01

@@ -36,7 +36,8 @@ Behaviour the provider docs leave open, chosen here (each marked "undocumented" 
 
 Faults (``emu.inject``) apply only to send requests; rate limiting applies to every request of
 a provider and is checked on arrival, before ``latency`` and before any fault is taken from the
-queue (a rate-limited request does not consume a fault).
+queue (a rate-limited request does not consume a fault). ``hold_before_counting`` makes chosen
+requests wait before they are counted, as behind a queue in front of a provider's counter.
 """
 
 from __future__ import annotations
@@ -447,6 +448,10 @@ class Emulator:
         self.received: list[Received] = []
         self.requests: list[RecordedRequest] = []
         self.rate_limited = 0
+        self.hold_before_counting: dict[int, float] = {}
+        """The n-th request since the last reset (from 1) waits this many seconds before it is
+        counted and recorded: a queue in front of a provider's rate limiter."""
+        self._arrivals = 0
         self.errors: list[str] = []  # unexpected exceptions inside the emulator (should stay empty)
 
         self._lock = threading.Lock()
@@ -623,6 +628,8 @@ base_url = "{self.base_url("masgsm")}"
             self.requests.clear()
             self.errors.clear()
             self.rate_limited = 0
+            self.hold_before_counting.clear()
+            self._arrivals = 0
             self._by_number.clear()
             self._pairs.clear()
             self._vairo_sends.clear()
@@ -657,6 +664,10 @@ base_url = "{self.base_url("masgsm")}"
     def _serve_unchecked(
         self, method: str, target: str, raw_headers: Any, body: bytes
     ) -> _Reply | None:
+        with self._lock:
+            self._arrivals += 1
+            hold = self.hold_before_counting.get(self._arrivals, 0.0)
+        self._sleep(hold)
         now = time.monotonic()
         split = urlsplit(target)
         path = unquote(split.path)

@@ -543,6 +543,22 @@ def test_a_request_leaving_late_moves_its_permit_so_no_429_follows(
     assert last - first >= 1.0  # the late one is counted where it arrived
 
 
+def test_a_request_held_up_before_the_provider_counts_it_moves_its_permit_on(cli, home, emulator):
+    """The provider counts the second request 0.3 s after it was written (a queue in front of
+    its counter). Counted at its writing, the fourth request would arrive 1.0 s after the
+    third and 0.7 s after the second: a 429. Its reply came 0.3 s later than the fastest, so
+    its permit moves on by that much."""
+    emulator.rate_limit_per_second = 2
+    emulator.hold_before_counting = {2: 0.3}
+    home.write_config(emulator.profiles('rate_limits = ["2/second"]\nconcurrency = 1'))
+    rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(1, 5)]
+    out = cli("bulk", write_csv(home, rows).name, "-m", TEMPLATE, "--yes", "-p", "cs")
+    assert out.exit_code == 0, out.stderr
+    assert (len(emulator.received), emulator.rate_limited) == (4, 0)
+    times = sorted(r.time for r in emulator.requests)
+    assert times[3] - times[1] >= 1.0  # the fourth counted a window after the held second
+
+
 def test_profile_rate_limit_provokes_no_429_from_a_provider_enforcing_it(cli, home, emulator):
     emulator.rate_limit_per_second = 20
     home.write_config(emulator.profiles('rate_limits = ["20/second"]'))

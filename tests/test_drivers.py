@@ -1070,15 +1070,23 @@ def test_form_encode_is_urlencode_byte_for_byte(fields: list[tuple[str, str]]) -
     assert form_encode(fields) == want
 
 
-def test_on_sent_fires_once_the_request_is_written_not_when_the_reply_comes(emulator) -> None:
-    """The bulk engine moves a request's rate-limit permit to this moment (real HTTP)."""
+def test_wire_hooks_fire_when_the_request_is_written_and_when_the_reply_comes(emulator) -> None:
+    """The bulk engine moves a request's rate-limit permit at these moments (real HTTP)."""
     import time
 
-    from smscli.http import make_client, on_sent, request
+    from smscli.http import make_client, on_wire, request
 
     emulator.latency = 0.3  # the reply comes 0.3 s after the emulator has the request
-    fired: list[float] = []
-    token = on_sent.set(lambda: fired.append(time.time()))
+    fired: list[tuple[str, float]] = []
+
+    class Hooks:
+        def sent(self) -> None:
+            fired.append(("sent", time.time()))
+
+        def replied(self) -> None:
+            fired.append(("replied", time.time()))
+
+    token = on_wire.set(Hooks())
     try:
         with make_client(5.0, Redactor()) as client:
             started = time.time()
@@ -1092,9 +1100,11 @@ def test_on_sent_fires_once_the_request_is_written_not_when_the_reply_comes(emul
             )
             ended = time.time()
     finally:
-        on_sent.reset(token)
+        on_wire.reset(token)
     assert reply.status_code in (200, 401)
     (arrived,) = (r.time for r in emulator.requests)
-    assert len(fired) == 1
-    assert started <= fired[0] <= arrived + 0.05  # written, then received
-    assert ended - fired[0] >= 0.25  # not at the reply
+    assert [name for name, _ in fired] == ["sent", "replied"]
+    (_, sent), (_, replied) = fired
+    assert started <= sent <= arrived + 0.05  # written, then received
+    assert replied - sent >= 0.25  # the reply, after the emulator's latency
+    assert replied <= ended

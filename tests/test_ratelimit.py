@@ -555,3 +555,34 @@ def test_a_permit_moves_to_when_its_request_was_written(
     assert limiter.try_acquire() == 0.0  # the on-time permit has left the window
     assert limiter.try_acquire() == _exact_wait(1.0, 0.4, 1.0)  # from 0.4, not from 0.0
     assert sorted(r[0] for r in other.execute("SELECT at FROM rate_events")) == [0.0, 0.4, 1.0]
+
+
+def test_a_permit_moves_on_by_how_much_slower_its_round_trip_was_than_the_fastest(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    """A request held up on its way was counted late by the provider, as late as its round
+    trip was longer than an unhindered one; the fastest counts as of the next take, so a
+    slow first reply is measured against faster later ones."""
+    conn, other = conns
+    clock = FakeClock()
+    limiter = RateLimiter(conn, "acct", [Rate(3, 1.0)], clock=clock)
+    permits = []
+    for _ in range(3):
+        assert limiter.try_acquire() == 0.0
+        permits.append(limiter.taken)
+    held, quick, plain = permits
+    clock.t = 0.01
+    held_at = limiter.sent(held)
+    quick_at = limiter.sent(quick)
+    plain_at = limiter.sent(plain)
+    clock.t = 0.31
+    limiter.replied(held, held_at)  # 0.30 s: the first reply, and for now the fastest
+    clock.t = 0.03
+    limiter.replied(quick, quick_at)  # 0.02 s
+    clock.t = 0.035
+    limiter.replied(plain, plain_at)  # 0.025 s
+    limiter.replied(None, 0.0)  # a request without a permit: nothing to move
+    clock.t = 1.2
+    assert limiter.try_acquire() == 0.0  # the quick permit (at 0.01) has left the window
+    moved = sorted(r[0] for r in other.execute("SELECT at FROM rate_events"))
+    assert moved == pytest.approx([0.01, 0.015, 0.29, 1.2])  # plain +5 ms, held +280 ms
