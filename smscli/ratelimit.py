@@ -9,11 +9,11 @@ messages). A permit is taken at the time of asking and moved, once its request h
 to the socket (:meth:`RateLimiter.sent`), to that moment: the provider counts arrivals, and a
 request can leave well after its permit (a worker's turn, a new connection). When its reply
 comes (:meth:`RateLimiter.replied`), the permit moves once more by how much longer its round
-trip took than the fastest one seen: a request held up on the way (a queue in front of the
-provider's counter, a stalled emulator) is counted late by the provider, and the request a
-window after it must leave late by as much. Waits are exact in floating point: after a wait
-``w``, a call at ``now + w`` succeeds unless somebody else took the permit, or a permit moved,
-meanwhile.
+trip took than the fastest one seen, beyond what the rates' margin covers: a request held up on
+the way (a queue in front of the provider's counter, a stalled emulator) is counted late by the
+provider, and the request a window after it must leave late by as much. Waits are exact in
+floating point: after a wait ``w``, a call at ``now + w`` succeeds unless somebody else took
+the permit, or a permit moved, meanwhile.
 """
 
 from __future__ import annotations
@@ -116,11 +116,15 @@ class RateLimiter:
         rates: Sequence[Rate],
         *,
         clock: Callable[[], float] = time.time,
+        covered_delay: float = 0.0,
     ) -> None:
         self.conn = conn
         self.account = account
         self.rates = tuple(rates)
         self.clock = clock
+        self.covered_delay = covered_delay
+        """A round trip up to this much slower than the fastest moves no permit: the rates'
+        own margin (:func:`guarded`) covers that much."""
         self._longest = max((r.period for r in self.rates), default=0.0)
         self._query = "SELECT " + ", ".join(
             [
@@ -154,11 +158,12 @@ class RateLimiter:
         if db is not self.conn or not db.in_transaction:
             raise RuntimeError("RateLimiter.take needs its connection's write transaction")
         moved: dict[int, float] = {}
-        fastest = self._fastest  # the fastest so far, however late the reply it came from
+        # The fastest so far, however late the reply it came from.
+        usual = self._fastest + self.covered_delay
         while self._moves:
             event, at, trip = self._moves.popleft()
-            if trip > fastest:
-                at += trip - fastest
+            if trip > usual:
+                at += trip - usual
             moved[event] = max(at, moved.get(event, at))
         if moved:  # one statement: an UPDATE ... FROM uses one source row per target row
             db.execute(
@@ -196,10 +201,10 @@ class RateLimiter:
     def replied(self, event: int | None, sent_at: float) -> None:
         """The reply to the request of permit ``event``, written at ``sent_at``, has just come:
         from any thread. The next :meth:`take` moves the permit later by how much longer this
-        round trip took than the fastest (then) seen. The provider counted the request
-        somewhere between its writing and its reply; a round trip that took longer than the
-        fastest was held up somewhere, perhaps before the count, which is as late as the
-        provider then counted it."""
+        round trip took than the fastest (then) seen, beyond ``covered_delay``. The provider
+        counted the request somewhere between its writing and its reply; a round trip that took
+        longer than the fastest was held up somewhere, perhaps before the count, which is as
+        late as the provider then counted it."""
         if event is None:
             return
         trip = self.clock() - sent_at
@@ -270,5 +275,7 @@ def guarded(rates: Sequence[Rate]) -> list[Rate]:
     """The windows widened by 1% + 5 ms. A permit counts from the moment its request was
     written (:meth:`RateLimiter.sent`), but the provider counts when it arrives; without this
     margin, network jitter (and the provider's own delay in stamping a request) can make it
-    see one request too many in a window, and answer 429, although we never sent one."""
+    see one request too many in a window, and answer 429, although we never sent one. A delay
+    longer than the 5 ms shows in the request's round trip, and moves its permit
+    (:meth:`RateLimiter.replied`, with ``covered_delay=JITTER_SECONDS``)."""
     return [Rate(r.limit, r.period * (1 + JITTER_SHARE) + JITTER_SECONDS) for r in rates]

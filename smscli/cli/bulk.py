@@ -397,7 +397,7 @@ def _send(
     o: dict[str, Any],
 ) -> SendStats:
     from smscli.bulk import BulkEngine, take_lease
-    from smscli.ratelimit import RateLimiter
+    from smscli.ratelimit import JITTER_SECONDS, RateLimiter
 
     settings = cli.settings
     caps = driver.capabilities
@@ -408,7 +408,7 @@ def _send(
         engine = BulkEngine(
             driver,
             ledger,
-            RateLimiter(ledger.conn, aid, rates),
+            RateLimiter(ledger.conn, aid, rates, covered_delay=JITTER_SECONDS),
             aid,
             batch_size=o["batch_size"] or settings.get("batch_size") or caps.max_batch,
             concurrency=o["concurrency"] or settings.get("concurrency") or 4,
