@@ -391,3 +391,30 @@ def test_bulk_engine_claims_every_free_slot_in_one_commit(ledger):
     ]  # each exactly once
     assert all(seen == ["sending"] * len(seen) for seen in driver.seen_states)
     assert states(ledger, run_id) == ["accepted"] * 7
+
+
+def test_background_checkpoints_take_the_wal_copy_out_of_commits(ledger):
+    """Inside, a commit that passes 1,000 WAL pages does not copy them into the database (the
+    file stays as it was); the helper thread does, within its interval. Restored after."""
+    import threading
+    import time
+
+    from smscli.ledger import write_transaction
+
+    db = ledger.path
+    ledger.conn.execute("CREATE TABLE filler (x BLOB)")
+    ledger.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = db.stat().st_size
+    with ledger.background_checkpoints(every=0.5):
+        assert ledger.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        with write_transaction(ledger.conn):
+            ledger.conn.executemany(
+                "INSERT INTO filler VALUES (?)", ((bytes(4000),) for _ in range(1500))
+            )
+        assert db.stat().st_size == before  # 1,500+ pages in the WAL, none copied by the commit
+        deadline = time.monotonic() + 5
+        while db.stat().st_size == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert db.stat().st_size > before + 1500 * 4000  # copied by the helper
+    assert ledger.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    assert not [t for t in threading.enumerate() if t.name == "smscli-checkpoint"]
