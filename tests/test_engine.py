@@ -405,16 +405,17 @@ def test_background_checkpoints_take_the_wal_copy_out_of_commits(ledger):
     ledger.conn.execute("CREATE TABLE filler (x BLOB)")
     ledger.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = db.stat().st_size
-    with ledger.background_checkpoints(every=0.5):
+    with ledger.background_checkpoints(every=1.5):  # long after the commit below
         assert ledger.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
         with write_transaction(ledger.conn):
             ledger.conn.executemany(
                 "INSERT INTO filler VALUES (?)", ((bytes(4000),) for _ in range(1500))
             )
         assert db.stat().st_size == before  # 1,500+ pages in the WAL, none copied by the commit
-        deadline = time.monotonic() + 5
-        while db.stat().st_size == before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert db.stat().st_size > before + 1500 * 4000  # copied by the helper
+        copied = before + 1500 * 4000
+        deadline = time.monotonic() + 10
+        while db.stat().st_size <= copied and time.monotonic() < deadline:
+            time.sleep(0.05)  # the file grows as the helper's checkpoint copies pages
+        assert db.stat().st_size > copied  # copied by the helper
     assert ledger.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
     assert not [t for t in threading.enumerate() if t.name == "smscli-checkpoint"]
