@@ -59,7 +59,6 @@ from smscli.errors import (
 from smscli.http import on_wire
 from smscli.ledger import Ledger, Recorded, credits_state, now, without_fsync
 from smscli.providers.base import Batch, BatchResult, Capabilities, Message, turkish_mobile
-from smscli.ratelimit import Departure
 from smscli.recipients import normalise
 
 if TYPE_CHECKING:
@@ -666,7 +665,7 @@ class BulkEngine:
         any delay its reply shows)."""
         if permit is None:  # no rate limit to keep
             return self.driver.send(batch)
-        token = on_wire.set(Departure(self.limiter, permit))
+        token = on_wire.set(self.limiter.departure(permit))
         try:
             return self.driver.send(batch)
         finally:

@@ -212,6 +212,11 @@ class RateLimiter:
             self._fastest = trip
         self._moves.append((event, sent_at, trip))
 
+    def departure(self, event: int) -> Departure:
+        """The HTTP edge's hooks (:data:`smscli.http.on_wire`) for the request of permit
+        ``event``: :meth:`sent` and :meth:`replied` as it goes out and its reply comes in."""
+        return Departure(self, event)
+
     def wait_time(self) -> float:
         """Seconds until a permit could be taken (0.0 if now); records nothing.
 

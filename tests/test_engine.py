@@ -269,8 +269,8 @@ class RacingLimiter:
         self.ledger = ledger
         self.lost = False
 
-    def sent(self, event) -> None:
-        assert event is None
+    def departure(self, event):
+        raise AssertionError("no permit, so no request to time")
 
     def take(self, db) -> float:
         assert db.in_transaction
@@ -368,8 +368,8 @@ class WatchingLimiter:
         self.taken += 1
         return 0.0
 
-    def sent(self, event) -> None:
-        pass
+    def departure(self, event) -> None:
+        return None  # no hooks on the wire
 
     def block_until(self, until: float) -> None:
         raise AssertionError("no 429 expected")
