@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from smscli.errors import (
     InputError,
@@ -65,8 +65,7 @@ def _now() -> str:
 # --- balance ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BalanceReport:
+class BalanceReport(NamedTuple):
     provider: str
     credits: float | None
     raw: str | None
@@ -105,8 +104,7 @@ PROBE_ID = "0"
 PROBE_NUMBER = "+905000000000"
 
 
-@dataclass(frozen=True)
-class CredentialCheck:
+class CredentialCheck(NamedTuple):
     checked: bool
     """Whether a call was made; False where the provider has no harmless call."""
     how: str
@@ -155,8 +153,7 @@ def credits_text(value: float | None) -> str:
 # --- sender headers ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HeaderRow:
+class HeaderRow(NamedTuple):
     name: str
     source: str
     problem: str | None
@@ -602,8 +599,7 @@ def apply_report(
 # --- history ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RunSummary:
+class RunSummary(NamedTuple):
     id: str
     created_at: str
     finished_at: str | None

@@ -38,10 +38,10 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from contextlib import closing, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from smscli.encoding import encoding_and_parts, transliterate
 from smscli.errors import (
@@ -75,8 +75,7 @@ MAX_UNKNOWN_IN_A_ROW = 3
 SHOWN_PROBLEMS = 10
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(NamedTuple):
     """What identifies a run, besides the account: everything that changes what is sent."""
 
     input_sha256: str
@@ -92,7 +91,7 @@ class Spec:
     region: str
 
     def fingerprint(self, account: str) -> str:
-        blob = json.dumps([account, asdict(self)], sort_keys=True, ensure_ascii=False)
+        blob = json.dumps([account, self._asdict()], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -147,8 +146,7 @@ def totals(ledger: Ledger, run_id: str) -> Totals:
 # --- preparation --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """How to read messages out of a CSV table."""
 
     phone: int

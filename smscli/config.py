@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 from smscli.errors import ConfigError
 from smscli.providers.base import Account
@@ -54,16 +54,14 @@ NO_PROVIDER_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     value: Any
     origin: Origin
     detail: str = ""
     """Which variable, file or flag, for ``profiles show``."""
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(NamedTuple):
     """What the process was started with: variables, the ``.env`` file, the paths."""
 
     variables: Mapping[str, str]
@@ -119,12 +117,11 @@ def _find_upwards(start: Path, name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(NamedTuple):
     path: Path
     exists: bool
     default_profile: str | None = None
-    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    profiles: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     world_readable_secrets: bool = False
 
     @property
@@ -179,8 +176,7 @@ class ConfigFile:
         return cls(path, True, default, profiles, has_secrets and readable)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """The resolved profile. Immutable; ``values`` keeps the origin of each value."""
 
     profile: str | None

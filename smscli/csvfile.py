@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from smscli.errors import InputError
 
@@ -159,8 +160,7 @@ def read_numbers(
 _CP1254_UNDEFINED = frozenset(b"\x81\x8d\x8e\x8f\x90\x9d\x9e")
 
 
-@dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     """What one streaming pass over a file found: its encoding and content digest."""
 
     encoding: str

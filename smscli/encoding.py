@@ -15,8 +15,7 @@ in the Turkish single shift table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 Encoding = Literal["GSM-7", "GSM-7+TR", "UCS-2"]
 
@@ -54,8 +53,7 @@ _DROP_DEFAULT: Final = str.maketrans(dict.fromkeys(_DEFAULT_ALPHABET))
 _TRANSLITERATION: Final = str.maketrans("şŞğĞıİçÇöÖüÜâîûÂÎÛ", "sSgGiIcCoOuUaiuAIU")
 
 
-@dataclass(frozen=True)
-class Segmentation:
+class Segmentation(NamedTuple):
     """How a text will be sent: encoding, size and number of SMS parts."""
 
     encoding: Encoding

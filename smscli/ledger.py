@@ -24,10 +24,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from smscli.errors import ConfigError
 
@@ -135,8 +134,7 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-@dataclass(frozen=True)
-class NewMessage:
+class NewMessage(NamedTuple):
     seq: int
     source: str
     raw: str
@@ -148,8 +146,7 @@ class NewMessage:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     id: str
     created_at: str
     finished_at: str | None

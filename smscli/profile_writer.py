@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from smscli.errors import ConfigError, UsageError
 
@@ -54,8 +54,7 @@ _ESCAPES = {
 }
 
 
-@dataclass(frozen=True)
-class Written:
+class Written(NamedTuple):
     path: Path
     created_file: bool
     created_profile: bool

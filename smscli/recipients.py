@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
     raw: str
     """As the user wrote it."""
     source: str
@@ -33,8 +33,7 @@ class RecipientSet:
 _SEPARATORS = str.maketrans("", "", " -.()/\t\u00a0")
 
 
-@dataclass(frozen=True)
-class _Region:
+class _Region(NamedTuple):
     """Phonenumbers' validity rules of one region, compiled once (see :func:`_fast`)."""
 
     code: str

@@ -17,7 +17,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from smscli.encoding import Segmentation, analyse, transliterate, unsupported_chars
 from smscli.errors import (
@@ -89,8 +89,7 @@ def check_turkish_mode(provider: str, capabilities: Capabilities, turkish: bool 
         )
 
 
-@dataclass(frozen=True)
-class Draft:
+class Draft(NamedTuple):
     """What ``send`` will do, fully validated. A dry run stops here."""
 
     provider: str
@@ -154,8 +153,7 @@ def prepare(
     return Draft(provider, profile, sender, text, seg, checked, tuple(warnings))
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     to: str | None
     raw: str
     source: str

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from smscli.errors import InputError
 
 
-@dataclass(frozen=True)
-class Template:
+class Template(NamedTuple):
     source: str
     parts: tuple[str | int, ...]
     """Literal text, or the index of a placeholder in ``placeholders``."""

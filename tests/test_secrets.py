@@ -115,3 +115,15 @@ def test_no_secret_in_an_internal_error_traceback(cli, home, monkeypatch):
     assert "internal error: RuntimeError" in out.stderr
     assert "Traceback" in out.stderr
     assert_clean([out.stdout, out.stderr], home)
+
+
+def test_an_account_never_shows_its_secrets(home):
+    from rich.pretty import pretty_repr
+
+    from smscli.providers.base import Account
+
+    account = Account("masgsm", "https://x", api_key=KEY, username="u", password=PASSWORD)
+    shown = [repr(account), str(account), f"{account}", repr([account]), pretty_repr(account)]
+    assert "username='u'" in shown[0] and "masgsm" in shown[0]
+    assert_clean(shown, home)
+    assert account.secrets() == (KEY, PASSWORD)

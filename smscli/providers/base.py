@@ -9,7 +9,6 @@ per-recipient outcomes are returned as :class:`Outcome` data.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, Protocol
 
 if TYPE_CHECKING:
@@ -18,8 +17,7 @@ if TYPE_CHECKING:
 OutcomeStatus = Literal["accepted", "failed", "unknown"]
 
 
-@dataclass(frozen=True)
-class Capabilities:
+class Capabilities(NamedTuple):
     """What a provider can do, declared once per driver."""
 
     max_batch: int
@@ -39,16 +37,19 @@ class Capabilities:
     """Documented defaults, e.g. ``("100/minute", "5000/hour")``."""
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     """Connection settings of one provider account. Secrets never appear in ``repr``."""
 
     provider: str
     base_url: str
-    api_key: str | None = field(default=None, repr=False)
+    api_key: str | None = None
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: str | None = None
     timeout: float = 30.0
+
+    def __repr__(self) -> str:
+        shown = ("provider", "base_url", "username", "timeout")
+        return "Account(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in shown) + ")"
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.api_key, self.password) if s)
@@ -64,8 +65,7 @@ class Message(NamedTuple):
     text: str
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """Messages that go out in one request."""
 
     messages: tuple[Message, ...]
@@ -82,8 +82,7 @@ class Outcome(NamedTuple):
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class BatchResult:
+class BatchResult(NamedTuple):
     outcomes: tuple[Outcome, ...]
     credits_remaining: float | None = None
     batch_id: str | None = None
@@ -101,8 +100,7 @@ class BatchResult:
         ]
 
 
-@dataclass(frozen=True)
-class Balance:
+class Balance(NamedTuple):
     credits: float | None
     raw: str | None = None
     """The value as the provider wrote it."""
@@ -111,8 +109,7 @@ class Balance:
 DeliveryStatus = Literal["delivered", "undelivered", "pending", "unknown"]
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """The delivery state of one message, from a provider's report."""
 
     to: str
@@ -122,8 +119,7 @@ class Delivery:
     """The provider's own word for it (``DELIVERED``, ``Hatali``, ...), for the user."""
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """A sender header (başlık) usable with the account."""
 
     name: str

@@ -73,8 +73,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from smscli.errors import (
     AuthError,
@@ -118,8 +117,7 @@ REPORT_LISTS: tuple[tuple[str, DeliveryStatus], ...] = (
 _PLAIN_REPLY = re.compile(r"(\d{1,4})(?:[\s|:,;]+([\w.-]+))?")
 
 
-@dataclass(frozen=True)
-class _Reply:
+class _Reply(NamedTuple):
     code: int
     message: str
     id: str | None
