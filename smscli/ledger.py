@@ -18,7 +18,7 @@ Schema migrations are the ordered list below, applied by :meth:`Ledger.open` thr
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import sqlite3
 import threading
 import time
@@ -131,7 +131,7 @@ def now() -> str:
 
 
 def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
 
 
 class NewMessage(NamedTuple):

@@ -12,7 +12,6 @@ Order of work, which is what makes a message impossible to double-send by accide
 
 from __future__ import annotations
 
-import hashlib
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +49,8 @@ def account_id(account: Account) -> str:
         return "sandbox"
     who = account.username or ""
     if account.api_key:
+        import hashlib  # not on the dry run's path: ~5 ms to load OpenSSL
+
         who = "key-" + hashlib.sha256(account.api_key.encode()).hexdigest()[:12]
     return f"{account.provider}:{who}@{account.base_url.rstrip('/')}"
 

@@ -88,7 +88,6 @@ def _read_message(message: str | None, message_file: Path | None) -> str:
 def _entries(
     args: list[str], file: Path | None, stdin_used_for_message: bool
 ) -> list[tuple[str, str]]:
-    from smscli.csvfile import read_numbers
     from smscli.recipients import split_arguments
 
     entries = list(split_arguments(a for a in args if a != "-"))
@@ -100,6 +99,8 @@ def _entries(
                 (part.strip(), f"stdin line {i}") for part in line.split(",") if part.strip()
             )
     if file is not None:
+        from smscli.csvfile import read_numbers
+
         try:
             data = file.read_bytes()
         except OSError as exc:

@@ -15,7 +15,7 @@ run. ``headers()`` lists two simulated sender headers, ``SMSCLI`` and ``SANDBOX`
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -87,7 +87,7 @@ class Sandbox:
                 )
                 continue
             cost += analyse(m.text, batch.turkish).parts
-            outcomes.append(Outcome(m.key, "accepted", "sbx-" + secrets.token_hex(6)))
+            outcomes.append(Outcome(m.key, "accepted", "sbx-" + os.urandom(6).hex()))
         credits = self._credits()
         if cost > credits:
             raise CreditError(
