@@ -272,15 +272,18 @@ class Departure:
             self._limiter.replied(self._event, self._at)
 
 
-JITTER_SHARE = 0.01
+JITTER_SHARE = 0.001
 JITTER_SECONDS = 0.005
 
 
 def guarded(rates: Sequence[Rate]) -> list[Rate]:
-    """The windows widened by 1% + 5 ms. A permit counts from the moment its request was
+    """The windows widened by 0.1% + 5 ms. A permit counts from the moment its request was
     written (:meth:`RateLimiter.sent`), but the provider counts when it arrives; without this
     margin, network jitter (and the provider's own delay in stamping a request) can make it
     see one request too many in a window, and answer 429, although we never sent one. A delay
     longer than the 5 ms shows in the request's round trip, and moves its permit
-    (:meth:`RateLimiter.replied`, with ``covered_delay=JITTER_SECONDS``)."""
+    (:meth:`RateLimiter.replied`, with ``covered_delay=JITTER_SECONDS``), so the margin need
+    not grow with the window: its 0.1% is for clocks, twice the fastest rate at which NTP
+    slews one (500 ppm), so that the provider's clock and ours cannot disagree on the length
+    of a window by more."""
     return [Rate(r.limit, r.period * (1 + JITTER_SHARE) + JITTER_SECONDS) for r in rates]
