@@ -101,7 +101,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def request(
     client: httpx.Client,
     method: str,
-    url: str,
+    url: str | httpx.URL,
     *,
     provider: str,
     redactor: Redactor,
@@ -129,7 +129,7 @@ def request(
 def _request(
     client: httpx.Client,
     method: str,
-    url: str,
+    url: str | httpx.URL,
     *,
     provider: str,
     redactor: Redactor,

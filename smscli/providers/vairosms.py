@@ -139,6 +139,18 @@ class VairoSms:
         self._account = account
         self._client = client
         self._redact = Redactor(account.secrets())
+        self._urls: dict[str, httpx.URL] = {}
+
+    def _url(self, path: str) -> httpx.URL:
+        """``path`` under the base URL, with the key in the query string: built once per path,
+        for httpx's merging of ``params=`` into a URL is ~0.2 ms of CPU on every request."""
+        url = self._urls.get(path)
+        if url is None:
+            import httpx
+
+            base = self._account.base_url.rstrip("/") + path
+            url = self._urls[path] = httpx.URL(base, params={"api_key": self._account.api_key})
+        return url
 
     def check_recipient(self, e164: str) -> str | None:
         return check_turkish_mobile(self.name, e164)
@@ -168,10 +180,9 @@ class VairoSms:
         response = request(
             self._client,
             "POST",
-            self._account.base_url.rstrip("/") + SEND_PATH,
+            self._url(SEND_PATH),
             provider=self.name,
             redactor=self._redact,
-            params={"api_key": self._account.api_key},
             content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
             headers={"Content-Type": "application/json"},
         )
@@ -267,11 +278,10 @@ class VairoSms:
         return request(
             self._client,
             method,
-            self._account.base_url.rstrip("/") + path,
+            self._url(path),
             provider=self.name,
             redactor=self._redact,
             read_only=True,
-            params={"api_key": self._account.api_key},
             **extra,
         )
 
