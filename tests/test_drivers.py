@@ -339,6 +339,45 @@ def test_customersms_matches_numbers_by_digits(
     assert statuses(result) == {"m0": ("failed", None), "m1": ("accepted", "77")}
 
 
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        # in our order until the third entry, which is the fourth number in national form
+        (
+            [(US1, "a"), (US2, "b"), ("05059876543", "d"), (TR2, "c")],
+            {"m0": "a", "m1": "b", "m2": "c", "m3": "d"},
+        ),
+        # a number repeated: its first entry counts, and the one it displaced is unreported
+        ([(US1, "a"), (US1, "x"), (TR2, "c")], {"m0": "a", "m2": "c"}),
+        # fewer entries than numbers, all in order: the rest are unreported
+        ([(US1, "a"), (US2, "b")], {"m0": "a", "m1": "b"}),
+        # more entries than numbers: the extra one is not ours
+        (
+            [(US1, "a"), (US2, "b"), (TR2, "c"), (TR3, "d"), ("+905550000000", "e")],
+            {"m0": "a", "m1": "b", "m2": "c", "m3": "d"},
+        ),
+    ],
+)
+def test_customersms_matches_in_order_then_by_number(
+    server: Server, client: httpx.Client, results: list[tuple[str, str]], expected: dict
+) -> None:
+    server.reply(
+        200,
+        {
+            "success": True,
+            "results": [
+                {"phone": phone, "success": True, "message_id": mid} for phone, mid in results
+            ],
+        },
+    )
+    result = customersms(client).send(batch(US1, US2, TR2, TR3))
+    assert [o.key for o in result.outcomes] == ["m0", "m1", "m2", "m3"]
+    assert statuses(result) == {
+        key: ("accepted", expected[key]) if key in expected else ("unknown", None)
+        for key in ("m0", "m1", "m2", "m3")
+    }
+
+
 def test_customersms_failed_entries_keep_their_reason(server: Server, client: httpx.Client) -> None:
     server.reply(
         200,

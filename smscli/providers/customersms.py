@@ -160,20 +160,29 @@ class CustomerSms:
         results: list[Any],
         response: httpx.Response,
     ) -> BatchResult:
-        unmatched = _Unmatched(batch.messages)
+        messages = batch.messages
+        # The usual reply lists our numbers as we wrote them, in our order: matched by
+        # position until an entry is not, then by number among the messages left.
+        unmatched: _Unmatched | None = None
         outcomes: dict[str, Outcome] = {}
-        for entry in results:
+        for n, entry in enumerate(results):
             if not (
                 isinstance(entry, dict)
                 and isinstance(entry.get("phone"), str | int)
                 and isinstance(entry.get("success"), bool)
             ):
                 raise unreadable(self.name, response, self._redact)
+            if unmatched is None:
+                if n < len(messages) and entry["phone"] == messages[n].to:
+                    outcomes[messages[n].key] = self._outcome(messages[n], entry)
+                    continue
+                unmatched = _Unmatched(messages[n:])
             message = unmatched.take(str(entry["phone"]))
             if message is None:
                 continue
             outcomes[message.key] = self._outcome(message, entry)
-        for message in unmatched.left.values():
+        left = messages[len(results) :] if unmatched is None else unmatched.left.values()
+        for message in left:
             outcomes[message.key] = Outcome(
                 message.key,
                 "unknown",
