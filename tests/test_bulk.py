@@ -567,3 +567,26 @@ def test_profile_rate_limit_provokes_no_429_from_a_provider_enforcing_it(cli, ho
     assert out.exit_code == 0, out.stderr
     assert len(emulator.received) == 45  # one request per personalised text
     assert emulator.rate_limited == 0
+
+
+@pytest.mark.parametrize(("setting", "code", "sent"), [("", 8, 0), ("rate_limits = []", 0, 1)])
+def test_an_empty_rate_limits_list_lifts_the_documented_limits(
+    cli, home, emulator, setting, code, sent
+):
+    from smscli.ledger import Ledger
+    from smscli.providers.base import Account
+    from smscli.ratelimit import Rate, RateLimiter
+    from smscli.sending import account_id
+
+    home.write_config(emulator.profiles(setting))
+    path = write_csv(home, PEOPLE[:1]).name
+    # customersms documents 100 requests a minute: another process has just used them all
+    account = Account("customersms", emulator.base_url("customersms"), Emulator.CUSTOMERSMS_KEY)
+    ledger = Ledger.open(home.ledger)
+    limiter = RateLimiter(ledger.conn, account_id(account), [Rate(100, 60.0)])
+    assert all(limiter.try_acquire() == 0.0 for _ in range(100))
+    ledger.close()
+
+    out = cli("bulk", path, "-m", TEMPLATE, "--yes", "-p", "cs", "--max-wait", "1")
+    assert out.exit_code == code, out.stderr
+    assert len(emulator.received) == sent

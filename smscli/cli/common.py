@@ -221,10 +221,12 @@ def open_driver(
 
 def rate_limits(cli: Cli, cls: type[Provider]) -> list[Rate]:
     """The profile's ``rate_limits``, else the provider's documented ones, with a margin
-    for network jitter."""
+    for network jitter. ``rate_limits = []`` is no limit of our own (a 429 still pauses)."""
     from smscli.ratelimit import guarded, parse_rate
 
-    texts = cli.settings.get("rate_limits") or cls.capabilities.rate_limits
+    texts = cli.settings.get("rate_limits")
+    if texts is None:
+        texts = cls.capabilities.rate_limits
     try:
         return guarded([parse_rate(str(t)) for t in texts])
     except ValueError as exc:
