@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
+
+if TYPE_CHECKING:
+    import logging
 
 MASK = "***"
 _QUERY_SECRET = re.compile(r"(?i)(?<=[?&])(api_key|apikey|key|password|pass|p|token)=([^&\s\"']+)")
@@ -16,6 +18,7 @@ def _forms(secret: str) -> set[str]:
     """The ways a secret can be written on the wire or echoed back: raw, URL-encoded (either
     case of hex), JSON-escaped (PHP's ``json_encode`` also escapes ``/``), HTML-escaped."""
     import html  # here, not at start-up: only commands with a secret get this far
+    import json
 
     forms = {secret, html.escape(secret), html.escape(secret, quote=False)}
     for encoded in (quote(secret, safe=""), quote_plus(secret), quote(secret)):
@@ -58,11 +61,11 @@ def excerpt(text: str, redactor: Redactor, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-class RedactingFilter(logging.Filter):
-    """Redacts every record that passes through a handler (httpx logs full URLs)."""
+class RedactingFilter:
+    """Redacts every record that passes through a handler (httpx logs full URLs). A handler
+    takes any object with a ``filter`` method, so this module need not import logging."""
 
     def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:

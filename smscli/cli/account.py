@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +18,7 @@ from smscli.cli.common import (
     check_account,
     command,
     open_driver,
+    print_json,
     rate_limits,
 )
 
@@ -165,10 +165,6 @@ def _progress(cli: Cli, total: int) -> Iterator[Callable[[int], None] | None]:
         yield lambda n: bar.advance(task, n)
 
 
-def _dump(document: dict[str, Any]) -> None:
-    print(jsonlib.dumps(document, ensure_ascii=False))
-
-
 def _table(*columns: str, no_wrap: tuple[str, ...] = ()) -> Any:
     from rich.table import Table
 
@@ -196,7 +192,7 @@ def _render_balance(cli: Cli, result: BalanceReport) -> None:
     if result.source == "ledger":
         label += f" at {local_time(result.as_of)} ({ago(result.as_of)})"
     if cli.json:
-        _dump(
+        print_json(
             {
                 "provider": result.provider,
                 "profile": cli.settings.profile,
@@ -220,7 +216,7 @@ def _render_report(cli: Cli, result: DeliveryReport) -> None:
     for warning in result.warnings:
         cli.warn(warning)
     if cli.json:
-        _dump(
+        print_json(
             {
                 "provider": result.provider,
                 "profile": cli.settings.profile,
@@ -285,7 +281,7 @@ def _render_report(cli: Cli, result: DeliveryReport) -> None:
 def _render_headers(cli: Cli, result: HeaderList) -> None:
     redact = cli.redactor
     if cli.json:
-        _dump(
+        print_json(
             {
                 "provider": result.provider,
                 "profile": cli.settings.profile,

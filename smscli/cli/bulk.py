@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 import sys
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from smscli.cli.common import (
     check_account,
     command,
     open_driver,
+    print_json,
     rate_limits,
 )
 from smscli.errors import CreditError, ExitCode, InputError, Unfinished, UsageError
@@ -495,7 +495,7 @@ def _render_preview(
         )
     if cli.json or cli.quiet:
         if dry_run and cli.json:
-            print(jsonlib.dumps(_preview_document(ledger, run_id, t, resumed), ensure_ascii=False))
+            print_json(_preview_document(ledger, run_id, t, resumed))
         return t
     from rich.table import Table
 
@@ -679,6 +679,8 @@ def _print_document(
     stats: SendStats | None,
 ) -> None:
     """The contract's document, streamed: a result for every row, never all in memory."""
+    import json as jsonlib
+
     run = ledger.run(run_id)
     assert run is not None
     head = {

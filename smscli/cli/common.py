@@ -53,6 +53,13 @@ DebugOpt = Annotated[
 ]
 
 
+def print_json(document: dict[str, Any]) -> None:
+    """A command's ``--json`` document on stdout, as UTF-8 text."""
+    import json
+
+    print(json.dumps(document, ensure_ascii=False))
+
+
 @dataclass
 class Cli:
     """The state of one command invocation."""

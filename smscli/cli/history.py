@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smscli.cli.common import Cli, JsonOpt, QuietOpt, command
+from smscli.cli.common import Cli, JsonOpt, QuietOpt, command, print_json
 
 if TYPE_CHECKING:
     from smscli.account import RunSummary
@@ -48,12 +47,7 @@ def list_runs(
             with Ledger.open(path) as ledger:
                 runs = core.history(ledger, limit=limit, provider=provider, profile=profile)
         if cli.json:
-            print(
-                jsonlib.dumps(
-                    {"ledger": str(path), "runs": [_run_document(r) for r in runs]},
-                    ensure_ascii=False,
-                )
-            )
+            print_json({"ledger": str(path), "runs": [_run_document(r) for r in runs]})
             return
         if cli.quiet:
             return
@@ -113,32 +107,29 @@ def show(
         with Ledger.open(path) as ledger:
             summary, messages = core.run_messages(ledger, run)
         if cli.json:
-            print(
-                jsonlib.dumps(
-                    {
-                        "run": _run_document(summary),
-                        "messages": [
-                            {
-                                "seq": m["seq"],
-                                "to": m["recipient"],
-                                "input": m["raw"],
-                                "source": m["source"],
-                                "state": m["state"],
-                                "segments": m["segments"],
-                                "encoding": m["encoding"],
-                                "message_id": m["provider_message_id"],
-                                "batch_id": m["batch_id"],
-                                "error": m["error"],
-                                "report": m["report_detail"],
-                                "reported_at": m["reported_at"],
-                                "updated_at": m["updated_at"],
-                                "text": m["text"],
-                            }
-                            for m in messages
-                        ],
-                    },
-                    ensure_ascii=False,
-                )
+            print_json(
+                {
+                    "run": _run_document(summary),
+                    "messages": [
+                        {
+                            "seq": m["seq"],
+                            "to": m["recipient"],
+                            "input": m["raw"],
+                            "source": m["source"],
+                            "state": m["state"],
+                            "segments": m["segments"],
+                            "encoding": m["encoding"],
+                            "message_id": m["provider_message_id"],
+                            "batch_id": m["batch_id"],
+                            "error": m["error"],
+                            "report": m["report_detail"],
+                            "reported_at": m["reported_at"],
+                            "updated_at": m["updated_at"],
+                            "text": m["text"],
+                        }
+                        for m in messages
+                    ],
+                }
             )
             return
         if cli.quiet:

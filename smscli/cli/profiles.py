@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,6 +16,7 @@ from smscli.cli.common import (
     ProviderOpt,
     QuietOpt,
     command,
+    print_json,
     warn_if_plain_http,
 )
 
@@ -59,17 +59,14 @@ def list_profiles(
         ]
         env_provider = env.lookup("SMSCLI_PROVIDER")
         if cli.json:
-            print(
-                jsonlib.dumps(
-                    {
-                        "config": str(config.path),
-                        "config_exists": config.exists,
-                        "default": default,
-                        "environment_provider": env_provider[0] if env_provider else None,
-                        "profiles": rows,
-                    },
-                    ensure_ascii=False,
-                )
+            print_json(
+                {
+                    "config": str(config.path),
+                    "config_exists": config.exists,
+                    "default": default,
+                    "environment_provider": env_provider[0] if env_provider else None,
+                    "profiles": rows,
+                }
             )
             return
         for warning in config.warnings:
@@ -130,16 +127,13 @@ def show(
                 value = mask(str(value))
             rows.append({"setting": key, "value": value, "origin": v.origin, "from": v.detail})
         if cli.json:
-            print(
-                jsonlib.dumps(
-                    {
-                        "profile": settings.profile,
-                        "selected_by": settings.profile_origin,
-                        "config": str(settings.config.path),
-                        "settings": rows,
-                    },
-                    ensure_ascii=False,
-                )
+            print_json(
+                {
+                    "profile": settings.profile,
+                    "selected_by": settings.profile_origin,
+                    "config": str(settings.config.path),
+                    "settings": rows,
+                }
             )
             return
         from rich.table import Table
@@ -377,19 +371,16 @@ def _render_added(
         }
     action = "added" if written.created_profile else "updated"
     if cli.json:
-        print(
-            jsonlib.dumps(
-                {
-                    "profile": name,
-                    "config": str(written.path),
-                    "created_file": written.created_file,
-                    "action": action,
-                    "default": written.default,
-                    "settings": settings,
-                    "test": test,
-                },
-                ensure_ascii=False,
-            )
+        print_json(
+            {
+                "profile": name,
+                "config": str(written.path),
+                "created_file": written.created_file,
+                "action": action,
+                "default": written.default,
+                "settings": settings,
+                "test": test,
+            }
         )
         return
     if cli.quiet:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
+
+from smscli.cli.common import print_json
 
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
@@ -63,7 +64,7 @@ def send_document(report: Report, draft: Draft, redact: Any) -> dict[str, Any]:
 
 def send_report(cli: Cli, report: Report, draft: Draft) -> None:
     if cli.json:
-        print(json.dumps(send_document(report, draft, cli.redactor), ensure_ascii=False))
+        print_json(send_document(report, draft, cli.redactor))
         return
     for warning in report.warnings:
         cli.warn(warning)
