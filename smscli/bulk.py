@@ -578,13 +578,16 @@ class BulkEngine:
             budget = None if self.limit is None else self.limit - stats.claimed
             if budget is not None and budget <= 0:
                 return
-            cursor = self.ledger.conn.cursor()
-            cursor.row_factory = None  # plain tuples: one per message of the campaign
-            rows = cursor.execute(
-                "SELECT id, recipient, text, encoding = 'GSM-7+TR' FROM messages"
-                " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?",
+            # One row of JSON, not a row per message: sqlite3 gives up the GIL for every row
+            # it steps to, and waits behind the HTTP threads to get it back each time.
+            (found,) = self.ledger.conn.execute(
+                "SELECT json_group_array(json_array(id, recipient, text,"
+                " encoding = 'GSM-7+TR')) FROM (SELECT * FROM messages"
+                " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?)",
                 (run_id, window if budget is None else min(window, budget)),
-            ).fetchall()
+            ).fetchone()
+            rows: list[tuple[int, str, str, int]] = json.loads(found)
+            rows.sort()  # by id, which is input order (a run's rows are inserted in order)
             if not rows:
                 return
             batches: list[tuple[list[Message], bool, _InFlight]] = []

@@ -440,6 +440,19 @@ def test_masgsm_shared_text_goes_as_type_0(bulk, home, emulator):
     assert parse_qsl(req.body.decode())[0] == ("type", "0")
 
 
+def test_texts_reach_the_wire_as_written_in_input_order(bulk, home, emulator):
+    # Quotes, backslashes, a line break, a tab, emoji and Turkish letters survive the
+    # ledger's window reads; requests of two, one at a time, leave in the order of the file.
+    notes = ['"tırnak" \\yol\\', "iki\nsatır", "sekme\tşu", "çğıöşü ÇĞİÖŞÜ", "{x}", "son"]
+    notes = [f"{note} 🎉" for note in notes]  # all UCS-2: one group, so one order
+    rows = [(f"Kişi {i}", f"0532{i:07d}", note) for i, note in enumerate(notes, 1)]
+    path = write_csv(home, rows, encoding="utf-8", header=["Ad Soyad", "Telefon", "Not"])
+    out = bulk(path.name, "-m", "{Not}", "--yes", "--batch-size", "2", "--concurrency", "1")
+    assert out.exit_code == 0, out.stderr
+    sent = [(m["dest"], m["msg"]) for r in posts(emulator) for m in json.loads(r.body)["mesajlar"]]
+    assert sent == [(f"90532{i:07d}", note) for i, note in enumerate(notes, 1)]
+
+
 def test_customersms_groups_identical_texts(bulk, home, emulator):
     assert bulk(write_csv(home, PEOPLE).name, "-m", "Duyuru", "--yes", profile="cs").exit_code == 0
     (req,) = posts(emulator)
