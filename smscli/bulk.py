@@ -619,17 +619,16 @@ class BulkEngine:
         started = self.clock()
         permits: list[int | None] = []
 
-        def permit(db: sqlite3.Connection) -> float:
-            wait = self.limiter.take(db)
-            if wait <= 0:
-                permits.append(self.limiter.taken)
-            return wait
+        def take(db: sqlite3.Connection, wanted: int) -> tuple[int, float]:
+            taken, wait = self.limiter.take_some(db, wanted)
+            permits.extend(taken)
+            return len(taken), wait
 
         while True:
             if self.clock() - self._last_lease > LEASE_SECONDS / 4:
                 take_lease(self.ledger, run_id, self.clock)
                 self._last_lease = self.clock()
-            count, pause = self.ledger.claim(batches, recorded=self._unsaved, permit=permit)
+            count, pause = self.ledger.claim(batches, recorded=self._unsaved, permits=take)
             self._unsaved.clear()
             if count:
                 return permits

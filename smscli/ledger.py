@@ -318,24 +318,22 @@ class Ledger:
         batches: Sequence[Sequence[int]],
         *,
         recorded: Sequence[Recorded] = (),
-        permit: Callable[[sqlite3.Connection], float] | None = None,
+        permits: Callable[[sqlite3.Connection, int], tuple[int, float]] | None = None,
     ) -> tuple[int, float]:
         """Claim the messages of requests just before they leave: one commit, durable on
         return, for every batch of ``batches`` (one request each) and the ``recorded``
         outcomes collected since the last commit, whose own commits this saves.
 
-        ``permit`` (a rate limiter's ``take``) is asked once per batch, in order, inside the
-        same transaction, so a claim never exists without its permit: the batches before the
-        first refusal are claimed, the rest are not. Returns how many batches were claimed
-        and the wait the refusal asked for (0.0 when every batch was claimed)."""
+        ``permits`` (a rate limiter's, asked for one permit per batch) is called once, inside
+        the same transaction, and says how many it gave and the wait the next would need, so
+        a claim never exists without its permit: the batches it gave permits for are claimed,
+        in order, the rest are not. Returns how many batches were claimed and that wait (0.0
+        when every batch was claimed)."""
         count, wait = len(batches), 0.0
         with self.transaction() as db:
             self._write_outcomes(db, recorded)
-            if permit is not None:
-                for n in range(len(batches)):
-                    if (wait := permit(db)) > 0:
-                        count = n
-                        break
+            if permits is not None:
+                count, wait = permits(db, count)
             if count:
                 self._move(db, [i for ids in batches[:count] for i in ids], "sending")
         return count, wait
@@ -371,34 +369,28 @@ class Ledger:
             self._write_outcomes(db, recorded)
 
     def _write_outcomes(self, db: sqlite3.Connection, recorded: Sequence[Recorded]) -> None:
-        """One statement per distinct (state, error) of a request, its ids and provider ids
-        passed as one JSON array: the main thread gives up the GIL once for a whole batch
-        (``executemany`` gives it up for every row, and then waits behind the HTTP threads to
-        get it back). Of the provider states only the last one written for a key is kept."""
-        stamp = now()
+        """Every outcome of every request in one statement, passed as one JSON array: the main
+        thread gives up the GIL once for all of them (``executemany`` gives it up for every
+        row, and then waits behind the HTTP threads to get it back). Of the provider states
+        only the last one written for a key is kept."""
+        rows: list[tuple[int, str, str | None, str | None, str | None]] = []
         states: dict[tuple[str, str], str] = {}
         for outcomes, batch_id, account_state in recorded:
             if account_state is not None:
                 account, key, value = account_state
                 states[account, key] = value
-            self._write_batch(db, outcomes, batch_id, stamp)
+            rows += [(i, state, pid, err, batch_id) for i, state, pid, err in outcomes]
+        if rows:
+            db.execute(
+                "UPDATE messages SET state = json_extract(j.value, '$[1]'),"
+                " provider_message_id = json_extract(j.value, '$[2]'),"
+                " error = json_extract(j.value, '$[3]'), batch_id = json_extract(j.value, '$[4]'),"
+                " updated_at = ? FROM json_each(?) AS j"
+                " WHERE messages.id = json_extract(j.value, '$[0]')",
+                (now(), json.dumps(rows)),
+            )
         for (account, key), value in states.items():
             self._set_state(db, account, key, value)
-
-    @staticmethod
-    def _write_batch(
-        db: sqlite3.Connection, outcomes: Iterable[OutcomeRow], batch_id: str | None, stamp: str
-    ) -> None:
-        groups: dict[tuple[str, str | None], list[tuple[int, str | None]]] = {}
-        for i, state, pid, err in outcomes:
-            groups.setdefault((state, err), []).append((i, pid))
-        for (state, err), pairs in groups.items():
-            db.execute(
-                "UPDATE messages SET state = ?, error = ?, batch_id = ?, updated_at = ?,"
-                " provider_message_id = json_extract(j.value, '$[1]')"
-                " FROM json_each(?) AS j WHERE messages.id = json_extract(j.value, '$[0]')",
-                (state, err, batch_id, stamp, json.dumps(pairs)),
-            )
 
     # provider state (simulated credits, last reported balance) ---------------------------
 

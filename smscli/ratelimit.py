@@ -136,6 +136,16 @@ class RateLimiter:
                 ),
             ]
         )
+        self._free_query = "SELECT " + ", ".join(
+            [
+                "(SELECT until FROM rate_blocks WHERE account = ?1)",
+                *(
+                    "(SELECT count(*) FROM (SELECT 1 FROM rate_events WHERE account = ?1"
+                    f" AND at > ?2 - {rate.period!r} LIMIT {rate.limit}))"
+                    for rate in self.rates
+                ),
+            ]
+        )
         self.taken: int | None = None
         """The event of the last permit :meth:`take` gave (None without rates)."""
         self._moves: deque[tuple[int, float, float]] = deque()
@@ -155,6 +165,16 @@ class RateLimiter:
         """:meth:`try_acquire` inside the caller's open write transaction on this limiter's
         connection, so that a permit and the claim of the request it is for are one commit:
         both or neither."""
+        taken, wait = self.take_some(db, 1)
+        self.taken = taken[0] if taken else None
+        return wait
+
+    def take_some(self, db: sqlite3.Connection, wanted: int) -> tuple[list[int | None], float]:
+        """Up to ``wanted`` permits at once, as :meth:`take` takes one: the permits taken, in
+        order (their events, or None each without rates, when nothing is recorded), and the
+        wait the next one would need (0.0 when all were taken). Two statements however many
+        are taken (a statement is a trip without the GIL, and the HTTP threads hold it
+        meanwhile), a third to find the wait after a refusal."""
         if db is not self.conn or not db.in_transaction:
             raise RuntimeError("RateLimiter.take needs its connection's write transaction")
         moved: dict[int, float] = {}
@@ -172,20 +192,32 @@ class RateLimiter:
                 (json.dumps(moved),),
             )
         now = self.clock()
-        wait = self._wait(now)
-        self.taken = None
-        if wait == 0.0 and self.rates:
+        if not self.rates:
+            wait = self._wait(now)  # only a block can stop us, and there is nothing to record
+            return ([None] * wanted if wait == 0.0 else []), wait
+        # Each window's permits inside it, counted up to its limit: what is left is free.
+        block, *counts = db.execute(self._free_query, (self.account, now)).fetchone()
+        free = 0 if block is not None and now < block else wanted
+        for rate, count in zip(self.rates, counts, strict=True):
+            free = min(free, rate.limit - count)
+        taken: list[int | None] = []
+        if free > 0:
             if self._until_prune <= 0:  # a statement less for most permits
                 db.execute(
                     "DELETE FROM rate_events WHERE account = ? AND at <= ?",
                     (self.account, now - self._longest),
                 )
                 self._until_prune = PRUNE_EVERY
-            self._until_prune -= 1
-            self.taken = db.execute(
-                "INSERT INTO rate_events (account, at) VALUES (?, ?)", (self.account, now)
+            self._until_prune -= free
+            # One statement; the rows of one INSERT get consecutive rowids (each the
+            # table's largest plus one), the last of them its lastrowid.
+            last = db.execute(
+                "INSERT INTO rate_events (account, at) VALUES " + ", ".join(["(?1, ?2)"] * free),
+                (self.account, now),
             ).lastrowid
-        return wait
+            assert last is not None
+            taken = list(range(last - free + 1, last + 1))
+        return taken, 0.0 if free == wanted else self._wait(now)
 
     def sent(self, event: int | None) -> float:
         """The request of permit ``event`` has just been written: from any thread. The next

@@ -263,8 +263,6 @@ def test_rate_limiter_leaves_the_ledger_durable(ledger):
 class RacingLimiter:
     """A permit looks free, but another process takes it first once."""
 
-    taken = None
-
     def __init__(self, ledger) -> None:
         self.ledger = ledger
         self.lost = False
@@ -272,12 +270,12 @@ class RacingLimiter:
     def departure(self, event):
         raise AssertionError("no permit, so no request to time")
 
-    def take(self, db) -> float:
+    def take_some(self, db, wanted: int) -> tuple[list[None], float]:
         assert db.in_transaction
         if not self.lost:
             self.lost = True
-            return 0.5
-        return 0.0
+            return [], 0.5
+        return [None] * wanted, 0.0  # permits without events: no request to time
 
     def block_until(self, until: float) -> None:
         raise AssertionError("no 429 expected")
@@ -333,23 +331,25 @@ def test_a_refused_permit_claims_nothing_but_keeps_the_outcomes(ledger):
     first, second = (m["id"] for m in ledger.messages(run_id))
     assert ledger.claim([[first]]) == (1, 0.0)
     outcome = ([(first, "accepted", "id-1", None)], None, None)
-    assert ledger.claim([[second]], recorded=[outcome], permit=lambda db: 2.5) == (0, 2.5)
+    refused = ledger.claim([[second]], recorded=[outcome], permits=lambda db, n: (0, 2.5))
+    assert refused == (0, 2.5)
     assert states(ledger, run_id) == ["accepted", "pending"]
-    assert ledger.claim([[second]], permit=lambda db: 0.0) == (1, 0.0)
+    assert ledger.claim([[second]], permits=lambda db, n: (n, 0.0)) == (1, 0.0)
     assert states(ledger, run_id) == ["accepted", "sending"]
 
 
-def test_a_claim_of_several_requests_stops_at_the_first_refused_permit(ledger):
+def test_a_claim_of_several_requests_claims_those_with_a_permit(ledger):
     run_id = bulk_run(ledger, [f"+90532123456{i}" for i in range(5)])
     ids = [m["id"] for m in ledger.messages(run_id)]
-    answers = [0.0, 0.0, 1.5, 0.0]  # the third request's permit is refused
+    asked = []
 
-    def permit(db) -> float:
+    def permits(db, wanted: int) -> tuple[int, float]:
         assert db.in_transaction
-        return answers.pop(0)
+        asked.append(wanted)
+        return 2, 1.5  # two permits; the third request's is refused
 
-    assert ledger.claim([ids[:2], ids[2:3], ids[3:4], ids[4:]], permit=permit) == (2, 1.5)
-    assert answers == [0.0]  # not asked again after the refusal
+    assert ledger.claim([ids[:2], ids[2:3], ids[3:4], ids[4:]], permits=permits) == (2, 1.5)
+    assert asked == [4]  # asked once, for every request
     assert states(ledger, run_id) == ["sending"] * 3 + ["pending"] * 2
 
 
@@ -360,13 +360,15 @@ class WatchingLimiter:
     def __init__(self, ledger, run_id) -> None:
         self.ledger, self.run_id = ledger, run_id
         self.seen: list[list[str]] = []
+        self.wanted: list[int] = []
         self.taken = 0
 
-    def take(self, db) -> float:
+    def take_some(self, db, wanted: int) -> tuple[list[int], float]:
         assert db.in_transaction
         self.seen.append(states(self.ledger, self.run_id))
-        self.taken += 1
-        return 0.0
+        self.wanted.append(wanted)
+        self.taken += wanted
+        return list(range(self.taken - wanted, self.taken)), 0.0
 
     def departure(self, event) -> None:
         return None  # no hooks on the wire
@@ -382,9 +384,9 @@ def test_bulk_engine_claims_every_free_slot_in_one_commit(ledger):
     driver = ScriptedDriver(str(ledger.path), ["ok"] * 4)
     limiter = WatchingLimiter(ledger, run_id)
     stats = BulkEngine(driver, ledger, limiter, "acct", batch_size=2, concurrency=3).run(run_id)
-    # The three requests that fit in flight at the start got their permits in one
-    # transaction: none of their messages was claimed before the last permit was taken.
-    assert limiter.seen[:3] == [["pending"] * 7] * 3
+    # The three requests that fit in flight at the start got their permits at once, in the
+    # transaction that claimed them: none of their messages was claimed before.
+    assert limiter.seen[0] == ["pending"] * 7 and limiter.wanted[0] == 3
     assert stats.requests == 4 and limiter.taken == 4
     assert sorted(m.to for b in driver.batches for m in b.messages) == [
         f"+90532123456{i}" for i in range(7)

@@ -509,6 +509,87 @@ def test_property_windows_hold_and_waits_are_exact(
     assert_windows_respected(successes, rates)
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    windows,
+    st.lists(
+        st.tuples(
+            st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=1.0)),  # advance
+            st.integers(min_value=1, max_value=6),  # permits wanted at once
+            st.integers(min_value=0, max_value=1),  # limiter
+            st.floats(min_value=-0.5, max_value=0.5),  # a block from now (< 0: none)
+        ),
+        max_size=25,
+    ),
+)
+def test_property_several_permits_at_once_are_as_many_as_there_is_room_for(
+    windows: list[tuple[int, float]], operations: list[tuple[float, int, int, float]]
+) -> None:
+    """take_some gives as many permits as every window has room for (none while blocked), in
+    order, as the events of their own rows, and the wait that one more would need."""
+    from smscli.ledger import write_transaction
+
+    rates = [Rate(limit, period) for limit, period in windows]
+    longest = max(r.period for r in rates)
+    clock = FakeClock(1_700_000_000.0)
+    successes: list[float] = []
+    blocked = -math.inf
+
+    def room_in_model(wanted: int) -> int:
+        now = clock.t
+        if now < blocked:
+            return 0
+        inside = [sum(1 for s in successes if s > now - r.period) for r in rates]
+        return max(0, min([wanted] + [r.limit - n for r, n in zip(rates, inside, strict=True)]))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ledger.sqlite3"
+        create_db(path)
+        conns = [connect(path), connect(path)]
+        try:
+            limiters = [RateLimiter(c, "acct", rates, clock=clock) for c in conns]
+            for advance, wanted, which, block in operations:
+                clock.t += advance * 2 * longest
+                if block > 0:
+                    limiters[1 - which].block_until(clock.t + block * longest)
+                    blocked = max(blocked, clock.t + block * longest)
+                conn, room = conns[which], room_in_model(wanted)
+                with write_transaction(conn):
+                    taken, wait = limiters[which].take_some(conn, wanted)
+                    rows = conn.execute(
+                        "SELECT rowid FROM rate_events WHERE at = ? ORDER BY rowid DESC LIMIT ?",
+                        (clock.t, len(taken)),
+                    ).fetchall()
+                assert len(taken) == room
+                assert taken == sorted(r[0] for r in rows)  # its own rows, in order
+                assert (wait == 0.0) == (room == wanted)
+                if room < wanted:
+                    assert wait == limiters[1 - which].wait_time()
+                successes += [clock.t] * len(taken)
+        finally:
+            for c in conns:
+                c.close()
+    assert_windows_respected(successes, rates)
+
+
+def test_several_permits_at_once_take_two_statements(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    from smscli.ledger import write_transaction
+
+    conn, _ = conns
+    limiter = RateLimiter(conn, "acct", [Rate(5, 1.0), Rate(100, 60.0)], clock=FakeClock())
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    with write_transaction(conn):
+        statements.clear()
+        assert limiter.take_some(conn, 4) == ([1, 2, 3, 4], 0.0)
+        assert len(statements) == 3  # the prune is due at the first permit, then every 16th
+        statements.clear()
+        assert limiter.take_some(conn, 3) == ([5], _exact_wait(0.0, 0.0, 1.0))
+        assert len(statements) == 3  # room counted, one taken, the wait for the next
+
+
 def test_take_is_part_of_the_callers_transaction(
     conns: tuple[sqlite3.Connection, sqlite3.Connection],
 ) -> None:
