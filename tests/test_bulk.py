@@ -287,6 +287,20 @@ def test_dry_run_sends_nothing_and_shows_rendered_messages(bulk, home, emulator)
     assert not home.ledger.exists() or ledger(home, "SELECT COUNT(*) FROM runs") == [(0,)]
 
 
+def test_names_and_texts_are_shown_as_they_are_not_as_markup_or_emoji_codes(
+    bulk, cli, home, emulator
+):
+    # rich would show "[bold]" as bold and ":smile:" as 😄: not what the file is called, nor
+    # what the SMS says.
+    path = write_csv(home, [("Ali :smile:", "05321234567", "[red]5[/red]")], name="[bold]x.csv")
+    out = bulk(path.name, "-m", "Merhaba {Ad Soyad} :thumbsup: {Tutar}", "--yes")
+    assert out.exit_code == 0, out.stderr
+    assert "[bold]x.csv line 2 → +905321234567" in out.stdout
+    assert "Merhaba Ali :smile: :thumbsup: [red]5[/red]" in out.stdout
+    assert [r.text for r in emulator.received] == ["Merhaba Ali :smile: :thumbsup: [red]5[/red]"]
+    assert "[bold]x.csv" in cli("history").stdout
+
+
 def test_dry_run_json_preview(bulk, home):
     doc = json.loads(
         bulk(write_csv(home, PEOPLE).name, "-m", TEMPLATE, "--dry-run", "--json").stdout

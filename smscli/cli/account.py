@@ -275,7 +275,7 @@ def _render_report(cli: Cli, result: DeliveryReport) -> None:
     summary += f" · {result.label}"
     if result.runs:
         summary += f" · run{'s' * several} {', '.join(result.runs)}"
-    out.print(summary, markup=False, highlight=False)
+    out.print(summary)
 
 
 def _render_headers(cli: Cli, result: HeaderList) -> None:
@@ -320,4 +320,4 @@ def _render_headers(cli: Cli, result: HeaderList) -> None:
         summary += f" · profile sender {result.sender}" + (
             " listed" if result.sender_listed else " NOT listed"
         )
-    out.print(summary, markup=False, highlight=False)
+    out.print(summary)

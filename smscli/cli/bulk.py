@@ -521,7 +521,7 @@ def _render_preview(
         state = f"resuming run {run_id}"
     else:
         state = "a new run" if dry_run else f"new run {run_id}"
-    out.print(f"{head} · {state}", markup=False, highlight=False)
+    out.print(f"{head} · {state}")
     out.print(grid)
     samples = ledger.conn.execute(
         "SELECT source, recipient, text, encoding, segments FROM messages"
@@ -532,8 +532,6 @@ def _render_preview(
         out.print(
             f"\n{s['source']} → {s['recipient']} ({s['encoding']}, {s['segments']} part"
             f"{'s' * (s['segments'] != 1)}):\n  {s['text']}",
-            markup=False,
-            highlight=False,
         )
     problems = ledger.conn.execute(
         "SELECT source, raw, error FROM messages WHERE run_id = ? AND state = 'invalid'"
@@ -541,13 +539,12 @@ def _render_preview(
         (run_id, SHOWN_PROBLEMS),
     ).fetchall()
     if problems:
-        out.print("\nInvalid rows (not sent):", markup=False)
+        out.print("\nInvalid rows (not sent):")
         for p in problems:
-            out.print(f"  {p['source']}: {p['raw']!r}: {p['error']}", markup=False, highlight=False)
+            out.print(f"  {p['source']}: {p['raw']!r}: {p['error']}")
         if t.invalid > len(problems):
             out.print(
                 f"  … and {t.invalid - len(problems):,} more (--failed-csv writes them all)",
-                markup=False,
             )
     return t
 
@@ -666,9 +663,9 @@ def _print_summary(
         line += f" · {stats.requests:,} requests this time"
     if credits is not None:
         line += f" · {credits:g} credits remaining"
-    out.print(line, markup=False, highlight=False)
+    out.print(line)
     if t.pending:
-        out.print("Run the same command again to continue.", markup=False)
+        out.print("Run the same command again to continue.")
 
 
 def _print_document(

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from smscli.providers.base import Account, Provider
     from smscli.ratelimit import Rate
 
+_VERBATIM: dict[str, Any] = {"markup": False, "emoji": False, "highlight": False}
+"""Our consoles print what they are given: file names, message texts and providers' errors
+hold ``[...]`` and ``:name:`` as they are, not as rich markup or emoji codes."""
+
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", "-p", help="Profile from the config file.")
 ]
@@ -96,17 +100,17 @@ class Cli:
     def out(self) -> Console:
         from rich.console import Console
 
-        console = Console(highlight=False, soft_wrap=False)
+        console = Console(**_VERBATIM, soft_wrap=False)
         if not console.is_terminal and "COLUMNS" not in os.environ:
             # Logs and pipes have no width; rich's 80 columns would fold tables and summaries.
-            console = Console(highlight=False, soft_wrap=False, width=160)
+            console = Console(**_VERBATIM, soft_wrap=False, width=160)
         return console
 
     @property
     def err(self) -> Console:
         from rich.console import Console
 
-        return Console(stderr=True, highlight=False)
+        return Console(**_VERBATIM, stderr=True)
 
     def warn(self, text: str) -> None:
         from rich.text import Text
@@ -120,7 +124,7 @@ class Cli:
 
     def info(self, text: str) -> None:
         if not self.quiet and not self.json:
-            self.err.print(self.redactor(text), markup=False)
+            self.err.print(self.redactor(text))
 
 
 @contextmanager
@@ -149,7 +153,7 @@ def command(cli: Cli) -> Iterator[Cli]:
         raise
     except Exception as exc:
         if cli.debug:
-            cli.err.print(cli.redactor(traceback.format_exc()), markup=False)
+            cli.err.print(cli.redactor(traceback.format_exc()))
         _print_error(
             cli,
             f"internal error: {type(exc).__name__}: {exc}",
@@ -165,7 +169,7 @@ def _print_error(cli: Cli, message: str, hint: str | None) -> None:
     redact = cli.redactor
     cli.err.print(Text.assemble(("error: ", "red"), redact(message)))
     if hint:
-        cli.err.print(f"  {redact(hint)}", markup=False, highlight=False)
+        cli.err.print(f"  {redact(hint)}")
 
 
 def check_account(cli: Cli, cls: type[Provider]) -> Account:

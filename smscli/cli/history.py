@@ -53,7 +53,7 @@ def list_runs(
             return
         out = cli.out
         if not runs:
-            out.print(f"No runs in the ledger {path}", markup=False, highlight=False)
+            out.print(f"No runs in the ledger {path}")
             return
         from rich.table import Table
 
@@ -82,8 +82,6 @@ def list_runs(
         out.print(table)
         out.print(
             f"{len(runs)} run{'s' * (len(runs) != 1)} · ledger {path}",
-            markup=False,
-            highlight=False,
         )
 
 
@@ -147,8 +145,6 @@ def show(
             + f" · {core.local_time(r.created_at)}"
             + (f" · sender {r.sender}" if r.sender else "")
             + (f" · source {r.source}" if r.source else ""),
-            markup=False,
-            highlight=False,
         )
         table = Table(box=None, pad_edge=False, header_style="bold")
         for col in ("#", "To", "State", "Parts", "Message ID", "Error / report"):
@@ -167,7 +163,7 @@ def show(
         line += f" · {r.parts} parts · {r.credits_used} credits used"
         if r.credits_remaining is not None:
             line += f" · {r.credits_remaining:g} credits remaining after the run"
-        out.print(line, markup=False, highlight=False)
+        out.print(line)
 
 
 def _counts(run: RunSummary) -> str:

@@ -76,7 +76,6 @@ def list_profiles(
             out.print(
                 f"No profiles in {config.path}"
                 + ("" if config.exists else " (the file does not exist)"),
-                markup=False,
             )
         else:
             from rich.table import Table
@@ -92,12 +91,10 @@ def list_profiles(
                     str(r["sender"] or ""),
                 )
             out.print(table)
-            out.print(f"Config file: {config.path}", markup=False, highlight=False)
+            out.print(f"Config file: {config.path}")
         if env_provider:
             out.print(
                 f"Environment ({env_provider[1]}): SMSCLI_PROVIDER={env_provider[0]}",
-                markup=False,
-                highlight=False,
             )
 
 
@@ -147,8 +144,6 @@ def show(
         out.print(
             f"Profile: {settings.profile or '(none: environment and flags only)'} "
             f"({settings.profile_origin})",
-            markup=False,
-            highlight=False,
         )
         out.print(table)
 
@@ -393,8 +388,6 @@ def _render_added(
         + (" (new file)" if written.created_file else "")
         + ", mode 0600"
         + ("; it is the default profile" if written.default else ""),
-        markup=False,
-        highlight=False,
     )
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("Setting", "Value"):
@@ -409,4 +402,4 @@ def _render_added(
             line = f"Credentials OK: {check.how}: {redact(check.detail)}"
         else:
             line = "Credentials test failed (the profile is saved; fix it with profiles add)"
-        out.print(line, markup=False, highlight=False)
+        out.print(line)

@@ -113,4 +113,4 @@ def send_report(cli: Cli, report: Report, draft: Draft) -> None:
         line += f" · run {report.run_id}"
         if report.interrupted:
             line += " · interrupted"
-    out.print(line, markup=False, highlight=False)
+    out.print(line)
