@@ -72,15 +72,13 @@ class Environment(NamedTuple):
 
     @classmethod
     def from_process(cls, environ: Mapping[str, str], cwd: Path) -> Environment:
-        from dotenv import dotenv_values, find_dotenv
-
-        found = find_dotenv(usecwd=True) if cwd == Path.cwd() else _find_upwards(cwd, ".env")
+        found = _find_upwards(cwd, ".env")  # as python-dotenv's find_dotenv(usecwd=True)
         dotenv_path = Path(found) if found else None
-        dotenv = (
-            {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
-            if dotenv_path
-            else {}
-        )
+        dotenv: dict[str, str] = {}
+        if dotenv_path:
+            from dotenv import dotenv_values  # ~10 ms: only when there is a file to read
+
+            dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
 
         def var(name: str) -> str | None:
             return environ.get(name) or dotenv.get(name)

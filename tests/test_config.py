@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,28 @@ def test_dotenv_found_from_a_subdirectory(home):
     sub.mkdir(parents=True)
     env = Environment.from_process({"SMSCLI_CONFIG": str(home.config)}, sub)
     assert resolve(env).provider == "sandbox"
+
+
+def test_python_dotenv_is_loaded_only_to_read_a_dotenv_file(tmp_path):
+    """Its import costs ~10 ms of every start; most calls have no .env to read."""
+    code = (
+        "import os, sys; from pathlib import Path; from smscli.config import Environment; "
+        "e = Environment.from_process({}, Path.cwd()); "
+        "print(e.dotenv_path, dict(e.dotenv), 'dotenv' in sys.modules)"
+    )
+
+    def run_in(folder: Path) -> str:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run_in(tmp_path) == "None {} False"
+    (tmp_path / ".env").write_text("SMSCLI_SENDER=ACME\n")
+    (tmp_path / "sub").mkdir()
+    assert run_in(tmp_path / "sub") == f"{tmp_path / '.env'} {{'SMSCLI_SENDER': 'ACME'}} True"
 
 
 @pytest.mark.parametrize(
