@@ -653,12 +653,18 @@ class BulkEngine:
                     resume_at=resume,
                 )
                 return []
-            if inflight:
-                self._collect(inflight, stats, timeout=pause)
+            # No claim before the permit is due (a refused claim is a durable commit, and the
+            # main thread busy with one when the permit falls due sends late); the replies
+            # that come meanwhile are written at once, without an fsync of their own.
+            due, left = self.clock() + pause, pause
+            while inflight and left > 0:
+                self._collect(inflight, stats, timeout=left)
                 if stats.stop:
                     return []
-            else:
-                self.sleep(min(pause, 5.0))
+                self._flush()
+                left = due - self.clock()
+            if left > 0:
+                self.sleep(min(left, 5.0))
 
     def _send(self, batch: Batch, permit: int | None) -> BatchResult:
         """In a worker thread: one request, its permit moved to when it was written (and on by

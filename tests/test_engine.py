@@ -4,6 +4,7 @@ as soon as replies arrive, and nothing in doubt is ever retried."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -375,6 +376,46 @@ class WatchingLimiter:
 
     def block_until(self, until: float) -> None:
         raise AssertionError("no 429 expected")
+
+
+class PacedLimiter:
+    """Three permits now, then none until ``pause`` seconds after the first (give or take
+    a timer's 20 ms)."""
+
+    def __init__(self, ledger, pause: float) -> None:
+        self.ledger, self.pause = ledger, pause
+        self.start: float | None = None
+        self.calls: list[tuple[float, int, list[str]]] = []
+
+    def take_some(self, db, wanted: int) -> tuple[list[None], float]:
+        now = time.time()
+        self.start = self.start or now
+        with sqlite3.connect(self.ledger.path) as other:  # what is committed
+            committed = [r[0] for r in other.execute("SELECT state FROM messages ORDER BY id")]
+        self.calls.append((now - self.start, wanted, committed))
+        if len(self.calls) == 1:
+            return [None] * 3, 0.0
+        due = self.start + self.pause - 0.02
+        return ([], due - now) if now < due else ([None] * wanted, 0.0)
+
+    def departure(self, event):
+        raise AssertionError("no events, so no request to time")
+
+
+def test_waiting_for_a_permit_records_replies_without_asking_again_before_it_is_due(ledger):
+    from smscli.bulk import BulkEngine
+
+    run_id = bulk_run(ledger, [f"+90532123456{i}" for i in range(6)])
+    driver = ScriptedDriver(str(ledger.path), ["ok"] * 6)
+    limiter = PacedLimiter(ledger, pause=0.3)
+    BulkEngine(driver, ledger, limiter, "acct", batch_size=1, concurrency=3).run(run_id)
+    # Three requests at once; asked again as a slot frees: refused; asked again only when
+    # due, the three replies written meanwhile (not by the claim that got the permits).
+    (_, first, _), (refused_at, _, _), *due = limiter.calls
+    assert first == 3 and refused_at < 0.28
+    assert due and all(at >= 0.28 for at, _, _ in due)
+    assert due[0][2] == ["accepted"] * 3 + ["pending"] * 3
+    assert states(ledger, run_id) == ["accepted"] * 6
 
 
 def test_bulk_engine_claims_every_free_slot_in_one_commit(ledger):
