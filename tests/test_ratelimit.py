@@ -7,6 +7,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,23 @@ def assert_windows_respected(successes: list[float], rates: list[Rate]) -> None:
         for rate in rates:
             inside = sum(1 for s in successes if t - rate.period < s <= t)
             assert inside <= rate.limit, (t, rate, inside)
+
+
+@contextmanager
+def two_limiters(
+    rates: list[Rate], clock: FakeClock
+) -> Iterator[tuple[list[sqlite3.Connection], list[RateLimiter]]]:
+    """Two connections to a fresh WAL file, as two processes would have, each with a limiter
+    (for property tests: a hypothesis example cannot use a function-scoped fixture)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ledger.sqlite3"
+        create_db(path)
+        conns = [connect(path), connect(path)]
+        try:
+            yield conns, [RateLimiter(c, "acct", rates, clock=clock) for c in conns]
+        finally:
+            for c in conns:
+                c.close()
 
 
 @pytest.fixture
@@ -473,39 +491,31 @@ def test_property_windows_hold_and_waits_are_exact(
             sum(1 for s in successes if s > now - r.period) < r.limit for r in rates
         )
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ledger.sqlite3"
-        create_db(path)
-        conns = [connect(path), connect(path)]
-        try:
-            limiters = [RateLimiter(c, "acct", rates, clock=clock) for c in conns]
-            for kind, amount, which, retry in operations:
-                limiter = limiters[which]
-                if kind == "block":
-                    until = clock.t + amount * longest
-                    limiter.block_until(until)
-                    block = max(block, until)
-                    continue
-                clock.t += amount * 2 * longest
-                expected_free = free_in_model()
-                predicted = limiters[1 - which].wait_time()
-                wait = limiter.try_acquire()
-                assert wait == predicted
-                assert (wait == 0.0) == expected_free
-                if wait == 0.0:
-                    successes.append(clock.t)
-                    continue
-                assert wait > 0.0
-                bound = max(longest, block - clock.t)
-                assert wait <= bound + 1e-6 * max(1.0, abs(clock.t))
-                if retry:
-                    clock.t += wait
-                    assert free_in_model()
-                    assert limiters[1 - which].try_acquire() == 0.0
-                    successes.append(clock.t)
-        finally:
-            for c in conns:
-                c.close()
+    with two_limiters(rates, clock) as (_, limiters):
+        for kind, amount, which, retry in operations:
+            limiter = limiters[which]
+            if kind == "block":
+                until = clock.t + amount * longest
+                limiter.block_until(until)
+                block = max(block, until)
+                continue
+            clock.t += amount * 2 * longest
+            expected_free = free_in_model()
+            predicted = limiters[1 - which].wait_time()
+            wait = limiter.try_acquire()
+            assert wait == predicted
+            assert (wait == 0.0) == expected_free
+            if wait == 0.0:
+                successes.append(clock.t)
+                continue
+            assert wait > 0.0
+            bound = max(longest, block - clock.t)
+            assert wait <= bound + 1e-6 * max(1.0, abs(clock.t))
+            if retry:
+                clock.t += wait
+                assert free_in_model()
+                assert limiters[1 - which].try_acquire() == 0.0
+                successes.append(clock.t)
     assert_windows_respected(successes, rates)
 
 
@@ -542,33 +552,25 @@ def test_property_several_permits_at_once_are_as_many_as_there_is_room_for(
         inside = [sum(1 for s in successes if s > now - r.period) for r in rates]
         return max(0, min([wanted] + [r.limit - n for r, n in zip(rates, inside, strict=True)]))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ledger.sqlite3"
-        create_db(path)
-        conns = [connect(path), connect(path)]
-        try:
-            limiters = [RateLimiter(c, "acct", rates, clock=clock) for c in conns]
-            for advance, wanted, which, block in operations:
-                clock.t += advance * 2 * longest
-                if block > 0:
-                    limiters[1 - which].block_until(clock.t + block * longest)
-                    blocked = max(blocked, clock.t + block * longest)
-                conn, room = conns[which], room_in_model(wanted)
-                with write_transaction(conn):
-                    taken, wait = limiters[which].take_some(conn, wanted)
-                    rows = conn.execute(
-                        "SELECT rowid FROM rate_events WHERE at = ? ORDER BY rowid DESC LIMIT ?",
-                        (clock.t, len(taken)),
-                    ).fetchall()
-                assert len(taken) == room
-                assert taken == sorted(r[0] for r in rows)  # its own rows, in order
-                assert (wait == 0.0) == (room == wanted)
-                if room < wanted:
-                    assert wait == limiters[1 - which].wait_time()
-                successes += [clock.t] * len(taken)
-        finally:
-            for c in conns:
-                c.close()
+    with two_limiters(rates, clock) as (conns, limiters):
+        for advance, wanted, which, block in operations:
+            clock.t += advance * 2 * longest
+            if block > 0:
+                limiters[1 - which].block_until(clock.t + block * longest)
+                blocked = max(blocked, clock.t + block * longest)
+            conn, room = conns[which], room_in_model(wanted)
+            with write_transaction(conn):
+                taken, wait = limiters[which].take_some(conn, wanted)
+                rows = conn.execute(
+                    "SELECT rowid FROM rate_events WHERE at = ? ORDER BY rowid DESC LIMIT ?",
+                    (clock.t, len(taken)),
+                ).fetchall()
+            assert len(taken) == room
+            assert taken == sorted(r[0] for r in rows)  # its own rows, in order
+            assert (wait == 0.0) == (room == wanted)
+            if room < wanted:
+                assert wait == limiters[1 - which].wait_time()
+            successes += [clock.t] * len(taken)
     assert_windows_respected(successes, rates)
 
 
