@@ -174,7 +174,8 @@ class RateLimiter:
         order (their events, or None each without rates, when nothing is recorded), and the
         wait the next one would need (0.0 when all were taken). Two statements however many
         are taken (a statement is a trip without the GIL, and the HTTP threads hold it
-        meanwhile), a third to find the wait after a refusal."""
+        meanwhile), a third to find the wait after a refusal, and now and then one to move
+        permits (:meth:`sent`, :meth:`replied`) and one to prune old ones."""
         if db is not self.conn or not db.in_transaction:
             raise RuntimeError("RateLimiter.take needs its connection's write transaction")
         moved: dict[int, float] = {}
