@@ -126,25 +126,15 @@ class RateLimiter:
         """A round trip up to this much slower than the fastest moves no permit: the rates'
         own margin (:func:`guarded`) covers that much."""
         self._longest = max((r.period for r in self.rates), default=0.0)
-        self._query = "SELECT " + ", ".join(
-            [
-                "(SELECT until FROM rate_blocks WHERE account = ?1)",
-                *(
-                    "(SELECT at FROM rate_events WHERE account = ?1"
-                    f" ORDER BY at DESC LIMIT 1 OFFSET {rate.limit - 1})"
-                    for rate in self.rates
-                ),
-            ]
+        # The account's block, and for every rate: the ``limit``-th newest permit (_wait) or
+        # the permits inside its window, counted up to its limit (take_some).
+        self._query = self._select(
+            "(SELECT at FROM rate_events WHERE account = ?1"
+            " ORDER BY at DESC LIMIT 1 OFFSET {limit_1})"
         )
-        self._free_query = "SELECT " + ", ".join(
-            [
-                "(SELECT until FROM rate_blocks WHERE account = ?1)",
-                *(
-                    "(SELECT count(*) FROM (SELECT 1 FROM rate_events WHERE account = ?1"
-                    f" AND at > ?2 - {rate.period!r} LIMIT {rate.limit}))"
-                    for rate in self.rates
-                ),
-            ]
+        self._free_query = self._select(
+            "(SELECT count(*) FROM (SELECT 1 FROM rate_events WHERE account = ?1"
+            " AND at > ?2 - {period!r} LIMIT {limit}))"
         )
         self.taken: int | None = None
         """The event of the last permit :meth:`take` gave (None without rates)."""
@@ -153,6 +143,18 @@ class RateLimiter:
         self._fastest = math.inf
         """The fastest round trip seen (a lost update between threads only keeps it higher)."""
         self._until_prune = 0
+
+    def _select(self, per_rate: str) -> str:
+        """One query: the account's block, then ``per_rate`` filled in for every rate."""
+        return "SELECT " + ", ".join(
+            [
+                "(SELECT until FROM rate_blocks WHERE account = ?1)",
+                *(
+                    per_rate.format(limit=r.limit, limit_1=r.limit - 1, period=r.period)
+                    for r in self.rates
+                ),
+            ]
+        )
 
     def try_acquire(self) -> float:
         """Take one permit and return 0.0, or take nothing and return the seconds to wait."""

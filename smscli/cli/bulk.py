@@ -531,7 +531,7 @@ def _render_preview(
     for s in samples:
         out.print(
             f"\n{s['source']} → {s['recipient']} ({s['encoding']}, {s['segments']} part"
-            f"{'s' * (s['segments'] != 1)}):\n  {s['text']}",
+            f"{'s' * (s['segments'] != 1)}):\n  {s['text']}"
         )
     problems = ledger.conn.execute(
         "SELECT source, raw, error FROM messages WHERE run_id = ? AND state = 'invalid'"
@@ -543,9 +543,7 @@ def _render_preview(
         for p in problems:
             out.print(f"  {p['source']}: {p['raw']!r}: {p['error']}")
         if t.invalid > len(problems):
-            out.print(
-                f"  … and {t.invalid - len(problems):,} more (--failed-csv writes them all)",
-            )
+            out.print(f"  … and {t.invalid - len(problems):,} more (--failed-csv writes them all)")
     return t
 
 

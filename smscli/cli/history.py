@@ -80,9 +80,7 @@ def list_runs(
             }
             table.add_row(*(cells[c] for c in columns), str(r.parts), str(r.credits_used))
         out.print(table)
-        out.print(
-            f"{len(runs)} run{'s' * (len(runs) != 1)} · ledger {path}",
-        )
+        out.print(f"{len(runs)} run{'s' * (len(runs) != 1)} · ledger {path}")
 
 
 @app.command("show")
@@ -144,7 +142,7 @@ def show(
             + (f" (profile {r.profile})" if r.profile else "")
             + f" · {core.local_time(r.created_at)}"
             + (f" · sender {r.sender}" if r.sender else "")
-            + (f" · source {r.source}" if r.source else ""),
+            + (f" · source {r.source}" if r.source else "")
         )
         table = Table(box=None, pad_edge=False, header_style="bold")
         for col in ("#", "To", "State", "Parts", "Message ID", "Error / report"):

@@ -75,7 +75,7 @@ def list_profiles(
         if not rows:
             out.print(
                 f"No profiles in {config.path}"
-                + ("" if config.exists else " (the file does not exist)"),
+                + ("" if config.exists else " (the file does not exist)")
             )
         else:
             from rich.table import Table
@@ -93,9 +93,7 @@ def list_profiles(
             out.print(table)
             out.print(f"Config file: {config.path}")
         if env_provider:
-            out.print(
-                f"Environment ({env_provider[1]}): SMSCLI_PROVIDER={env_provider[0]}",
-            )
+            out.print(f"Environment ({env_provider[1]}): SMSCLI_PROVIDER={env_provider[0]}")
 
 
 @app.command("show")
@@ -143,7 +141,7 @@ def show(
         out = cli.out
         out.print(
             f"Profile: {settings.profile or '(none: environment and flags only)'} "
-            f"({settings.profile_origin})",
+            f"({settings.profile_origin})"
         )
         out.print(table)
 
@@ -387,7 +385,7 @@ def _render_added(
         f"Profile {name} {action} in {written.path}"
         + (" (new file)" if written.created_file else "")
         + ", mode 0600"
-        + ("; it is the default profile" if written.default else ""),
+        + ("; it is the default profile" if written.default else "")
     )
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("Setting", "Value"):
