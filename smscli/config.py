@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from smscli.errors import ConfigError
 from smscli.providers.base import Account
+
+if TYPE_CHECKING:
+    from smscli.ratelimit import Rate
 
 Origin = Literal["flag", "env", ".env", "file", "default"]
 
@@ -198,17 +201,63 @@ class Settings(NamedTuple):
         return name
 
     def account(self, default_base_url: str) -> Account:
-        return Account(
-            provider=self.provider,
-            base_url=self.get("base_url") or default_base_url,
-            api_key=self.get("api_key"),
-            username=self.get("username"),
-            password=self.get("password"),
-            timeout=float(self.get("timeout", 30.0)),
-        )
+        return make_account(self.provider, self.get, default_base_url)
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(str(self.get(k)) for k in SECRET_FIELDS if self.get(k))
+
+    def rates(self, documented: Sequence[str]) -> list[Rate]:
+        """The profile's ``rate_limits``, else the provider's ``documented`` ones, with a
+        margin for network jitter. ``rate_limits = []`` is no limit of our own (a 429 still
+        pauses). A rate that does not parse is a ConfigError for every command."""
+        from smscli.ratelimit import guarded, parse_rate
+
+        texts = self.get("rate_limits")
+        if texts is None:
+            texts = documented
+        try:
+            return guarded([parse_rate(str(t)) for t in texts])
+        except ValueError as exc:
+            raise ConfigError(f"rate_limits: {exc}") from None
+
+
+def make_account(provider: str, get: Any, default_base_url: str) -> Account:
+    """The account of a profile's values (``get(key)`` reads one, None when unset)."""
+    return Account(
+        provider=provider,
+        base_url=get("base_url") or default_base_url,
+        api_key=get("api_key"),
+        username=get("username"),
+        password=get("password"),
+        timeout=float(get("timeout") or 30.0),
+    )
+
+
+def check_region(region: Any) -> str:
+    """A region as every profile holds it (``TR``), or a ConfigError."""
+    if not (isinstance(region, str) and len(region) == 2 and region.isascii() and region.isalpha()):
+        raise ConfigError(f"region must be a two-letter country code, got {region!r}")
+    return region.upper()
+
+
+def check_profile(values: dict[str, Any]) -> None:
+    """The values ``profiles add`` is about to write: none empty, sender headers shaped as
+    providers accept them, region and base_url as every command needs them (region
+    normalised in place). Raises ConfigError."""
+    from smscli.senders import check_sender
+
+    for key in ("api_key", "username", "password", "sender", "base_url"):
+        if key in values and not str(values[key]).strip():
+            raise ConfigError(f"{key} must not be empty")
+    for header in [values.get("sender"), *values.get("senders", [])]:
+        problem = check_sender(header) if header else None
+        if problem:
+            raise ConfigError(problem)
+    if values.get("region") is not None:
+        values["region"] = check_region(values["region"])
+    base_url = values.get("base_url")
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -252,9 +301,7 @@ def resolve(
         if value is not None:
             values[key] = Value(value, "flag", f"--{key.replace('_', '-')}")
     region = values["region"]
-    if not (isinstance(region.value, str) and len(region.value) == 2 and region.value.isalpha()):
-        raise ConfigError(f"region must be a two-letter country code, got {region.value!r}")
-    values["region"] = Value(region.value.upper(), region.origin, region.detail)
+    values["region"] = Value(check_region(region.value), region.origin, region.detail)
     return Settings(name, name_origin, values, config, config.warnings)
 
 

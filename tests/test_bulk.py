@@ -158,16 +158,16 @@ def test_rows_are_written_in_statements_within_sqlite_s_parameter_limit(
 ):
     """Preparation inserts a chunk of rows per statement, sized to the connection's limit on
     parameters (here 40: three rows of 12), so 20 rows take seven statements of two sizes."""
-    from smscli.ledger import Ledger
+    from smscli.store.sqlite import SqliteStore
 
-    opened = Ledger.open.__func__  # type: ignore[attr-defined]
+    opened = SqliteStore.open.__func__  # type: ignore[attr-defined]
 
     def tight(cls, path):
-        ledger = opened(cls, path)
-        ledger.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
-        return ledger
+        store = opened(cls, path)
+        store.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
+        return store
 
-    monkeypatch.setattr(Ledger, "open", classmethod(tight))
+    monkeypatch.setattr(SqliteStore, "open", classmethod(tight))
     rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(20)]
     out = bulk(write_csv(home, rows).name, "-m", TEMPLATE, "--yes")
     assert out.exit_code == 0, out.stderr
@@ -183,9 +183,9 @@ def test_a_bad_line_after_written_chunks_leaves_nothing_and_no_thread(
 ):
     import threading
 
-    from smscli import bulk as engine
+    from smscli.store import sqlite
 
-    monkeypatch.setattr(engine, "CHUNK", 4)
+    monkeypatch.setattr(sqlite, "CHUNK", 4)
     rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(30)]
     path = write_csv(home, rows)
     path.write_bytes(path.read_bytes() + b"Son;05329999999\r\n")  # line 32: a field short
@@ -202,7 +202,7 @@ def test_drawn_ahead_hands_over_chunks_errors_and_stops_when_closed():
     import itertools
     import threading
 
-    from smscli.bulk import _drawn_ahead
+    from smscli.plan import _drawn_ahead
 
     assert list(_drawn_ahead(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
 
@@ -600,19 +600,19 @@ def test_profile_rate_limit_provokes_no_429_from_a_provider_enforcing_it(cli, ho
 def test_an_empty_rate_limits_list_lifts_the_documented_limits(
     cli, home, emulator, setting, code, sent
 ):
-    from smscli.ledger import Ledger
+    from smscli.accounts import account_id
     from smscli.providers.base import Account
-    from smscli.ratelimit import Rate, RateLimiter
-    from smscli.sending import account_id
+    from smscli.providers.customersms import CustomerSms
+    from smscli.ratelimit import Rate
+    from smscli.store import open_store
 
     home.write_config(emulator.profiles(setting))
     path = write_csv(home, PEOPLE[:1]).name
     # customersms documents 100 requests a minute: another process has just used them all
     account = Account("customersms", emulator.base_url("customersms"), Emulator.CUSTOMERSMS_KEY)
-    ledger = Ledger.open(home.ledger)
-    limiter = RateLimiter(ledger.conn, account_id(account), [Rate(100, 60.0)])
-    assert all(limiter.try_acquire() == 0.0 for _ in range(100))
-    ledger.close()
+    with open_store(home.ledger) as store:
+        permits = store.permits(account_id(account, CustomerSms.capabilities), [Rate(100, 60.0)])
+        assert len(permits.acquire(100)[0]) == 100
 
     out = cli("bulk", path, "-m", TEMPLATE, "--yes", "-p", "cs", "--max-wait", "1")
     assert out.exit_code == code, out.stderr

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from smscli.ledger import Ledger, NewMessage
+from smscli.store import NewMessage, Recorded, open_store
 from tests.emulator import Emulator
 from tests.test_secrets import KEY, PASSWORD, assert_clean
 
@@ -273,17 +273,21 @@ def test_report_sandbox_magic_numbers(cli, home):
 
 def test_report_message_without_an_id_is_not_asked_about(cli, setup, emulator, home):
     """masgsm may answer a send without an id: there is nothing to ask its report about."""
+    from smscli.accounts import account_id
     from smscli.providers.base import Account
-    from smscli.sending import account_id
+    from smscli.providers.masgsm import MasGsm
 
-    aid = account_id(Account("masgsm", emulator.base_url("masgsm"), username=Emulator.MASGSM_USER))
-    with Ledger.open(home.ledger) as ledger:
-        run = ledger.create_run(
+    account = Account("masgsm", emulator.base_url("masgsm"), username=Emulator.MASGSM_USER)
+    aid = account_id(account, MasGsm.capabilities)
+    with open_store(home.ledger) as store:
+        run = store.create_run(
             command="send", provider="masgsm", profile="mas", account=aid, sender="ACME",
-            source=None, messages=[NewMessage(0, "argument 1", A, A, "hi", "GSM-7", 1)],
+            source=None, fingerprint=None, options=None,
         )  # fmt: skip
-        (row,) = ledger.messages(run)
-        ledger.record([(row["id"], "accepted", None, None)], None)
+        store.add_messages(run, [NewMessage(0, "argument 1", A, A, "hi", "GSM-7", 1)])
+        store.mark_ready(run)
+        (row,) = store.messages(run)
+        store.record([Recorded([(row.id, "accepted", None, None)])])
     out = cli("report", "-p", "mas", "--json")
     assert out.exit_code == 0, out.stderr
     (result,) = out.json()["results"]
@@ -294,7 +298,7 @@ def test_report_message_without_an_id_is_not_asked_about(cli, setup, emulator, h
 
 def test_masgsm_partial_credit_unknowns_are_settled_by_a_report(cli, setup, emulator, home):
     emulator.set_credits("masgsm", 1)
-    out = cli("send", f"{A},{B}", "-m", "hi", "-p", "mas", "--json")
+    out = cli("send", f"{A},{B}", "-m", "hi", "-p", "mas", "--json", "--force")
     assert out.exit_code == 7
     doc = cli("report", "-p", "mas", "--json").json()
     assert [(r["to"], r["state"], r["reported"]) for r in doc["results"]] == [

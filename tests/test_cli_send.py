@@ -52,7 +52,8 @@ def test_duplicates_are_dropped_and_reported(cli, home):
     assert doc["duplicates"] == [
         {"input": "+90 532 123 45 67", "to": "+905321234567", "source": "argument 2"}
     ]
-    assert len(ledger_rows(home)) == 1
+    # The duplicate is recorded as skipped, as in bulk (one path for every message).
+    assert [r[1] for r in ledger_rows(home)] == ["accepted", "skipped"]
 
 
 def test_invalid_numbers_are_reported_not_sent_and_make_it_partial(cli, home):
@@ -165,8 +166,10 @@ def test_sandbox_credit_runs_out(cli, home):
     for _ in range(4):
         assert cli("send", "05321234567", "-m", long_text, *SANDBOX).exit_code == 0
     out = cli("send", "05321234567,05321112233", "-m", long_text, *SANDBOX)
+    # The balance is checked before anything leaves, as in bulk.
     assert out.exit_code == 5
-    assert "insufficient credit" in out.stdout
+    assert "the balance is 200 credits" in out.stderr and "nothing sent" in out.stderr
+    assert [r[1] for r in ledger_rows(home)[4:]] == ["failed", "failed"]
 
 
 def test_no_provider_configured_is_exit_4_and_never_the_sandbox(cli, home):

@@ -69,8 +69,9 @@ def test_dotenv_in_working_directory_configures_the_provider(proc, home):
 
 def test_sigterm_mid_request_settles_the_ledger(home, emulator):
     """A cron timeout kills smscli while a request is on the wire: the message is recorded
-    as unknown (never pending or sending), and nothing is re-sent."""
-    emulator.latency = 5
+    as unknown (never pending or sending), and nothing is re-sent. (In-flight requests get
+    5 s to answer after an interrupt; this one takes longer.)"""
+    emulator.latency = 30
     child = subprocess.Popen(
         [sys.executable, "-m", "smscli", "send", "05321234567", "-m", "hi", "-s", "ACME"],
         cwd=home.cwd,

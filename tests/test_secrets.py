@@ -103,12 +103,12 @@ def test_no_secret_in_config_errors_or_profile_listing(proc, home):
 
 
 def test_no_secret_in_an_internal_error_traceback(cli, home, monkeypatch):
-    import smscli.sending
+    import smscli.engine
 
-    def boom(self, draft, **kw):
+    def boom(self, run_id):
         raise RuntimeError(f"unexpected failure talking to https://x/?api_key={KEY} with {KEY}")
 
-    monkeypatch.setattr(smscli.sending.Engine, "send", boom)
+    monkeypatch.setattr(smscli.engine.Engine, "run", boom)
     env = {"SMSCLI_PROVIDER": "vairosms", "SMSCLI_API_KEY": KEY, "SMSCLI_SENDER": "ACME"}
     out = cli("send", "05321234567", "-m", "x", "--debug", env=env)
     assert out.exit_code == 70

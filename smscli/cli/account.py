@@ -15,6 +15,7 @@ from smscli.cli.common import (
     ProfileOpt,
     ProviderOpt,
     QuietOpt,
+    account_state,
     check_account,
     command,
     open_driver,
@@ -23,9 +24,12 @@ from smscli.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from smscli.account import BalanceReport, DeliveryReport, HeaderList
+    from smscli.account.balance import BalanceReport
+    from smscli.account.headers import HeaderList
+    from smscli.account.reports import DeliveryReport
     from smscli.providers.base import Account, Provider
 
+REPORT_AGAIN = "run the report again after {time}; what was reported so far is stored"
 PROGRESS_FROM = 20
 """A report asking about more messages than this shows a progress bar on a terminal."""
 
@@ -41,16 +45,16 @@ def balance(
     cli = Cli(json=json, quiet=quiet, debug=debug, profile=profile)
     cli.flags = {"provider": provider}
     with command(cli):
-        from smscli import account as core
-        from smscli.ledger import Ledger
-        from smscli.sending import account_id
+        from smscli.account.balance import balance as core_balance
+        from smscli.accounts import account_id
+        from smscli.store import open_store
 
         cls, account = _account(cli)
         with (
-            Ledger.open(cli.env.ledger_path) as ledger,
-            open_driver(cli, cls, account, ledger) as d,
+            open_store(cli.env.ledger_path) as store,
+            open_driver(cli, cls, account, account_state(store, cls, account)) as d,
         ):
-            result = core.balance(d, ledger, account_id(account))
+            result = core_balance(d, store, account_id(account, cls.capabilities))
         _render_balance(cli, result)
 
 
@@ -78,30 +82,28 @@ def report(
     cli = Cli(json=json, quiet=quiet, debug=debug, profile=profile)
     cli.flags = {"provider": provider}
     with command(cli):
-        from smscli import account as core
-        from smscli.ledger import Ledger
-        from smscli.ratelimit import RateLimiter
-        from smscli.sending import account_id
+        from smscli.account import reports as core
+        from smscli.account.selection import select
+        from smscli.accounts import account_id
+        from smscli.ratelimit import Gate
+        from smscli.store import open_store
 
         cls, account = _account(cli)
-        with Ledger.open(cli.env.ledger_path) as ledger:
-            aid = account_id(account)
-            selection = core.select(
-                ledger, aid, message_ids=message_ids or (), run_id=run, last=last
-            )
-            throttle = None
-            if getattr(cls, "network", True) and cls.capabilities.report:
-                limiter = RateLimiter(ledger.conn, aid, rate_limits(cli, cls))
-                throttle = core.Throttle(limiter, max_wait=max_wait)
+        with open_store(cli.env.ledger_path) as store:
+            aid = account_id(account, cls.capabilities)
+            selection = select(store, aid, message_ids=message_ids or (), run_id=run, last=last)
+            limits = None
+            if cls.capabilities.network and cls.capabilities.report:
+                gate = Gate(max_wait=max_wait, what="the report", again=REPORT_AGAIN)
+                limits = (gate, store.permits(aid, rate_limits(cli, cls)))
             with (
                 open_driver(
-                    cli, cls, account, ledger, throttle.before_request if throttle else None
+                    cli, cls, account, account_state(store, cls, account),
+                    core.pacer(limits[1], limits[0]) if limits else None,
                 ) as driver,
                 _progress(cli, core.targets(selection)) as advance,
-            ):
-                result = core.report(
-                    driver, ledger, selection, throttle=throttle, on_progress=advance
-                )
+            ):  # fmt: skip
+                result = core.report(driver, store, selection, limits=limits, on_progress=advance)
         _render_report(cli, result)
         if result.error is not None:
             raise result.error
@@ -118,8 +120,8 @@ def headers(
     cli = Cli(json=json, quiet=quiet, debug=debug, profile=profile)
     cli.flags = {"provider": provider}
     with command(cli):
-        from smscli import account as core
-        from smscli.ledger import Ledger
+        from smscli.account.headers import list_headers
+        from smscli.store import open_store
 
         settings = cli.settings
         cls, account = _account(cli)
@@ -129,10 +131,10 @@ def headers(
             f"in {settings.config.path}"
         )
         with (
-            Ledger.open(cli.env.ledger_path) as ledger,
-            open_driver(cli, cls, account, ledger) as d,
+            open_store(cli.env.ledger_path) as store,
+            open_driver(cli, cls, account, account_state(store, cls, account)) as d,
         ):
-            result = core.list_headers(
+            result = list_headers(
                 d,
                 senders=list(settings.get("senders") or ()),
                 sender=settings.get("sender"),
@@ -186,7 +188,7 @@ def _styled(state: str | None) -> Any:
 
 
 def _render_balance(cli: Cli, result: BalanceReport) -> None:
-    from smscli.account import ago, credits_text, local_time
+    from smscli.cli.display import ago, credits_text, local_time
 
     label = result.label
     if result.source == "ledger":

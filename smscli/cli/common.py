@@ -13,16 +13,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smscli.errors import ConfigError, ExitCode, SmscliError
+from smscli.errors import ExitCode, SmscliError
+from smscli.providers import BUILTIN
 from smscli.redact import RedactingFilter, Redactor
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from smscli.config import Environment, Settings
-    from smscli.ledger import Ledger
-    from smscli.providers.base import Account, Provider
+    from smscli.providers.base import Account, Provider, State
     from smscli.ratelimit import Rate
+    from smscli.runs import BulkInput, RunOptions, RunView, SendInput
+    from smscli.store import Store
 
 _VERBATIM: dict[str, Any] = {"markup": False, "emoji": False, "highlight": False}
 """Our consoles print what they are given: file names, message texts and providers' errors
@@ -33,7 +35,7 @@ ProfileOpt = Annotated[
 ]
 ProviderOpt = Annotated[
     str | None,
-    typer.Option("--provider", help="Provider: customersms, vairosms, masgsm or sandbox."),
+    typer.Option("--provider", help=f"Provider: {', '.join(BUILTIN)} or an installed plugin."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print no table, only errors.")]
@@ -174,16 +176,10 @@ def _print_error(cli: Cli, message: str, hint: str | None) -> None:
 
 def check_account(cli: Cli, cls: type[Provider]) -> Account:
     """Credentials present, and a warning where they would travel unencrypted."""
-    from smscli import providers
-    from smscli.config import ENV_VARS
+    from smscli.accounts import require_credentials
 
     settings = cli.settings
-    for key in providers.CREDENTIALS.get(cls.name, ()):
-        if not settings.get(key):
-            raise ConfigError(
-                f"{cls.name} needs {key}",
-                hint=f"set {key} in the profile ({settings.config.path}) or {ENV_VARS[key]}",
-            )
+    require_credentials(settings, cls.name, cls.capabilities)
     account = settings.account(cls.default_base_url)
     warn_if_plain_http(cli, account)
     return account
@@ -206,17 +202,14 @@ def open_driver(
     cli: Cli,
     cls: type[Provider],
     account: Account,
-    ledger: Ledger,
+    state: State | None = None,
     before_request: Callable[[], None] | None = None,
 ) -> Iterator[Provider]:
-    """A driver with one keep-alive HTTP client (none for the sandbox), closed afterwards.
-    ``before_request`` runs before every request leaves (a rate limiter)."""
-    from smscli import providers
-    from smscli.ledger import AccountState
-    from smscli.sending import account_id
-
+    """A driver built as every driver is, with one keep-alive HTTP client where it talks HTTP
+    (closed afterwards) and its account's state (``state``, else none kept).
+    ``before_request`` runs before every request leaves (a report's rate limit)."""
     client = None
-    if getattr(cls, "network", True):
+    if cls.capabilities.network:
         from smscli.http import make_client
 
         client = make_client(account.timeout, cli.redactor, debug=cli.debug)
@@ -224,21 +217,71 @@ def open_driver(
             gate = before_request
             client.event_hooks["request"].append(lambda request: gate())
     try:
-        yield providers.build(cls, account, client, AccountState(ledger, account_id(account)))
+        yield cls(account, client, state or _NoState())
     finally:
         if client is not None:
             client.close()
 
 
-def rate_limits(cli: Cli, cls: type[Provider]) -> list[Rate]:
-    """The profile's ``rate_limits``, else the provider's documented ones, with a margin
-    for network jitter. ``rate_limits = []`` is no limit of our own (a 429 still pauses)."""
-    from smscli.ratelimit import guarded, parse_rate
+class _NoState:
+    def get(self, key: str) -> str | None:
+        return None
 
-    texts = cli.settings.get("rate_limits")
-    if texts is None:
-        texts = cls.capabilities.rate_limits
-    try:
-        return guarded([parse_rate(str(t)) for t in texts])
-    except ValueError as exc:
-        raise ConfigError(f"rate_limits: {exc}") from None
+
+def account_state(store: Store, cls: type[Provider], account: Account) -> State:
+    from smscli.accounts import account_id
+    from smscli.store import AccountState
+
+    return AccountState(store, account_id(account, cls.capabilities))
+
+
+def rate_limits(cli: Cli, cls: type[Provider]) -> list[Rate]:
+    """The profile's rate limits, else the provider's documented ones (validated)."""
+    return cli.settings.rates(cls.capabilities.rate_limits)
+
+
+def run_options(
+    cli: Cli,
+    given: BulkInput | SendInput,
+    *,
+    turkish: bool | None,
+    ascii_only: bool,
+    max_wait: float,
+    force: bool,
+    limit: int | None = None,
+    retry_unknown: bool = False,
+    retry_failed: bool = False,
+    again: bool = False,
+    not_after: float | None = None,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+) -> RunOptions:
+    """The frozen options of a run: the command's flags over the resolved profile."""
+    from smscli import providers
+    from smscli.runs import RunOptions
+
+    settings = cli.settings
+    cls = providers.get(settings.provider)
+    account = check_account(cli, cls)
+    flag = settings.values.get("sender")
+    if not cls.capabilities.sender and flag is not None and flag.origin == "flag":
+        cli.warn(f"{cls.name} takes no sender header; --sender is ignored")
+    return RunOptions(
+        given, cls, account, settings.profile, settings.get("region"),
+        sender=settings.get("sender"), turkish=turkish, ascii_only=ascii_only,
+        max_wait=max_wait, force=force, limit=limit, retry_unknown=retry_unknown,
+        retry_failed=retry_failed, again=again, not_after=not_after,
+        batch_size=batch_size or settings.get("batch_size"),
+        concurrency=concurrency or settings.get("concurrency") or 4,
+        rates=tuple(rate_limits(cli, cls)),
+    )  # fmt: skip
+
+
+def confirm(view: RunView) -> bool:
+    """Ask on the terminal before a run sends (the answer defaults to no)."""
+    t = view.totals
+    return typer.confirm(
+        f"Send {t.pending:,} messages ({t.parts_pending:,} parts) through {view.run.provider}?",
+        default=False,
+        err=True,
+    )

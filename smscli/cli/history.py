@@ -9,7 +9,7 @@ import typer
 from smscli.cli.common import Cli, JsonOpt, QuietOpt, command, print_json
 
 if TYPE_CHECKING:
-    from smscli.account import RunSummary
+    from smscli.account.history import RunSummary
 
 app = typer.Typer(help="Recent runs from the ledger, or one run's messages.")
 
@@ -37,15 +37,15 @@ def list_runs(
         return
     cli = Cli(json=json, quiet=quiet)
     with command(cli):
-        from smscli import account as core
-        from smscli.ledger import Ledger
+        from smscli.account.history import history
+        from smscli.store import open_store
 
         _warn_config(cli)
         path = cli.env.ledger_path
         runs: list[RunSummary] = []
         if path.exists():
-            with Ledger.open(path) as ledger:
-                runs = core.history(ledger, limit=limit, provider=provider, profile=profile)
+            with open_store(path) as store:
+                runs = history(store, limit=limit, provider=provider, profile=profile)
         if cli.json:
             print_json({"ledger": str(path), "runs": [_run_document(r) for r in runs]})
             return
@@ -92,36 +92,37 @@ def show(
     """One run and its messages: number, state, parts, provider id, error or report."""
     cli = Cli(json=json, quiet=quiet)
     with command(cli):
-        from smscli import account as core
+        from smscli.account.history import run_messages
+        from smscli.cli.display import local_time
         from smscli.errors import InputError
-        from smscli.ledger import Ledger
+        from smscli.store import open_store
 
         _warn_config(cli)
         path = cli.env.ledger_path
         if not path.exists():
             raise InputError(f"no run {run!r}: the ledger {path} does not exist yet")
-        with Ledger.open(path) as ledger:
-            summary, messages = core.run_messages(ledger, run)
+        with open_store(path) as store:
+            summary, messages = run_messages(store, run)
         if cli.json:
             print_json(
                 {
                     "run": _run_document(summary),
                     "messages": [
                         {
-                            "seq": m["seq"],
-                            "to": m["recipient"],
-                            "input": m["raw"],
-                            "source": m["source"],
-                            "state": m["state"],
-                            "segments": m["segments"],
-                            "encoding": m["encoding"],
-                            "message_id": m["provider_message_id"],
-                            "batch_id": m["batch_id"],
-                            "error": m["error"],
-                            "report": m["report_detail"],
-                            "reported_at": m["reported_at"],
-                            "updated_at": m["updated_at"],
-                            "text": m["text"],
+                            "seq": m.seq,
+                            "to": m.recipient,
+                            "input": m.raw,
+                            "source": m.source,
+                            "state": m.state,
+                            "segments": m.segments,
+                            "encoding": m.encoding,
+                            "message_id": m.provider_message_id,
+                            "batch_id": m.batch_id,
+                            "error": m.error,
+                            "report": m.report_detail,
+                            "reported_at": m.reported_at,
+                            "updated_at": m.updated_at,
+                            "text": m.text,
                         }
                         for m in messages
                     ],
@@ -140,7 +141,7 @@ def show(
         out.print(
             f"Run {r.id} · {r.command} · {r.provider}"
             + (f" (profile {r.profile})" if r.profile else "")
-            + f" · {core.local_time(r.created_at)}"
+            + f" · {local_time(r.created_at)}"
             + (f" · sender {r.sender}" if r.sender else "")
             + (f" · source {r.source}" if r.source else "")
         )
@@ -149,12 +150,12 @@ def show(
             table.add_column(col, no_wrap=col in ("To", "Message ID"))
         for m in messages:
             table.add_row(
-                str(m["seq"] + 1),
-                m["recipient"] or m["raw"] or "",
-                Text(m["state"], style=STYLES.get(m["state"], "")),
-                str(m["segments"] or ""),
-                m["provider_message_id"] or "",
-                m["report_detail"] or m["error"] or "",
+                str(m.seq + 1),
+                m.recipient or m.raw or "",
+                Text(m.state, style=STYLES.get(m.state, "")),
+                str(m.segments or ""),
+                m.provider_message_id or "",
+                m.report_detail or m.error or "",
             )
         out.print(table)
         line = f"{r.messages} message{'s' * (r.messages != 1)}: {_counts(r)}"

@@ -21,7 +21,7 @@ from smscli.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from smscli.account import CredentialCheck
+    from smscli.account.balance import CredentialCheck
     from smscli.errors import SmscliError
     from smscli.profile_writer import Written
     from smscli.providers.base import Provider
@@ -211,7 +211,8 @@ def add(
     cli = Cli(json=json, quiet=quiet, debug=debug)
     with command(cli):
         from smscli import providers
-        from smscli.errors import UsageError
+        from smscli.config import check_profile
+        from smscli.errors import ConfigError, UsageError
         from smscli.profile_writer import existing_profile, merge, write_profile
         from smscli.redact import Redactor
 
@@ -232,10 +233,7 @@ def add(
         existing = existing_profile(path, name)
         values = merge(existing, given)
         cli.redactor = Redactor([values.get("api_key"), values.get("password")])
-        required = [
-            *providers.CREDENTIALS.get(provider, ()),
-            *(["sender"] * cls.capabilities.sender),
-        ]
+        required = [*cls.capabilities.credentials, *(["sender"] * cls.capabilities.sender)]
         missing = [k for k in required if not values.get(k)]
         if missing and not _interactive():
             raise UsageError(
@@ -248,7 +246,10 @@ def add(
                 PROMPTS.get(key, key), hide_input=key in ("api_key", "password"), err=True
             )
         cli.redactor = Redactor([values.get("api_key"), values.get("password")])
-        _validate(values)
+        try:
+            check_profile(values)
+        except ConfigError as exc:
+            raise UsageError(exc.message) from None
         was_readable = _readable_by_others(path)
         written = write_profile(path, name, values, make_default=default)
         if was_readable:
@@ -283,60 +284,26 @@ def _check_name(name: str) -> None:
         raise UsageError(f"{name!r} is not a usable profile name (1 to 64 printable characters)")
 
 
-def _validate(values: dict[str, Any]) -> None:
-    from smscli.errors import UsageError
-    from smscli.sending import check_sender
-
-    for key in ("api_key", "username", "password", "sender", "base_url"):
-        if key in values and not str(values[key]).strip():
-            raise UsageError(f"{key} must not be empty")
-    for header in [values.get("sender"), *values.get("senders", [])]:
-        problem = check_sender(header) if header else None
-        if problem:
-            raise UsageError(problem)
-    region = values.get("region")
-    if region is not None:
-        if not (len(region) == 2 and region.isascii() and region.isalpha()):
-            raise UsageError(f"region must be a two-letter country code, got {region!r}")
-        values["region"] = region.upper()
-    base_url = values.get("base_url")
-    if base_url is not None and not base_url.startswith(("http://", "https://")):
-        raise UsageError(f"base_url must start with http:// or https://, got {base_url!r}")
-
-
 def _test(
     cli: Cli, cls: type[Provider], values: dict[str, Any]
 ) -> tuple[CredentialCheck, SmscliError | None]:
     """The live check; an error is returned (the profile is saved either way)."""
-
-    from smscli import providers
-    from smscli.account import CredentialCheck, check_credentials
+    from smscli.account.balance import CredentialCheck, check_credentials
+    from smscli.cli.common import open_driver
+    from smscli.config import make_account
     from smscli.errors import SmscliError
-    from smscli.providers.base import Account
 
-    if not getattr(cls, "network", True):
+    if not cls.capabilities.network:
         return CredentialCheck(
-            True, "sandbox (simulated)", "the sandbox needs no credentials"
+            True, f"{cls.name} (simulated)", f"the {cls.name} needs no credentials"
         ), None
-    account = Account(
-        provider=cls.name,
-        base_url=values.get("base_url") or cls.default_base_url,
-        api_key=values.get("api_key"),
-        username=values.get("username"),
-        password=values.get("password"),
-        timeout=float(values.get("timeout", 30.0)),
-    )
+    account = make_account(cls.name, values.get, cls.default_base_url)
     warn_if_plain_http(cli, account)
-    from smscli.http import make_client
-
-    client = make_client(account.timeout, cli.redactor, debug=cli.debug)
     try:
-        driver = providers.build(cls, account, client, None)
-        return check_credentials(driver), None
+        with open_driver(cli, cls, account) as driver:
+            return check_credentials(driver), None
     except SmscliError as exc:
         return CredentialCheck(True, cls.name, f"failed: {exc.message}"), exc
-    finally:
-        client.close()
 
 
 def _render_added(
@@ -360,7 +327,7 @@ def _render_added(
             "checked": check.checked,
             "ok": failure is None if check.checked else None,
             "how": check.how,
-            "detail": redact(check.detail),
+            "detail": redact(_detail(check)),
         }
     action = "added" if written.created_profile else "updated"
     if cli.json:
@@ -395,9 +362,17 @@ def _render_added(
     out.print(table)
     if check is not None:
         if not check.checked:
-            line = f"Credentials not tested: {redact(check.detail)}"
+            line = f"Credentials not tested: {redact(_detail(check))}"
         elif failure is None:
-            line = f"Credentials OK: {check.how}: {redact(check.detail)}"
+            line = f"Credentials OK: {check.how}: {redact(_detail(check))}"
         else:
             line = "Credentials test failed (the profile is saved; fix it with profiles add)"
         out.print(line)
+
+
+def _detail(check: CredentialCheck) -> str:
+    from smscli.cli.display import credits_text
+
+    if check.credits is not None and not check.detail:
+        return f"{credits_text(check.credits)} credits"
+    return check.detail

@@ -8,7 +8,9 @@ from smscli.cli.common import print_json
 
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
-    from smscli.sending import Draft, Report
+    from smscli.engine import SendStats
+    from smscli.runs import RunView
+    from smscli.store import MessageRecord
 
 STYLES = {
     "accepted": "green",
@@ -23,29 +25,52 @@ STYLES = {
 }
 
 
-def send_document(report: Report, draft: Draft, redact: Any) -> dict[str, Any]:
-    seg = draft.segmentation
+def _results(view: RunView) -> tuple[list[MessageRecord], list[MessageRecord]]:
+    """A send's messages, and the duplicates dropped from them."""
+    results, duplicates = [], []
+    for m in view.messages():
+        if m.state == "skipped" and (m.error or "").startswith("duplicate"):
+            duplicates.append(m)
+        else:
+            results.append(m)
+    return results, duplicates
+
+
+def _status(view: RunView, m: MessageRecord) -> str:
+    return "valid" if view.dry_run and m.state == "pending" else m.state
+
+
+def _parts(m: MessageRecord) -> int:
+    return 0 if m.state in ("invalid", "skipped") else m.segments or 0
+
+
+def send_document(
+    view: RunView, stats: SendStats | None, results: list[MessageRecord],
+    duplicates: list[MessageRecord], redact: Any,
+) -> dict[str, Any]:  # fmt: skip
+    seg, t = view.text, view.totals
+    assert seg is not None
     return {
-        "run_id": report.run_id,
-        "provider": report.provider,
-        "profile": report.profile,
-        "dry_run": report.dry_run,
-        "total": len(report.results),
-        "accepted": report.count("accepted"),
-        "failed": report.count("failed") + report.count("invalid"),
-        "unknown": report.count("unknown"),
-        "credits_remaining": report.credits_remaining,
+        "run_id": None if view.dry_run else view.run.id,
+        "provider": view.run.provider,
+        "profile": view.run.profile,
+        "dry_run": view.dry_run,
+        "total": len(results),
+        "accepted": t.sent_ok,
+        "failed": t.failed + t.invalid,
+        "unknown": t.unknown,
+        "credits_remaining": view.run.credits_remaining,
         "results": [
             {
-                "to": r.to,
-                "status": r.status,
-                "message_id": r.message_id,
-                "segments": r.segments,
-                "error": redact(r.error) if r.error else None,
-                "input": r.raw,
-                "source": r.source,
+                "to": m.recipient,
+                "status": _status(view, m),
+                "message_id": m.provider_message_id,
+                "segments": _parts(m),
+                "error": redact(m.error) if m.error else None,
+                "input": m.raw,
+                "source": m.source,
             }
-            for r in report.results
+            for m in results
         ],
         "message": {
             "encoding": seg.encoding,
@@ -53,64 +78,71 @@ def send_document(report: Report, draft: Draft, redact: Any) -> dict[str, Any]:
             "segments": seg.parts,
             "turkish_mode": seg.turkish,
         },
-        "credits_needed": draft.credits_needed,
-        "duplicates": [
-            {"input": d.raw, "to": d.e164, "source": d.source} for d in draft.recipients.duplicates
-        ],
-        "warnings": [redact(w) for w in report.warnings],
-        "interrupted": report.interrupted,
+        "credits_needed": t.parts_total,
+        "duplicates": [{"input": d.raw, "to": d.recipient, "source": d.source} for d in duplicates],
+        "warnings": [redact(w) for w in view.notices],
+        "interrupted": bool(stats and stats.interrupted),
     }
 
 
-def send_report(cli: Cli, report: Report, draft: Draft) -> None:
+def send_result(cli: Cli, view: RunView, stats: SendStats | None) -> None:
+    results, duplicates = _results(view)
     if cli.json:
-        print_json(send_document(report, draft, cli.redactor))
+        print_json(send_document(view, stats, results, duplicates, cli.redactor))
         return
-    for warning in report.warnings:
+    for warning in view.notices:
         cli.warn(warning)
-    for text in dict.fromkeys(e.message for e in report.errors):
+    errors = [e.message for e in stats.errors] if stats else []
+    if stats and stats.stop:
+        errors.append(stats.stop.error.message)
+    for text in dict.fromkeys(errors):
         cli.error(text)
-    for d in draft.recipients.duplicates:
-        cli.info(f"duplicate dropped: {d.raw} ({d.source}) is {d.e164}, already listed")
+    if stats and stats.stop and stats.stop.error.hint:
+        cli.info(f"  {stats.stop.error.hint}")
+    for d in duplicates:
+        cli.info(f"duplicate dropped: {d.raw} ({d.source}) is {d.recipient}, already listed")
     if cli.quiet:
         return
     from rich.table import Table
     from rich.text import Text
 
-    seg = draft.segmentation
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("#", "To", "Status", "Message ID", "Parts", "Error"):
         table.add_column(col, overflow="fold", no_wrap=col in ("To", "Message ID"))
-    for i, r in enumerate(report.results, start=1):
+    for i, m in enumerate(results, start=1):
+        status = _status(view, m)
         table.add_row(
             str(i),
-            r.to or r.raw,
-            Text(r.status, style=STYLES.get(r.status, "")),
-            r.message_id or "",
-            str(r.segments) if r.segments else "",
-            cli.redactor(r.error) if r.error else "",
+            m.recipient or m.raw or "",
+            Text(status, style=STYLES.get(status, "")),
+            m.provider_message_id or "",
+            str(_parts(m) or ""),
+            cli.redactor(m.error) if m.error else "",
         )
-    out = cli.out
-    out.print(table)
+    cli.out.print(table)
+    cli.out.print(_summary(view, stats, len(results), len(duplicates)))
+
+
+def _summary(view: RunView, stats: SendStats | None, n: int, duplicates: int) -> str:
+    seg, t = view.text, view.totals
+    assert seg is not None
     mode = f"{seg.encoding}, {seg.chars} characters, {seg.parts} part{'s' * (seg.parts != 1)}"
-    if report.dry_run:
-        valid = report.count("valid")
-        line = (
-            f"Dry run, nothing sent: {valid} to send, {report.count('invalid')} invalid, "
-            f"{len(draft.recipients.duplicates)} duplicate · {mode} · "
-            f"{draft.credits_needed} credits needed · {report.provider}"
+    if view.dry_run:
+        return (
+            f"Dry run, nothing sent: {t.pending} to send, {t.invalid} invalid, "
+            f"{duplicates} duplicate · {mode} · {t.parts_total} credits needed · "
+            f"{view.run.provider}"
         )
-    else:
-        counts = ", ".join(
-            f"{report.count(s)} {s}"
-            for s in ("accepted", "failed", "invalid", "unknown")
-            if report.count(s)
-        )
-        n = len(report.results)
-        line = f"{n} message{'s' * (n != 1)}: {counts} · {mode} · {report.provider}"
-        if report.credits_remaining is not None:
-            line += f" · {report.credits_remaining:g} credits remaining"
-        line += f" · run {report.run_id}"
-        if report.interrupted:
-            line += " · interrupted"
-    out.print(line)
+    counts = ", ".join(
+        f"{c} {s}"
+        for s, c in (("accepted", t.sent_ok), ("failed", t.failed), ("invalid", t.invalid),
+                     ("unknown", t.unknown))
+        if c
+    )  # fmt: skip
+    line = f"{n} message{'s' * (n != 1)}: {counts} · {mode} · {view.run.provider}"
+    if view.run.credits_remaining is not None:
+        line += f" · {view.run.credits_remaining:g} credits remaining"
+    line += f" · run {view.run.id}"
+    if stats and stats.interrupted:
+        line += " · interrupted"
+    return line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -19,15 +19,16 @@ from smscli.cli.common import (
     QuietOpt,
     SenderOpt,
     TurkishOpt,
-    check_account,
+    account_state,
     command,
+    confirm,
     open_driver,
+    run_options,
 )
-from smscli.errors import InputError, UsageError
+from smscli.errors import ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
-    from smscli.providers.base import Account, Provider
-    from smscli.sending import Draft, Report
+    from smscli.runs import RunOptions
 
 
 def send(
@@ -55,6 +56,12 @@ def send(
     tr: TurkishOpt = None,
     ascii_only: AsciiOpt = False,
     max_wait: MaxWaitOpt = 600.0,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Send to more than 50 numbers without asking.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send even if the balance looks too low.")
+    ] = False,
     profile: ProfileOpt = None,
     provider: ProviderOpt = None,
     json: JsonOpt = False,
@@ -65,7 +72,17 @@ def send(
     cli = Cli(json=json, quiet=quiet, debug=debug, profile=profile)
     cli.flags = {"provider": provider, "sender": sender}
     with command(cli):
-        _send(cli, recipients or [], message, message_file, file, dry_run, tr, ascii_only, max_wait)
+        from smscli.runs import SendInput
+
+        text = _read_message(message, message_file)
+        entries = _entries(recipients or [], file, message == "-")
+        options = run_options(
+            cli, SendInput(tuple(entries), text), turkish=tr, ascii_only=ascii_only,
+            max_wait=max_wait, force=force,
+        )  # fmt: skip
+        if dry_run:
+            _preview(cli, options)
+        _deliver(cli, options, ask=not yes and sys.stdin.isatty())
 
 
 def _read_message(message: str | None, message_file: Path | None) -> str:
@@ -111,67 +128,34 @@ def _entries(
     return entries
 
 
-def _send(
-    cli: Cli,
-    args: list[str],
-    message: str | None,
-    message_file: Path | None,
-    file: Path | None,
-    dry_run: bool,
-    tr: bool | None,
-    ascii_only: bool,
-    max_wait: float,
-) -> None:
-    from smscli import providers
+CONFIRM_ABOVE = 50
+"""A ``send`` to more recipients than this asks first on a terminal, as ``bulk`` does."""
+
+
+def _preview(cli: Cli, options: RunOptions) -> NoReturn:
+    from smscli import runs
     from smscli.cli import render
-    from smscli.providers.base import check_turkish_mobile
-    from smscli.recipients import collect
-    from smscli.sending import dry_run_report, prepare
 
-    settings = cli.settings
-    name = settings.provider
-    cls = providers.get(name)
-    text = _read_message(message, message_file)
-    recipient_set = collect(_entries(args, file, message == "-"), settings.get("region"))
-    caps = cls.capabilities
-    draft = prepare(
-        provider=name,
-        profile=settings.profile,
-        capabilities=caps,
-        check_recipient=(
-            (lambda e: check_turkish_mobile(name, e))
-            if caps.turkish_numbers_only
-            else lambda e: None
-        ),
-        text=text,
-        recipients=recipient_set,
-        sender=settings.get("sender"),
-        sender_from_flag=settings.values.get("sender") is not None
-        and settings.values["sender"].origin == "flag",
-        turkish=tr,
-        ascii_only=ascii_only,
-    )
-    account = check_account(cli, cls)
-    report = dry_run_report(draft) if dry_run else _deliver(cli, cls, account, draft, max_wait)
-    render.send_report(cli, report, draft)
-    raise typer.Exit(int(report.exit_code))
+    with runs.dry_run(options) as view:
+        render.send_result(cli, view, None)
+    raise typer.Exit(int(ExitCode.BAD_INPUT if view.totals.invalid else ExitCode.OK))
 
 
-def _deliver(
-    cli: Cli, cls: type[Provider], account: Account, draft: Draft, max_wait: float
-) -> Report:
-    from smscli.ledger import Ledger
-    from smscli.sending import Engine, account_id
+def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
+    from smscli.cli import render
+    from smscli.runs import Campaign
+    from smscli.store import open_store
 
+    cls, account = options.driver, options.account
     with (
-        Ledger.open(cli.env.ledger_path) as ledger,
-        open_driver(cli, cls, account, ledger) as driver,
+        open_store(cli.env.ledger_path) as store,
+        Campaign.open(store, options) as campaign,
+        open_driver(cli, cls, account, account_state(store, cls, account)) as driver,
     ):
-        engine = Engine(
-            driver,
-            ledger,
-            account_id(account),
-            batch_size=cli.settings.get("batch_size"),
-            max_wait=max_wait,
-        )
-        return engine.send(draft, command="send")
+        campaign.check_credit(driver)
+        if ask and campaign.view.totals.pending > CONFIRM_ABOVE and not confirm(campaign.view):
+            campaign.cancel()
+            raise UsageError("not confirmed; nothing sent")
+        result = campaign.send(driver)
+        render.send_result(cli, result.view, result.stats)
+    raise typer.Exit(int(result.exit_code))

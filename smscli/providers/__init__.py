@@ -7,14 +7,12 @@ Built-in drivers are listed here by name; third-party drivers may add themselves
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from smscli.errors import ConfigError
 
 if TYPE_CHECKING:
-    import httpx
-
-    from smscli.providers.base import Account, Provider
+    from smscli.providers.base import Provider
 
 BUILTIN: dict[str, str] = {
     "customersms": "smscli.providers.customersms:CustomerSms",
@@ -44,22 +42,3 @@ def get(name: str) -> type[Provider]:
     module, _, attr = target.partition(":")
     cls: type[Provider] = getattr(importlib.import_module(module), attr)
     return cls
-
-
-CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "customersms": ("api_key",),
-    "vairosms": ("api_key",),
-    "masgsm": ("username", "password"),
-    "sandbox": (),
-}
-"""Settings each built-in provider cannot work without."""
-
-
-def build(
-    cls: type[Provider], account: Account, client: httpx.Client | None, state: Any
-) -> Provider:
-    """Instantiate a driver; only drivers that declare ``uses_state`` get the ledger state."""
-    if getattr(cls, "uses_state", False):
-        return cls(account, client, state)  # type: ignore[call-arg, arg-type]
-    assert client is not None
-    return cls(account, client)

@@ -35,6 +35,11 @@ class Capabilities(NamedTuple):
     headers: bool
     rate_limits: tuple[str, ...] = ()
     """Documented defaults, e.g. ``("100/minute", "5000/hour")``."""
+    credentials: tuple[str, ...] = ()
+    """Settings of :class:`Account` the driver cannot work without (``api_key``, ...)."""
+    network: bool = True
+    """The driver talks HTTP: it gets a client, and its requests run in worker threads.
+    Without it (the sandbox) it gets no client and runs in the engine's thread."""
 
 
 class Account(NamedTuple):
@@ -87,6 +92,9 @@ class BatchResult(NamedTuple):
     credits_remaining: float | None = None
     batch_id: str | None = None
     """The provider's id for the whole request, where it gives one (vairosms, masgsm)."""
+    state: tuple[tuple[str, str], ...] = ()
+    """``(key, value)`` pairs of account state for the store to keep with the outcomes (read
+    back through :class:`State`): a driver never writes to the store itself."""
 
     def ledger_rows(self, ids: Mapping[str, int]) -> list[tuple[int, str, str | None, str | None]]:
         """``(ledger id, state, message id, error)`` for every message key in ``ids``; a
@@ -127,14 +135,23 @@ class Header(NamedTuple):
     """Where the list came from, e.g. ``masgsm legacy API (apiNo=3)``."""
 
 
+class State(Protocol):
+    """The account's state as the store keeps it (what earlier results' ``state`` set)."""
+
+    def get(self, key: str) -> str | None: ...
+
+
 class Provider(Protocol):
-    """A provider driver. One module per provider, registered in :mod:`smscli.providers`."""
+    """A provider driver. One module per provider, registered in :mod:`smscli.providers`.
+
+    Every driver is built the same way, ``Driver(account, client, state)``: ``client`` is an
+    ``httpx.Client`` when ``capabilities.network`` is true, else None."""
 
     name: ClassVar[str]
     default_base_url: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
-    def __init__(self, account: Account, client: httpx.Client) -> None: ...
+    def __init__(self, account: Account, client: httpx.Client | None, state: State) -> None: ...
 
     def check_recipient(self, e164: str) -> str | None:
         """Why this number cannot be sent to through this provider, or None if it can."""
@@ -149,6 +166,13 @@ class Provider(Protocol):
         ...
 
     def headers(self) -> list[Header]: ...
+
+
+def need_client(name: str, client: httpx.Client | None) -> httpx.Client:
+    """The client a network driver was given (``capabilities.network`` drivers always get one)."""
+    if client is None:
+        raise TypeError(f"the {name} driver talks HTTP: build it with an httpx.Client")
+    return client
 
 
 def turkish_mobile(e164: str) -> str | None:

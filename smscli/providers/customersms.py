@@ -54,6 +54,8 @@ from smscli.providers.base import (
     Header,
     Message,
     Outcome,
+    State,
+    need_client,
 )
 from smscli.redact import Redactor, excerpt
 
@@ -76,11 +78,12 @@ class CustomerSms:
         report=False,
         headers=False,
         rate_limits=("100/minute", "5000/hour", "50000/day"),
+        credentials=("api_key",),
     )
 
-    def __init__(self, account: Account, client: httpx.Client) -> None:
+    def __init__(self, account: Account, client: httpx.Client | None, state: State) -> None:
         self._account = account
-        self._client = client
+        self._client = need_client(self.name, client)
         self._redact = Redactor(account.secrets())
 
     def check_recipient(self, e164: str) -> str | None:

@@ -96,7 +96,9 @@ from smscli.providers.base import (
     Header,
     Outcome,
     OutcomeStatus,
+    State,
     check_turkish_mobile,
+    need_client,
     numbers_in,
     turkish_mobile,
 )
@@ -137,11 +139,12 @@ class MasGsm:
         report=True,
         headers=True,
         rate_limits=(),
+        credentials=("username", "password"),
     )
 
-    def __init__(self, account: Account, client: httpx.Client) -> None:
+    def __init__(self, account: Account, client: httpx.Client | None, state: State) -> None:
         self._account = account
-        self._client = client
+        self._client = need_client(self.name, client)
         self._redact = Redactor(account.secrets())
 
     def check_recipient(self, e164: str) -> str | None:

@@ -1,7 +1,9 @@
 """The built-in sandbox: a provider with no network, for trying smscli and rehearsing scripts.
 
-It accepts every valid number, gives each message an id, and keeps simulated credits in the
-ledger (1,000 to start with; one credit per SMS part). Magic numbers let scripts rehearse
+It accepts every valid number, gives each message an id, and keeps simulated credits as
+account state in the store (1,000 to start with; one credit per SMS part): it reads them
+through ``state`` and hands the new value back with each result, which the engine stores with
+the outcomes, like every other driver's. Magic numbers let scripts rehearse
 failures deterministically (a documented feature; keep them stable):
 
 - a number ending in ``0000`` is rejected by the "provider" when sending, and a report calls it
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 from smscli.encoding import analyse
 from smscli.errors import CreditError
@@ -30,6 +32,7 @@ from smscli.providers.base import (
     Delivery,
     Header,
     Outcome,
+    State,
 )
 
 if TYPE_CHECKING:
@@ -40,14 +43,6 @@ REJECTED_SUFFIX = "0000"
 UNDELIVERED_SUFFIX = "0001"
 SOURCE = "sandbox (simulated)"
 HEADERS = ("SMSCLI", "SANDBOX")
-
-
-class State(Protocol):
-    """Where the sandbox keeps its simulated account (the ledger)."""
-
-    def get(self, key: str) -> str | None: ...
-
-    def set(self, key: str, value: str) -> None: ...
 
 
 class Sandbox:
@@ -62,18 +57,21 @@ class Sandbox:
         balance=True,
         report=True,
         headers=True,
+        network=False,
     )
-    uses_state: ClassVar[bool] = True
-    network: ClassVar[bool] = False
 
     def __init__(self, account: Account, client: httpx.Client | None, state: State) -> None:
         self.account = account
         self.state = state
+        self._left: float | None = None
+        """Credits left after this driver's last send (the store has them once recorded)."""
 
     def check_recipient(self, e164: str) -> str | None:
         return None
 
     def _credits(self) -> float:
+        if self._left is not None:
+            return self._left
         raw = self.state.get("credits")
         return START_CREDITS if raw is None else float(raw)
 
@@ -93,8 +91,10 @@ class Sandbox:
             raise CreditError(
                 f"sandbox: insufficient credit ({credits:g} left, {cost} needed); nothing sent"
             )
-        self.state.set("credits", repr(credits - cost))
-        return BatchResult(tuple(outcomes), credits_remaining=credits - cost)
+        self._left = credits - cost
+        return BatchResult(
+            tuple(outcomes), credits_remaining=self._left, state=(("credits", repr(self._left)),)
+        )
 
     def balance(self) -> Balance:
         credits = self._credits()

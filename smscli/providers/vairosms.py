@@ -85,7 +85,9 @@ from smscli.providers.base import (
     DeliveryStatus,
     Header,
     Outcome,
+    State,
     check_turkish_mobile,
+    need_client,
     numbers_in,
     turkish_mobile,
 )
@@ -133,11 +135,12 @@ class VairoSms:
         report=True,
         headers=False,
         rate_limits=(),
+        credentials=("api_key",),
     )
 
-    def __init__(self, account: Account, client: httpx.Client) -> None:
+    def __init__(self, account: Account, client: httpx.Client | None, state: State) -> None:
         self._account = account
-        self._client = client
+        self._client = need_client(self.name, client)
         self._redact = Redactor(account.secrets())
         self._urls: dict[str, httpx.URL] = {}
 

@@ -1,0 +1,83 @@
+"""A campaign's CSV as rows for the plan (phone column, template or message column), and the
+CSV of rows worth a second look that a run writes back in the input's own shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from smscli.errors import InputError
+from smscli.plan import Row, Spec
+
+if TYPE_CHECKING:
+    from smscli.store import Store
+
+
+def _column(name: str, headers: list[str], column: str) -> int:
+    if column not in headers:
+        raise InputError(f"{name}: no column {column!r}", hint="columns: " + ", ".join(headers))
+    return headers.index(column)
+
+
+@contextmanager
+def open_rows(path: Path, name: str, encoding: str, spec: Spec) -> Iterator[Iterator[Row]]:
+    """The file's rows, streamed: each with its line number, number and rendered text."""
+    from smscli.csvfile import find_phone_column, open_table
+    from smscli.template import Template
+
+    with open_table(path, name, encoding, spec.delimiter) as table:
+        headers = table.headers
+        if spec.phone_column is not None:
+            phone = _column(name, headers, spec.phone_column)
+        else:
+            phone = find_phone_column(headers, name)
+        if spec.message_column is not None:
+            col, column = _column(name, headers, spec.message_column), spec.message_column
+
+            def render(row: Sequence[str]) -> tuple[str | None, str | None]:
+                text = row[col].strip()
+                return (text, None) if text else (None, column)
+
+        else:
+            assert spec.template is not None
+            render = Template.parse(spec.template).bind(headers).render
+
+        def rows() -> Iterator[Row]:
+            for line, row in table.rows:
+                text, empty = render(row)
+                yield Row(line, f"{name} line {line}", row[phone], text, empty)
+
+        yield rows()
+
+
+def write_failed_csv(
+    store: Store, run_id: str, path: Path, name: str, encoding: str, spec: Spec, out: Path
+) -> int:
+    """The input rows that were invalid, skipped or failed, with an error column, in the
+    input's encoding and delimiter. Streams the input and the store side by side."""
+    import csv
+
+    from smscli.csvfile import open_table
+
+    problems = store.messages(run_id, ("invalid", "skipped", "failed"))
+    count = 0
+    nxt = next(problems, None)
+    try:
+        with (
+            open_table(path, name, encoding, spec.delimiter) as table,
+            out.open("w", encoding=encoding, errors="replace", newline="") as f,
+        ):
+            writer = csv.writer(f, delimiter=table.delimiter)
+            column = "error" if "error" not in table.headers else "smscli_error"
+            writer.writerow([*table.headers, column])
+            for line, row in table.rows:
+                while nxt is not None and nxt.seq < line:
+                    nxt = next(problems, None)
+                if nxt is not None and nxt.seq == line:
+                    writer.writerow([*row, f"{nxt.state}: {nxt.error}"])
+                    count += 1
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror}") from None
+    return count

@@ -1,0 +1,421 @@
+"""The one engine: every message of every command leaves through here.
+
+1. Pending messages are read from the store a window at a time, in input order, and grouped
+   into requests as the provider allows (one text per request where it takes one).
+2. Every free slot's request (up to ``concurrency`` in flight) is claimed in one durable
+   commit, each with a rate-limit permit taken in the same transaction (no claim without a
+   permit, no permit without a claim), and the outcomes that arrived meanwhile are written with
+   it. All store writes come from the main thread; worker threads only do HTTP. A message the
+   store says another process claimed first is not sent.
+3. A 429 puts its batch back to ``pending`` (it was not processed) and blocks the account for
+   every process until ``Retry-After``; :class:`smscli.ratelimit.Gate` is where any wait
+   happens. Credentials, credit or a connection that never opened stop the run with the rest
+   ``pending``; three requests in doubt in a row stop it too.
+4. After an interrupt, in-flight requests get a moment to finish; whatever is still
+   ``sending`` then is settled ``unknown`` (the request may have left), never re-sent by itself.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from smscli.errors import (
+    AuthError,
+    ConfigError,
+    CreditError,
+    ExitCode,
+    NotSent,
+    OutcomeUnknown,
+    RateLimited,
+    SmscliError,
+    Unfinished,
+)
+from smscli.http import on_wire
+from smscli.providers.base import Batch, BatchResult, Message
+from smscli.ratelimit import RateWait
+from smscli.store import Recorded
+
+if TYPE_CHECKING:
+    from smscli.providers.base import Provider
+    from smscli.ratelimit import Gate
+    from smscli.store import Permits, Store, Totals
+
+LEASE_RENEWAL = 30.0
+MAX_UNKNOWN_IN_A_ROW = 3
+IN_DOUBT = "interrupted while the request was on the wire"
+
+
+@dataclass
+class Stop:
+    """Why a run stopped before every message was sent."""
+
+    error: SmscliError
+    resume_at: float | None = None
+
+
+@dataclass
+class SendStats:
+    claimed: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    stop: Stop | None = None
+    interrupted: bool = False
+    credits_remaining: float | None = None
+    unknown_in_a_row: int = 0
+    errors: list[SmscliError] = field(default_factory=list)
+    """Errors that failed or put in doubt whole requests, in the order they came."""
+
+
+@dataclass
+class _InFlight:
+    keys: dict[str, int]
+    """Message key → store id."""
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self.keys.values())
+
+
+Request = tuple[list[Message], bool, _InFlight]
+"""A request's messages, its Turkish flag, and their ids."""
+
+
+@dataclass
+class Engine:
+    driver: Provider
+    store: Store
+    permits: Permits
+    gate: Gate
+    account: str
+    batch_size: int
+    concurrency: int = 4
+    limit: int | None = None
+    sender: str | None = None
+    clock: Callable[[], float] = time.time
+    progress: Callable[[int], None] | None = None
+    """Called with the number of messages whose outcome was just recorded."""
+    grace: float = 5.0
+    """After an interrupt, how long in-flight requests may still finish and be recorded."""
+    _last_lease: float = field(default=0.0, init=False, repr=False)
+    _unsaved: list[Recorded] = field(default_factory=list, init=False, repr=False)
+    """Outcomes collected but not yet written: they go with the next claim's commit (or
+    :meth:`_flush`), one transaction instead of two per request. Until then their messages
+    stay ``sending``; they count against the requests in flight, so no more messages are
+    ever in doubt after a crash than ``concurrency`` requests."""
+
+    def run(self, run_id: str) -> SendStats:
+        self.store.keep_holding(run_id)
+        self._last_lease = self.clock()
+        with self.store.sending():
+            stats = self._run(run_id)
+        self.store.finish(run_id, stats.credits_remaining)
+        return stats
+
+    def _run(self, run_id: str) -> SendStats:
+        stats = SendStats()
+        inflight: dict[Future[BatchResult], _InFlight] = {}
+        pool: Executor = (
+            _Workers(max(1, self.concurrency))
+            if self.driver.capabilities.network
+            else _Inline()  # a driver without network reads its state from the store: one thread
+        )
+        slots = max(1, self.concurrency)
+        queue: deque[Request] = deque()
+        windows = self._windows(run_id, stats)
+        try:
+            while not stats.stop:
+                if not queue:
+                    queue.extend(next(windows, ()))
+                if not queue:
+                    if not inflight:
+                        break
+                    # Their replies may put messages back to pending (a 429): read again after.
+                    while inflight:
+                        self._collect(inflight, stats)
+                    windows = self._windows(run_id, stats)
+                    continue
+                if self.gate.not_after is not None and self.clock() >= self.gate.not_after:
+                    stats.stop = Stop(Unfinished("stopped at --not-after; the rest was not sent"))
+                    break
+                ahead = list(islice(queue, slots - len(inflight)))
+                claimed = self._claim(run_id, [f.ids for *_, f in ahead], stats, inflight)
+                for request, permit in zip(ahead, claimed, strict=False):
+                    queue.popleft()
+                    self._submit(pool, inflight, request, permit, stats)
+                while len(inflight) >= slots:
+                    self._collect(inflight, stats)
+            while inflight:
+                self._collect(inflight, stats)
+            self._flush()
+        except KeyboardInterrupt:
+            stats.interrupted = True
+            done, _ = wait(list(inflight), timeout=self.grace)
+            for future in done:
+                self._record(future, inflight.pop(future), stats)
+            inflight.clear()
+            self._flush()
+            # Whatever is still ``sending`` was claimed by this process (it holds the run),
+            # possibly just before the interrupt: its request may have left.
+            self.store.settle(run_id, ["sending"], "unknown", IN_DOUBT)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._flush()
+        return stats
+
+    def _submit(
+        self,
+        pool: Executor,
+        inflight: dict[Future[BatchResult], _InFlight],
+        request: Request,
+        permit: tuple[int | None, frozenset[int]],
+        stats: SendStats,
+    ) -> None:
+        messages, turkish, flight = request
+        event, lost = permit
+        if lost:  # claimed by another process first: theirs to send
+            messages = [m for m in messages if flight.keys[m.key] not in lost]
+            flight = _InFlight({k: i for k, i in flight.keys.items() if i not in lost})
+            if not messages:
+                return
+        stats.claimed += len(messages)
+        stats.requests += 1
+        batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
+        inflight[pool.submit(self._send, batch, event)] = flight
+
+    def _windows(self, run_id: str, stats: SendStats) -> Iterator[list[Request]]:
+        """Pending messages in input order, a window at a time, grouped into requests. The
+        next window is read only when the caller asks for it, after every request of this one
+        was claimed, so messages put back to ``pending`` (after a 429) are picked up again and
+        none is read twice. A message's key is its store id."""
+        caps = self.driver.capabilities
+        size = max(1, min(self.batch_size, caps.max_batch))
+        window = max(size * self.concurrency * 2, 1000)
+        shared_text = not caps.per_recipient_text
+        while not stats.stop:
+            budget = None if self.limit is None else self.limit - stats.claimed
+            if budget is not None and budget <= 0:
+                return
+            size_now = window if budget is None else min(window, budget)
+            rows = self.store.pending_window(run_id, size_now)
+            if not rows:
+                return
+            requests: list[Request] = []
+            groups: dict[tuple[str, bool], tuple[list[Message], _InFlight]] = {}
+            for i, to, text, turkish in rows:
+                key = ("" if not shared_text else text, turkish)
+                if (group := groups.get(key)) is None:
+                    group = groups[key] = ([], _InFlight({}))
+                group[0].append(Message(k := str(i), to, text))
+                group[1].keys[k] = i
+                if len(group[0]) == size:
+                    requests.append((group[0], turkish, group[1]))
+                    groups[key] = ([], _InFlight({}))
+            requests += [(m, turkish, f) for (_, turkish), (m, f) in groups.items() if m]
+            yield requests
+
+    def _claim(
+        self,
+        run_id: str,
+        batches: list[list[int]],
+        stats: SendStats,
+        inflight: dict[Future[BatchResult], _InFlight],
+    ) -> list[tuple[int | None, frozenset[int]]]:
+        """Claim the leading requests of ``batches`` (message ids), each with a permit, in one
+        durable commit that also writes the outcomes collected so far; while no permit is
+        free, collect replies. Returns ``(permit, lost ids)`` of every request claimed; none
+        when the wait would be too long or the run must stop."""
+        claimed: list[tuple[int | None, frozenset[int]]] = []
+
+        def take() -> float:
+            if self.clock() - self._last_lease > LEASE_RENEWAL:
+                self.store.keep_holding(run_id)
+                self._last_lease = self.clock()
+            claim = self.store.claim(batches, recorded=self._unsaved, permits=self.permits)
+            self._unsaved.clear()
+            claimed.extend((p, claim.lost) for p in claim.permits)
+            return 0.0 if claim.claimed else claim.wait
+
+        def idle(pause: float) -> bool:
+            # No claim before the permit is due (a refused claim is a durable commit); the
+            # replies that come meanwhile are written at once, without an fsync of their own.
+            due, left = self.clock() + pause, pause
+            while inflight and left > 0:
+                self._collect(inflight, stats, timeout=left)
+                if stats.stop:
+                    return False
+                self._flush()
+                left = due - self.clock()
+            if left > 0:
+                self.gate.sleep(min(left, 5.0))
+            return True
+
+        try:
+            self.gate.until_permitted(take, idle)
+        except RateWait as exc:
+            stats.stop = Stop(exc, exc.resume_at)
+        return claimed
+
+    def _send(self, batch: Batch, permit: int | None) -> BatchResult:
+        """In a worker thread: one request, its permit moved to when it was written (and on by
+        any delay its reply shows)."""
+        if permit is None:  # no rate limit to keep
+            return self.driver.send(batch)
+        token = on_wire.set(self.permits.departure(permit))
+        try:
+            return self.driver.send(batch)
+        finally:
+            on_wire.reset(token)
+
+    def _collect(
+        self,
+        inflight: dict[Future[BatchResult], _InFlight],
+        stats: SendStats,
+        timeout: float | None = None,
+    ) -> None:
+        """Record the replies that have arrived (waiting for at least one, up to ``timeout``)."""
+        done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            doubtful = self._record(future, inflight.pop(future), stats)
+            stats.unknown_in_a_row = stats.unknown_in_a_row + 1 if doubtful else 0
+            if stats.unknown_in_a_row >= MAX_UNKNOWN_IN_A_ROW and not stats.stop:
+                stats.stop = Stop(
+                    OutcomeUnknown(
+                        f"{MAX_UNKNOWN_IN_A_ROW} requests in a row ended in doubt; stopped so "
+                        "as not to send more into a failing provider"
+                    )
+                )
+
+    def _record(self, future: Future[BatchResult], flight: _InFlight, stats: SendStats) -> int:
+        """Keep a request's outcome for the next commit. Returns 1 when it ended in doubt."""
+        try:
+            result = future.result()
+        except RateLimited as exc:
+            stats.rate_limited += 1
+            stats.claimed -= len(flight.ids)
+            self._requeue(flight.ids)
+            self.gate.rate_limited(self.permits, exc.retry_after)
+            return 0
+        except (AuthError, ConfigError, CreditError, NotSent) as exc:
+            # Nothing was processed, and every later request would fail the same way:
+            # keep the messages pending and stop the run.
+            stats.claimed -= len(flight.ids)
+            self._requeue(flight.ids)
+            if not stats.stop:
+                stats.stop = Stop(exc)
+            return 0
+        except OutcomeUnknown as exc:
+            stats.errors.append(exc)
+            self._store(flight, "unknown", exc.message)
+            return 1
+        except SmscliError as exc:
+            stats.errors.append(exc)
+            self._store(flight, "failed", exc.message)
+            return 0
+        except Exception as exc:  # a bug in a driver: the request may have left
+            self._store(flight, "unknown", f"internal error: {type(exc).__name__}")
+            return 1
+        credits = result.credits_remaining
+        state = tuple((self.account, k, v) for k, v in result.state)
+        if credits is not None:
+            stats.credits_remaining = credits
+            state += ((self.account, "credits_remaining", repr(credits)),)
+        self._unsaved.append(Recorded(result.ledger_rows(flight.keys), result.batch_id, state))
+        if self.progress:
+            self.progress(len(flight.ids))
+        return int(any(o.status == "unknown" for o in result.outcomes))
+
+    def _store(self, flight: _InFlight, state: str, error: str) -> None:
+        self._unsaved.append(Recorded([(i, state, None, error) for i in flight.ids]))
+        if self.progress:
+            self.progress(len(flight.ids))
+
+    def _flush(self) -> None:
+        """Write the collected outcomes now (not durable on its own: the next claim's commit,
+        or the run's last one, fsyncs them)."""
+        if self._unsaved:
+            self.store.record(self._unsaved, durable=False)
+            self._unsaved.clear()
+
+    def _requeue(self, ids: list[int]) -> None:
+        self._flush()
+        self.store.put_back(ids)
+
+
+class _Workers(Executor):
+    """Worker threads for HTTP requests. Daemon threads, unlike ThreadPoolExecutor's: after an
+    interrupt the store is settled (whatever is in flight is ``unknown``) and the process must
+    end at once, not wait for a reply that may take a timeout's length."""
+
+    def __init__(self, size: int) -> None:
+        self._tasks: queue.SimpleQueue[
+            tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None
+        ]
+        self._tasks = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"smscli-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._tasks.put((future, fn, args))
+        return future
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            future, fn, args = task
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
+class _Inline(Executor):
+    """Runs each task at once in the calling thread."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+def exit_code(t: Totals, stats: SendStats | None) -> ExitCode:
+    """The contract's exit code for a run, over the whole run (earlier invocations too)."""
+    if stats is not None and stats.stop is not None:
+        code = stats.stop.error.exit_code
+        if code != ExitCode.UNFINISHED and t.unknown:
+            return ExitCode.UNKNOWN
+        return code
+    if t.unknown:
+        return ExitCode.UNKNOWN
+    if stats is not None and stats.interrupted and t.pending:
+        return ExitCode.UNFINISHED
+    if not t.failed + t.invalid:
+        return ExitCode.OK
+    if t.sent_ok:
+        return ExitCode.PARTIAL
+    refused = stats is not None and any(e.exit_code == ExitCode.BAD_INPUT for e in stats.errors)
+    if not t.failed or refused:
+        return ExitCode.BAD_INPUT  # only invalid input, or the provider refused the numbers
+    return ExitCode.PROVIDER

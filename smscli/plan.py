@@ -1,0 +1,230 @@
+"""Planning a run: every recipient normalised, every text rendered and priced, every problem
+found, and all of it written to the store before anything can leave.
+
+One path for ``send`` and ``bulk``: both turn their input into :class:`Row` s (where it was,
+the number as written, the text or the empty column that stopped it) and :func:`prepare`
+streams them into a new run: ``pending``, ``invalid`` (with why) or ``skipped`` (excluded; later
+occurrences of a number become duplicates in the store). Any text that cannot be rendered
+deletes the half-prepared run and stops before anything is sent. A helper thread reads and
+renders the next chunk of rows while the store writes the last one; no more of the input than
+that is held in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+import unicodedata
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing, suppress
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+from smscli.encoding import Segmentation, analyse, encoding_and_parts, transliterate
+from smscli.errors import InputError
+from smscli.providers.base import Capabilities, turkish_mobile
+from smscli.recipients import normalise
+from smscli.senders import TURKISH_LETTERS
+from smscli.store import NewMessage
+
+if TYPE_CHECKING:
+    from smscli.store import Store
+
+T = TypeVar("T")
+SHOWN_PROBLEMS = 10
+
+
+class Spec(NamedTuple):
+    """What identifies a bulk run, besides the account: everything that changes what is sent."""
+
+    input_sha256: str
+    encoding: str
+    delimiter: str | None
+    phone_column: str | None
+    template: str | None
+    message_column: str | None
+    sender: str | None
+    turkish: bool | None
+    ascii_only: bool
+    exclude_sha256: str | None
+    region: str
+
+    def fingerprint(self, account: str) -> str:
+        blob = json.dumps([account, self._asdict()], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Row(NamedTuple):
+    """One recipient of the input."""
+
+    seq: int
+    """Its place in the input (a CSV's line number): the order messages are sent in."""
+    source: str
+    """Where it was written, for the user: ``argument 2``, ``list.csv line 4``."""
+    raw: str
+    text: str | None
+    """The rendered text, or None when ``empty`` stopped it."""
+    empty: str | None = None
+    """The column whose empty value the template needed."""
+
+
+class Pricing(NamedTuple):
+    """How texts are made ready: NFC, ``--ascii``, the Turkish switch of the provider."""
+
+    turkish: bool | None
+    ascii_only: bool
+
+
+def pricing(capabilities: Capabilities, turkish: bool | None, ascii_only: bool) -> Pricing:
+    return Pricing(turkish if capabilities.turkish_mode else False, ascii_only)
+
+
+def check_text(text: str, rules: Pricing) -> tuple[str, Segmentation, list[str]]:
+    """One text (``send``'s) as it will be sent, its segmentation, and what to warn about."""
+    from smscli.encoding import unsupported_chars
+
+    text = unicodedata.normalize("NFC", text)
+    if rules.ascii_only:
+        text = transliterate(text)
+    if not text.strip():
+        raise InputError("the message is empty")
+    seg = analyse(text, rules.turkish)
+    warnings = []
+    if seg.encoding == "UCS-2":
+        odd = "".join(unsupported_chars(text, seg.turkish or bool(rules.turkish)))
+        tip = any(c in TURKISH_LETTERS for c in odd)
+        warnings.append(
+            f"the text needs UCS-2 because of {odd!r}: {seg.parts} part(s) of up to 67/70 "
+            "characters" + ("; --ascii transliterates Turkish letters" if tip else "")
+        )
+    return text, seg, warnings
+
+
+def prepare(
+    store: Store,
+    run_id: str,
+    rows: Iterable[Row],
+    *,
+    provider: str,
+    capabilities: Capabilities,
+    rules: Pricing,
+    region: str,
+    exclude: frozenset[str] = frozenset(),
+) -> None:
+    """Validate, render and price every row into the run ``run_id`` (``preparing``), then make
+    it ``ready``; raise, with the run deleted, before anything could be sent."""
+    problems: list[str] = []
+    problem_count = 0
+    turkish, ascii_only = rules
+    turkish_only = capabilities.turkish_numbers_only
+    nfc = unicodedata.normalize
+
+    def messages() -> Iterator[NewMessage]:
+        # Once per row of a campaign of up to millions: locals only, no call that can be saved.
+        nonlocal problem_count
+        for seq, where, raw, text, empty in rows:
+            if text is None:
+                problem_count += 1
+                if len(problems) < SHOWN_PROBLEMS:
+                    problems.append(f"{where}: {{{empty}}} is empty")
+                continue
+            if not text.isascii():
+                text = nfc("NFC", text)
+                if ascii_only:
+                    text = transliterate(text)
+            encoding, parts = encoding_and_parts(text, turkish)
+            raw = raw.strip()
+            e164, error = normalise(raw, region)
+            if error is None:
+                if turkish_only and not turkish_mobile(e164):  # type: ignore[arg-type]
+                    state = "invalid"
+                    error = f"invalid number: {provider} sends only to Turkish mobile numbers"
+                elif e164 in exclude:
+                    state, error = "skipped", "excluded (listed in --exclude)"
+                else:
+                    state = "pending"
+            else:
+                state, error = "invalid", f"invalid number: {error}"
+            if state == "invalid":
+                parts = 0  # never sent, never charged
+            yield NewMessage(seq, where, raw, e164, text, encoding, parts, state, error)
+
+    try:
+        with closing(_drawn_ahead(messages(), store.insert_chunk_size())) as chunks:
+            for chunk in chunks:
+                if not problem_count:  # set by the helper thread; then nothing needs writing
+                    store.add_messages(run_id, chunk)
+        if problem_count:
+            more = problem_count - len(problems)
+            raise InputError(
+                f"{problem_count} row{'s' * (problem_count > 1)} cannot be rendered; "
+                "nothing sent:\n  "
+                + "\n  ".join(problems)
+                + (f"\n  … and {more} more" if more > 0 else ""),
+                hint="fill the empty values or change the template",
+            )
+    except BaseException:
+        store.delete_run(run_id)
+        raise
+    store.mark_ready(run_id)
+
+
+def _drawn_ahead(items: Iterator[T], size: int, depth: int = 2) -> Generator[list[T]]:
+    """``items`` in lists of ``size``, drawn by a helper thread up to ``depth`` lists ahead of
+    the caller. What ``items`` raises is raised here; closing this generator stops the thread
+    (after the list it is drawing)."""
+    ahead: queue.Queue[list[T] | BaseException] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def draw() -> None:
+        try:
+            while not stop.is_set():
+                chunk = list(islice(items, size))
+                ahead.put(chunk)
+                if not chunk:
+                    return
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            ahead.put(exc)
+
+    thread = threading.Thread(target=draw, name="smscli-prepare", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ahead.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return
+            yield item
+    finally:
+        stop.set()
+        with suppress(queue.Empty):  # a put blocked on a full queue goes through, then stops
+            while True:
+                ahead.get_nowait()
+        thread.join()
+
+
+def send_rows(entries: Iterable[tuple[str, str]], text: str) -> Iterator[Row]:
+    """``send``'s recipients ``(raw, source)``, all with one text, in the order given."""
+    for seq, (raw, source) in enumerate(entries):
+        yield Row(seq, source, raw, text)
+
+
+def read_exclusions(path: Path, region: str) -> tuple[frozenset[str], str]:
+    """Numbers never to message (a CSV with a phone column, or one per line) and the file's
+    digest (part of the run's identity)."""
+    from smscli.csvfile import read_numbers
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    numbers = set()
+    for raw, _ in read_numbers(data, str(path)):
+        e164, _error = normalise(raw, region)
+        if e164:
+            numbers.add(e164)
+    return frozenset(numbers), hashlib.sha256(data).hexdigest()

@@ -1,0 +1,245 @@
+"""The store: where runs, messages, rate-limit permits and account state live. Every SQL
+statement of smscli is behind this interface; the engine, the use cases and the CLI only call
+it. SQLite (:mod:`smscli.store.sqlite`) is the default backend.
+
+What a backend must guarantee, whatever its storage:
+
+- **Durable before it leaves.** :meth:`Store.claim` commits its messages as ``sending`` before
+  it returns, durably (a crash or power cut after it returns cannot lose the claim), so a
+  request never leaves for a message the ledger does not know is in flight.
+- **Atomic claim.** A claim moves only messages that are still ``pending``, in one
+  transaction with the rate-limit permits it takes: a message claimed by another process is
+  never claimed again (it comes back in :attr:`Claim.lost`), a permit never exists without its
+  claim, nor a claim without its permit.
+- **Outcomes before the next claim.** The outcomes handed to :meth:`Store.claim` and
+  :meth:`Store.record` are written in that transaction; those written with ``durable=False``
+  become durable with the next durable commit at the latest.
+- **One holder per run.** :meth:`Store.hold` admits one process at a time per campaign,
+  whichever path, symlink or host leads to the ledger, and a holder that dies (``kill -9``
+  included) releases it; a live holder is never taken over.
+- **Shared permits.** :meth:`Store.permits` counts every request of an account made by any
+  process using the same ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from smscli.store.records import (
+    Claim,
+    MessageRecord,
+    NewMessage,
+    Recorded,
+    ReportUpdate,
+    RunRecord,
+    StateCount,
+    Totals,
+)
+
+if TYPE_CHECKING:
+    from smscli.ratelimit import Rate
+
+__all__ = [
+    "Claim",
+    "MessageRecord",
+    "NewMessage",
+    "Permits",
+    "Recorded",
+    "ReportUpdate",
+    "RunRecord",
+    "StateCount",
+    "Store",
+    "Totals",
+    "open_store",
+]
+
+
+class Permits(Protocol):
+    """Rate-limit permits of one account, shared by every process of the store."""
+
+    def acquire(self, wanted: int) -> tuple[list[int | None], float]:
+        """Up to ``wanted`` permits now, in a transaction of their own: the permits taken
+        (events, or None each without rates) and, when fewer than ``wanted``, the wait until
+        the next one could be taken."""
+        ...
+
+    def take_some(self, tx: Any, wanted: int) -> tuple[list[int | None], float]:
+        """:meth:`acquire` inside the store's open write transaction ``tx`` (a claim's)."""
+        ...
+
+    def block_until(self, until: float) -> None:
+        """No permit for anybody on this account before ``until`` (a 429's Retry-After)."""
+        ...
+
+    def departure(self, event: int) -> Any:
+        """The HTTP edge's hooks (:data:`smscli.http.on_wire`) for the request of a permit."""
+        ...
+
+
+class Store(Protocol):
+    """See the module docstring for what every implementation guarantees."""
+
+    location: str
+    """Where the ledger is, for messages (a path; never a password)."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def hold(self, key: str) -> AbstractContextManager[None]:
+        """Be the one process working on the campaign ``key`` (a run's fingerprint or id);
+        raises :class:`smscli.errors.Unfinished` naming the holder when another has it."""
+        ...
+
+    def keep_holding(self, run_id: str) -> None:
+        """Renew this process's lease on a run it holds (every minute or so while sending)."""
+        ...
+
+    def create_run(
+        self,
+        *,
+        command: str,
+        provider: str,
+        profile: str | None,
+        account: str,
+        sender: str | None,
+        source: str | None,
+        fingerprint: str | None,
+        options: str | None,
+    ) -> str:
+        """A new run in state ``preparing``, with no messages; returns its id."""
+        ...
+
+    def insert_chunk_size(self) -> int:
+        """How many messages :meth:`add_messages` takes at once."""
+        ...
+
+    def add_messages(self, run_id: str, messages: Sequence[NewMessage]) -> None:
+        """Messages of a run being prepared (not durable on their own: the run stays
+        ``preparing`` until :meth:`mark_ready`)."""
+        ...
+
+    def mark_ready(self, run_id: str) -> None:
+        """Skip later occurrences of a number as duplicates of the first and make the run
+        ``ready``, durably."""
+        ...
+
+    def delete_run(self, run_id: str) -> None: ...
+
+    def find_run(self, fingerprint: str) -> RunRecord | None:
+        """The newest run with this fingerprint."""
+        ...
+
+    def run(self, run_id: str) -> RunRecord | None: ...
+
+    def runs_like(self, prefix: str, limit: int) -> list[str]:
+        """Ids of runs starting with ``prefix``, newest first."""
+        ...
+
+    def runs(
+        self, *, limit: int | None, provider: str | None, profile: str | None
+    ) -> list[RunRecord]:
+        """The newest runs first."""
+        ...
+
+    def last_run(self, account: str) -> str | None: ...
+
+    def finish(self, run_id: str, credits_remaining: float | None) -> bool:
+        """Mark the run complete if nothing is left ``pending`` or ``sending`` (and record the
+        last credits reported); returns whether it is complete."""
+        ...
+
+    def requeue(self, run_id: str, states: Sequence[str]) -> int:
+        """Messages in ``states`` back to ``pending`` (``--retry-*``); returns how many."""
+        ...
+
+    def settle(self, run_id: str, states: Sequence[str], to: str, error: str) -> int:
+        """Every message of the run in ``states`` to state ``to`` with ``error``: the one
+        place in-doubt (``sending`` → ``unknown``) and abandoned messages are settled."""
+        ...
+
+    # --- messages -----------------------------------------------------------------------
+
+    def totals(self, run_id: str) -> Totals: ...
+
+    def state_counts(self, run_id: str) -> dict[str, StateCount]: ...
+
+    def pending_parts(self, run_id: str, limit: int | None) -> int:
+        """SMS parts of the next ``limit`` pending messages (all without a limit)."""
+        ...
+
+    def pending_window(self, run_id: str, limit: int) -> list[tuple[int, str, str, bool]]:
+        """The next ``limit`` pending messages in input order: ``(id, to, text, turkish)``."""
+        ...
+
+    def messages(
+        self, run_id: str, states: Sequence[str] = (), limit: int | None = None
+    ) -> Iterator[MessageRecord]:
+        """A run's messages (in ``states``, if given) in input order, streamed."""
+        ...
+
+    def messages_by_provider_id(self, ids: Sequence[str]) -> list[MessageRecord]: ...
+
+    # --- sending ------------------------------------------------------------------------
+
+    def permits(
+        self, account: str, rates: Sequence[Rate], *, covered_delay: float = 0.0
+    ) -> Permits: ...
+
+    def claim(
+        self,
+        batches: Sequence[Sequence[int]],
+        *,
+        recorded: Sequence[Recorded] = (),
+        permits: Permits | None = None,
+    ) -> Claim:
+        """Claim the messages of requests about to leave (one request per batch), with a
+        permit each from ``permits``, and write ``recorded`` outcomes, in one durable
+        transaction. See the module docstring."""
+        ...
+
+    def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None: ...
+
+    def put_back(self, ids: Iterable[int]) -> None:
+        """Claimed messages back to ``pending``: their request was not processed."""
+        ...
+
+    def sending(self) -> AbstractContextManager[None]:
+        """Around a run's sending: the backend may defer housekeeping (SQLite checkpoints its
+        write-ahead log in a thread of its own meanwhile)."""
+        ...
+
+    # --- reports and account state ------------------------------------------------------
+
+    def apply_report(self, updates: Sequence[ReportUpdate]) -> None: ...
+
+    def get_state(self, account: str, key: str) -> tuple[str, str] | None:
+        """``(value, updated_at)`` of an account's provider state."""
+        ...
+
+    def set_state(self, account: str, key: str, value: str) -> None: ...
+
+
+class AccountState:
+    """One account's provider state in a store (the sandbox's simulated credits)."""
+
+    def __init__(self, store: Store, account: str) -> None:
+        self._store, self._account = store, account
+
+    def get(self, key: str) -> str | None:
+        found = self._store.get_state(self._account, key)
+        return found[0] if found else None
+
+
+def open_store(location: Path) -> Store:
+    """The store at ``location`` (an SQLite file), created and migrated as needed."""
+    from smscli.store.sqlite import SqliteStore
+
+    return SqliteStore.open(location)

@@ -1,0 +1,144 @@
+"""The typed records of the store: one shape for a run, one for a message, and the rows and
+outcomes that go in. No SQL here: every backend reads into and writes from these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+STATES = (
+    "pending",
+    "sending",
+    "accepted",
+    "failed",
+    "unknown",
+    "delivered",
+    "undelivered",
+    "invalid",
+    "skipped",
+)
+"""Message states (``shared/spec/cli.md``). ``invalid``: the input was rejected (bad number),
+never sent. ``skipped``: a duplicate or excluded row, never sent."""
+
+CREDITED = ("accepted", "delivered", "undelivered")
+"""States whose parts the provider charged."""
+NOT_SENT = ("invalid", "skipped")
+
+OutcomeRow = tuple[int, str, str | None, str | None]
+"""``(message id, state, provider's message id, error)``."""
+StateItem = tuple[str, str, str]
+"""``(account, key, value)``: provider state kept for an account (credits, sandbox state)."""
+
+
+class Recorded(NamedTuple):
+    """The outcome of one request, as the engine hands it to the store."""
+
+    outcomes: Iterable[OutcomeRow]
+    batch_id: str | None = None
+    state: tuple[StateItem, ...] = ()
+
+
+class NewMessage(NamedTuple):
+    """A message as a plan writes it (``seq`` is its place in the input)."""
+
+    seq: int
+    source: str
+    raw: str
+    recipient: str | None
+    text: str
+    encoding: str
+    segments: int
+    state: str = "pending"
+    error: str | None = None
+
+
+class RunRecord(NamedTuple):
+    id: str
+    created_at: str
+    finished_at: str | None
+    command: str
+    provider: str
+    profile: str | None
+    account: str
+    sender: str | None
+    source: str | None
+    fingerprint: str | None
+    state: str
+    """``preparing``, ``ready`` or ``complete``."""
+    options: str | None
+    credits_remaining: float | None
+
+
+class MessageRecord(NamedTuple):
+    id: int
+    run_id: str
+    seq: int
+    source: str | None
+    raw: str | None
+    recipient: str | None
+    text: str | None
+    encoding: str | None
+    segments: int | None
+    state: str
+    provider_message_id: str | None
+    batch_id: str | None
+    error: str | None
+    report_detail: str | None
+    reported_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class Claim(NamedTuple):
+    """What :meth:`Store.claim` did."""
+
+    claimed: int
+    """How many of the requests were claimed (the leading ones)."""
+    permits: list[int | None]
+    """The permit of every claimed request (None without rates)."""
+    wait: float
+    """Seconds until the next permit, when not every request was claimed; else 0.0."""
+    lost: frozenset[int]
+    """Messages of the claimed requests that were no longer ``pending`` (another process
+    claimed them): they must not be sent."""
+
+
+class ReportUpdate(NamedTuple):
+    message: int
+    state: str
+    detail: str
+    at: str
+
+
+@dataclass
+class Totals:
+    """A run's messages counted by state (skipped ones split by why)."""
+
+    rows: int = 0
+    pending: int = 0
+    sending: int = 0
+    accepted: int = 0
+    failed: int = 0
+    unknown: int = 0
+    invalid: int = 0
+    duplicate: int = 0
+    excluded: int = 0
+    delivered: int = 0
+    undelivered: int = 0
+    parts_pending: int = 0
+    parts_total: int = 0
+
+    @property
+    def messages(self) -> int:
+        """Messages to send or sent: every row that is not invalid or skipped."""
+        return self.rows - self.invalid - self.duplicate - self.excluded
+
+    @property
+    def sent_ok(self) -> int:
+        return self.accepted + self.delivered + self.undelivered
+
+
+class StateCount(NamedTuple):
+    messages: int
+    segments: int

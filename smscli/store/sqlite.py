@@ -1,0 +1,396 @@
+"""The SQLite store (the default ledger): every run and every message, so that nothing is sent
+twice and everything can be found again.
+
+A message is committed ``sending`` before its request leaves and its outcome as soon as the
+reply arrives. The database runs in WAL mode with ``synchronous=FULL`` so a committed state
+survives a crash or ``kill -9``, and a power cut too. Writes that need not survive a power cut
+on their own (a run's outcomes and its rows while it is being prepared) are committed with
+``durable=False``: they survive a crash of the process at once, and a power cut from the next
+durable commit on, which fsyncs the whole write-ahead log, theirs included. A claim is always
+durable before its request leaves, which is what makes a double send impossible; an outcome
+lost to a power cut leaves its message ``sending``, which a resumed run settles as ``unknown``.
+
+One holder per campaign: an OS file lock next to the *resolved* ledger file (so every path and
+symlink that leads to it meets the same lock; the OS releases it when the process dies), and a
+lease in the run's row naming host and pid, which a live holder never loses. Read queries are
+in :mod:`smscli.store.sqlite_reads`, permits in :mod:`smscli.store.sqlite_permits`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from itertools import chain
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from smscli.errors import ConfigError, Unfinished
+from smscli.store.records import Claim, NewMessage, Recorded, ReportUpdate
+from smscli.store.sqlite_db import background_checkpoints, migrate, write_transaction
+from smscli.store.sqlite_reads import Reads
+
+if TYPE_CHECKING:
+    from smscli.ratelimit import Rate
+    from smscli.store import Permits
+    from smscli.store.sqlite_permits import RateLimiter
+
+LEASE_SECONDS = 120.0
+
+_COLUMNS = (
+    "run_id, seq, source, raw, recipient, text, encoding, segments, state, error, created_at,"
+    " updated_at"
+)
+_PER_ROW = _COLUMNS.count(",") + 1
+_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES "
+_VALUES = "(" + ", ".join("?" * _PER_ROW) + ")"
+CHUNK = 5000
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class SqliteStore(Reads):
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.location = str(path)
+        self._statements: dict[int, str] = {}
+
+    @classmethod
+    def open(cls, path: Path) -> SqliteStore:
+        # The resolved file: every path and symlink to one ledger meets the same locks.
+        path = path.expanduser().resolve()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the ledger {path}: {exc}") from None
+        store = cls(conn, path)
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                # Switching a new database to WAL takes an exclusive lock without waiting for
+                # the busy timeout, so two processes starting at once retry here.
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                migrate(conn, path)
+                return store
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                conn.close()
+                raise ConfigError(f"the ledger {path} is not usable: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise ConfigError(f"the ledger {path} is not usable: {exc}") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A short ``BEGIN IMMEDIATE`` transaction: writers queue here, not mid-way.
+        ``durable=False`` commits without an fsync of its own (see the module's docstring)."""
+        with write_transaction(self.conn, durable=durable) as db:
+            yield db
+
+    # --- one holder per campaign -----------------------------------------------------------
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        from smscli.locks import FileLock
+
+        lock = FileLock(self.path.parent / "locks" / f"{key[:32]}.lock")
+        if not lock.acquire():
+            raise Unfinished(
+                f"another smscli process (pid {lock.holder() or '?'}) is working on this run; "
+                "nothing done",
+                hint="run the same command again once it has finished",
+            )
+        held: list[str] = []
+        self._held = held
+        try:
+            yield
+        finally:
+            try:
+                for run_id in held:
+                    self._release_lease(run_id)
+            finally:
+                lock.release()
+
+    def keep_holding(self, run_id: str) -> None:
+        """Take or renew the run's lease. A lease left by a process that is alive (on this
+        host: its pid runs; on another: until it expires) is never taken over."""
+        me = owner()
+        with self.transaction() as db:
+            holder, until = db.execute(
+                "SELECT lease_owner, lease_until FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if holder and holder != me and _alive(holder, until):
+                raise Unfinished(
+                    f"run {run_id} is being sent by {holder}; nothing done",
+                    hint="run the same command again once it has finished",
+                )
+            db.execute(
+                "UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                (me, time.time() + LEASE_SECONDS, run_id),
+            )
+        held = getattr(self, "_held", None)
+        if held is not None and run_id not in held:
+            held.append(run_id)
+
+    def _release_lease(self, run_id: str) -> None:
+        with self.transaction() as db:  # durable: fsyncs every commit before it
+            db.execute(
+                "UPDATE runs SET lease_owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND lease_owner = ?",
+                (run_id, owner()),
+            )
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        command: str,
+        provider: str,
+        profile: str | None,
+        account: str,
+        sender: str | None,
+        source: str | None,
+        fingerprint: str | None,
+        options: str | None,
+    ) -> str:
+        run_id = new_run_id()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created_at, command, provider, profile, account, sender,"
+                " source, fingerprint, state, options)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing', ?)",
+                (run_id, now(), command, provider, profile, account, sender, source,
+                 fingerprint, options),
+            )  # fmt: skip
+        return run_id
+
+    def insert_chunk_size(self) -> int:
+        return max(
+            1, min(CHUNK, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _PER_ROW)
+        )
+
+    def add_messages(self, run_id: str, messages: Sequence[NewMessage]) -> None:
+        # One statement a chunk: one call into SQLite, which writes the rows without the GIL
+        # while the plan's helper thread renders the next chunk.
+        n = len(messages)
+        if not n:
+            return
+        if n not in self._statements:
+            self._statements[n] = _INSERT + ", ".join([_VALUES] * n)
+        stamp = now()
+        args = list(chain.from_iterable((run_id, *m, stamp, stamp) for m in messages))
+        with self.transaction(durable=False) as db:
+            db.execute(self._statements[n], args)
+
+    def mark_ready(self, run_id: str) -> None:
+        with self.transaction() as db:
+            # Later occurrences of a number are skipped; the first one is sent. Only numbers
+            # written more than once are looked at (found in the run's recipient index alone).
+            db.execute(
+                "UPDATE messages SET state = 'skipped', error = 'duplicate of ' || d.first"
+                " FROM (SELECT id, FIRST_VALUE(source) OVER w AS first, ROW_NUMBER() OVER w AS n"
+                "  FROM messages WHERE run_id = ?1 AND state IN ('pending', 'skipped')"
+                "  AND recipient IN (SELECT recipient FROM messages WHERE run_id = ?1"
+                "   AND recipient IS NOT NULL GROUP BY recipient HAVING COUNT(*) > 1)"
+                "  WINDOW w AS (PARTITION BY recipient ORDER BY seq)) AS d"
+                " WHERE messages.id = d.id AND d.n > 1",
+                (run_id,),
+            )
+            db.execute("UPDATE runs SET state = 'ready' WHERE id = ?", (run_id,))
+
+    def delete_run(self, run_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM messages WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def finish(self, run_id: str, credits_remaining: float | None) -> bool:
+        with self.transaction() as db:
+            if credits_remaining is not None:
+                db.execute(
+                    "UPDATE runs SET credits_remaining = ? WHERE id = ?",
+                    (credits_remaining, run_id),
+                )
+            if db.execute(
+                "SELECT 1 FROM messages WHERE run_id = ? AND state IN ('pending', 'sending')"
+                " LIMIT 1",
+                (run_id,),
+            ).fetchone():
+                return False
+            db.execute(
+                "UPDATE runs SET state = 'complete', finished_at = COALESCE(finished_at, ?)"
+                " WHERE id = ? AND state != 'complete'",
+                (now(), run_id),
+            )
+        return True
+
+    def requeue(self, run_id: str, states: Sequence[str]) -> int:
+        if not states:
+            return 0
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE messages SET state = 'pending', error = NULL, updated_at = ?"
+                " WHERE run_id = ? AND state IN (SELECT value FROM json_each(?))",
+                (now(), run_id, json.dumps(list(states))),
+            )
+            if cur.rowcount:
+                db.execute(
+                    "UPDATE runs SET state = 'ready', finished_at = NULL WHERE id = ?", (run_id,)
+                )
+            return cur.rowcount
+
+    def settle(self, run_id: str, states: Sequence[str], to: str, error: str) -> int:
+        with self.transaction() as db:
+            return db.execute(
+                "UPDATE messages SET state = ?, error = ?, updated_at = ?"
+                " WHERE run_id = ? AND state IN (SELECT value FROM json_each(?))",
+                (to, error, now(), run_id, json.dumps(list(states))),
+            ).rowcount
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def permits(
+        self, account: str, rates: Sequence[Rate], *, covered_delay: float = 0.0
+    ) -> RateLimiter:
+        from smscli.store.sqlite_permits import RateLimiter
+
+        return RateLimiter(self.conn, account, rates, covered_delay=covered_delay)
+
+    def claim(
+        self,
+        batches: Sequence[Sequence[int]],
+        *,
+        recorded: Sequence[Recorded] = (),
+        permits: Permits | None = None,
+    ) -> Claim:
+        count, wait = len(batches), 0.0
+        taken: list[int | None] = [None] * count
+        lost: frozenset[int] = frozenset()
+        with self.transaction() as db:
+            self._write_outcomes(db, recorded)
+            if permits is not None:
+                taken, wait = permits.take_some(db, count)
+                count = len(taken)
+            if count:
+                ids = [i for batch in batches[:count] for i in batch]
+                moved = db.execute(
+                    "UPDATE messages SET state = 'sending', updated_at = ?"
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'"
+                    " RETURNING id",
+                    (now(), json.dumps(ids)),
+                ).fetchall()
+                if len(moved) != len(ids):
+                    lost = frozenset(ids) - {i for (i,) in moved}
+        return Claim(count, list(taken[:count]), wait, lost)
+
+    def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
+        with self.transaction(durable=durable) as db:
+            self._write_outcomes(db, recorded)
+
+    def put_back(self, ids: Iterable[int]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE messages SET state = 'pending', updated_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'sending'",
+                (now(), json.dumps(list(ids))),
+            )
+
+    def _write_outcomes(self, db: sqlite3.Connection, recorded: Sequence[Recorded]) -> None:
+        """Every outcome of every request in one statement, passed as one JSON array: the main
+        thread gives up the GIL once for all of them (``executemany`` gives it up for every
+        row, and then waits behind the HTTP threads to get it back). Of the provider states
+        only the last one written for a key is kept."""
+        rows: list[tuple[int, str, str | None, str | None, str | None]] = []
+        states: dict[tuple[str, str], str] = {}
+        for outcomes, batch_id, state in recorded:
+            for account, key, value in state:
+                states[account, key] = value
+            rows += [(i, st, pid, err, batch_id) for i, st, pid, err in outcomes]
+        if rows:
+            db.execute(
+                "UPDATE messages SET state = json_extract(j.value, '$[1]'),"
+                " provider_message_id = json_extract(j.value, '$[2]'),"
+                " error = json_extract(j.value, '$[3]'), batch_id = json_extract(j.value, '$[4]'),"
+                " updated_at = ? FROM json_each(?) AS j"
+                " WHERE messages.id = json_extract(j.value, '$[0]')",
+                (now(), json.dumps(rows)),
+            )
+        for (account, key), value in states.items():
+            _set_state(db, account, key, value)
+
+    def sending(self) -> AbstractContextManager[None]:
+        return background_checkpoints(self.conn, self.path)
+
+    # --- reports and account state ----------------------------------------------------------
+
+    def apply_report(self, updates: Sequence[ReportUpdate]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE messages SET state = ?, report_detail = ?, reported_at = ?,"
+                " updated_at = CASE WHEN state = ? THEN updated_at ELSE ? END WHERE id = ?",
+                ((u.state, u.detail, u.at, u.state, u.at, u.message) for u in updates),
+            )
+
+    def get_state(self, account: str, key: str) -> tuple[str, str] | None:
+        row = self.conn.execute(
+            "SELECT value, updated_at FROM provider_state WHERE account = ? AND key = ?",
+            (account, key),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def set_state(self, account: str, key: str, value: str) -> None:
+        with self.transaction() as db:
+            _set_state(db, account, key, value)
+
+
+def _set_state(db: sqlite3.Connection, account: str, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO provider_state (account, key, value, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (account, key) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        (account, key, value, now()),
+    )
+
+
+def _alive(holder: str, until: float | None) -> bool:
+    """Whether the process named by a lease (``host:pid``) may still be working."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname():
+        return until is not None and until > time.time()
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True  # another user's process, or a lease we cannot read: not ours to take
+    return True
