@@ -168,6 +168,7 @@ class Engine:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             self._flush()
+            self.permits.flush()
         return stats
 
     def _submit(

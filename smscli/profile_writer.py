@@ -1,30 +1,33 @@
 """Writing one profile into the TOML config file without disturbing the rest of it.
 
-The standard library reads TOML but does not write it, and a general TOML writer would throw
-away the user's comments and layout. So the table ``[profiles.NAME]`` is edited as text: in an
-existing table each ``key = value`` line that changes is replaced (keeping its trailing
-comment), keys that are new are added after the table's last key, and every other line of the
-file stays byte for byte; a new profile is appended as a table of its own. The new text is
-parsed back and must hold exactly the expected values, else nothing is written.
+The file is edited with tomlkit, which keeps comments, layout and inline tables: in an existing
+profile each value that changes is replaced (keeping its trailing comment), keys that are new
+are added after the profile's last key, keys no longer wanted are removed, and everything else
+stays byte for byte; a new profile is added as a table of its own (or as an inline table when
+the profiles are written inline). The new text is parsed back with :mod:`tomllib` and must hold
+exactly the expected values, else nothing is written.
 
 Writes are atomic: a temporary file in the same directory, ``fsync``, ``os.replace``. The file
 is always left with mode 0600; directories smscli creates get mode 0700.
+
+tomlkit is imported inside the functions that need it: the rest of smscli never pays for it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import re
 import tempfile
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from smscli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from tomlkit.items import InlineTable, Item, Key, Table
+    from tomlkit.toml_document import TOMLDocument
 
 KEY_ORDER = (
     "provider",
@@ -40,18 +43,7 @@ KEY_ORDER = (
     "batch_size",
     "concurrency",
 )
-"""The order of the keys in a table smscli writes."""
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
+"""The order of the keys smscli adds to a table."""
 
 
 class Written(NamedTuple):
@@ -63,44 +55,34 @@ class Written(NamedTuple):
     values: dict[str, Any]
 
 
+class _Unsafe(Exception):
+    """The file has a shape this module does not edit."""
+
+
 # --- TOML values ------------------------------------------------------------------------------
+
+
+def _check_text(value: Any) -> None:
+    """Refuse strings that cannot be written as UTF-8 (lone surrogates from undecodable input)."""
+    if isinstance(value, Mapping):
+        value = [*value, *value.values()]
+    if isinstance(value, list | tuple):
+        for v in value:
+            _check_text(v)
+    elif isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            text = value.encode("utf-8", "replace")
+            raise UsageError(f"{text!r} is not valid text (UTF-8)") from None
 
 
 def toml_string(text: str) -> str:
     """A TOML basic string: quotes, backslashes and control characters escaped, the rest as is."""
-    out = []
-    for c in text:
-        if c in _ESCAPES:
-            out.append(_ESCAPES[c])
-        elif ord(c) < 0x20 or ord(c) == 0x7F:
-            out.append(f"\\u{ord(c):04X}")
-        elif 0xD800 <= ord(c) <= 0xDFFF:
-            raise UsageError(f"{text.encode('utf-8', 'replace')!r} is not valid text (UTF-8)")
-        else:
-            out.append(c)
-    return '"' + "".join(out) + '"'
+    import tomlkit
 
-
-def toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+    _check_text(text)
+    return tomlkit.string(text).as_string()
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -141,162 +123,141 @@ def merge(existing: Mapping[str, Any] | None, given: Mapping[str, Any]) -> dict[
 # --- the text of the file ---------------------------------------------------------------------
 
 
-class _Unreadable(Exception):
-    pass
-
-
-@dataclass
-class _Statement:
-    key: str
-    value: Any
-    start: int
-    end: int
-    """Lines ``start`` to ``end`` (exclusive): a value may span lines (arrays, strings)."""
-    comment: str
-    """A one-line statement's trailing comment, with the blanks before it."""
-
-
-@dataclass
-class _Table:
-    path: list[str] | None
-    """The table's key path (``["profiles", "acme"]``), None for an array of tables."""
-    header: int
-    statements: list[_Statement]
-    end: int
-
-
-def _statements(lines: list[str], start: int) -> tuple[list[_Statement], int]:
-    """The key/value statements from line ``start`` up to the next table header."""
-    found = []
-    i = start
-    while i < len(lines):
-        stripped = lines[i].strip()
-        if not stripped or stripped.startswith("#"):
-            i += 1
-            continue
-        if stripped.startswith("["):
-            break
-        j = i + 1
-        while True:
-            try:
-                doc = tomllib.loads("".join(lines[i:j]))
-                break
-            except tomllib.TOMLDecodeError:
-                if j >= len(lines):
-                    raise _Unreadable from None
-                j += 1
-        if len(doc) != 1:
-            raise _Unreadable
-        ((key, value),) = doc.items()
-        found.append(_Statement(key, value, i, j, _comment(lines[i]) if j == i + 1 else ""))
-        i = j
-    return found, i
-
-
-def _comment(line: str) -> str:
-    body = line.rstrip("\r\n")
-    whole = tomllib.loads(body)
-    for at in (i for i, c in enumerate(body) if c == "#"):
-        try:
-            if tomllib.loads(body[:at]) != whole:
-                continue
-        except tomllib.TOMLDecodeError:
-            continue
-        start = at
-        while start > 0 and body[start - 1] in " \t":
-            start -= 1
-        return body[start:]
-    return ""
-
-
-def _header_path(line: str) -> list[str] | None:
-    if line.strip().startswith("[["):
-        return None
-    try:
-        doc: Any = tomllib.loads(line)
-    except tomllib.TOMLDecodeError:
-        raise _Unreadable from None
-    path = []
-    while isinstance(doc, dict) and len(doc) == 1:
-        key, doc = next(iter(doc.items()))
-        path.append(key)
-    return path
-
-
-def _layout(lines: list[str]) -> tuple[list[_Statement], list[_Table]]:
-    top, i = _statements(lines, 0)
-    tables = []
-    while i < len(lines):
-        statements, end = _statements(lines, i + 1)
-        tables.append(_Table(_header_path(lines[i]), i, statements, end))
-        i = end
-    return top, tables
-
-
-def _line(key: str, value: Any, comment: str, nl: str) -> str:
-    return f"{toml_key(key)} = {toml_value(value)}{comment}{nl}"
-
-
-def _ordered(values: Mapping[str, Any]) -> list[str]:
-    return sorted(values, key=lambda k: KEY_ORDER.index(k) if k in KEY_ORDER else len(KEY_ORDER))
-
-
-def _edit(
-    lines: list[str], statements: list[_Statement], values: Mapping[str, Any], after: int, nl: str
-) -> list[str]:
-    """``lines`` with ``statements`` set to ``values``: changed lines replaced, keys not in
-    ``values`` removed, new keys inserted after line ``after``."""
-    out = list(lines)
-    present = {s.key for s in statements}
-    new = [_line(k, values[k], "", nl) for k in _ordered(values) if k not in present]
-    out[after:after] = new
-    for s in sorted(statements, key=lambda s: s.start, reverse=True):
-        if s.key not in values:
-            del out[s.start : s.end]
-        elif s.value != values[s.key] or type(s.value) is not type(values[s.key]):
-            out[s.start : s.end] = [_line(s.key, values[s.key], s.comment, nl)]
-    return out
+def _ordered(keys: Iterable[str]) -> list[str]:
+    return sorted(keys, key=lambda k: KEY_ORDER.index(k) if k in KEY_ORDER else len(KEY_ORDER))
 
 
 def render(text: str, name: str, values: Mapping[str, Any], *, make_default: bool) -> str:
     """The file's new text: ``[profiles.NAME]`` holding exactly ``values``, and
-    ``default_profile = NAME`` if asked; everything else unchanged."""
-    nl = "\r\n" if "\r\n" in text else "\n"
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += nl
-    if make_default:
-        top, tables = _layout_or_refuse(lines)
-        existing = next((s for s in top if s.key == "default_profile"), None)
-        if existing is not None:
-            lines = _edit(lines, [existing], {"default_profile": name}, existing.end, nl)
-        else:
-            at = tables[0].header if tables else len(lines)
-            while at > 0 and lines[at - 1].lstrip().startswith("#"):
-                at -= 1
-            blank = [nl] if at < len(lines) and lines[at].strip() else []
-            lines[at:at] = [_line("default_profile", name, "", nl), *blank]
-    top, tables = _layout_or_refuse(lines)
-    table = next((t for t in tables if t.path == ["profiles", name]), None)
-    if table is not None:
-        after = table.statements[-1].end if table.statements else table.header + 1
-        lines = _edit(lines, table.statements, values, after, nl)
-    else:
-        if lines and lines[-1].strip():
-            lines.append(nl)
-        lines.append(f"[profiles.{toml_key(name)}]{nl}")
-        lines += [_line(k, values[k], "", nl) for k in _ordered(values)]
-    return "".join(lines)
+    ``default_profile = NAME`` if asked; everything else unchanged. ConfigError when tomlkit
+    cannot edit the file (or would not give its text back unchanged)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
 
-
-def _layout_or_refuse(lines: list[str]) -> tuple[list[_Statement], list[_Table]]:
+    _check_text([name, values])
+    # tomlkit writes "\n" in what it adds: a file of CRLF lines is edited as LF and turned back.
+    crlf = "\r\n" in text and "\n" not in text.replace("\r\n", "")
+    if crlf:
+        text = text.replace("\r\n", "\n")
+    if text and not text.endswith("\n"):
+        text += "\n"
     try:
-        return _layout(lines)
-    except _Unreadable:
+        doc = tomlkit.parse(text)
+        if doc.as_string() != text:
+            raise _Unsafe
+        _set_profile(doc, name, values)
+        if make_default:
+            _set_default(doc, name)
+        new = doc.as_string()
+    except (_Unsafe, TOMLKitError, ValueError, TypeError, KeyError, AttributeError):
         raise ConfigError(
             "cannot find my way around the config file to update it safely",
             hint="edit it by hand; nothing was written",
         ) from None
+    return new.replace("\n", "\r\n") if crlf else new
+
+
+def _has_header(key: Key | None, item: Item) -> bool:
+    """Whether ``item`` is a table (or array of tables) under a ``[header]`` of its own."""
+    from tomlkit.items import AoT, Table
+
+    return isinstance(item, Table | AoT) and key is not None and not key.is_dotted()
+
+
+def _set_default(doc: TOMLDocument, name: str) -> None:
+    """``default_profile = NAME``: the value replaced in place, or a new line before the first
+    table (and the comment lines right above it), followed by a blank line."""
+    import tomlkit
+    from tomlkit.items import Comment, Whitespace
+
+    if "default_profile" in doc:
+        doc["default_profile"] = name
+        return
+    body = doc.body
+    tables = [i for i, (k, v) in enumerate(body) if _has_header(k, v)]
+    at = tables[0] if tables else len(body)
+    while at > 0 and isinstance(body[at - 1][1], Comment):
+        at -= 1
+    if at == len(body):
+        doc.append("default_profile", name)
+        return
+    following = body[at][1]
+    item = tomlkit.item(name)
+    blank = isinstance(following, Whitespace) or "\n" in following.trivia.indent
+    item.trivia.trail = "\n" if blank else "\n\n"
+    doc._insert_at(at, "default_profile", item)  # private, like in _add_keys
+
+
+def _set_profile(doc: TOMLDocument, name: str, values: Mapping[str, Any]) -> None:
+    """``[profiles.NAME]`` set to ``values``: edited where it is, or added at the end of the file
+    (inside ``profiles = {...}`` when the profiles are written as an inline table)."""
+    import tomlkit
+    from tomlkit.container import OutOfOrderTableProxy
+    from tomlkit.items import InlineTable, Table
+
+    profiles = doc.get("profiles")
+    if not isinstance(profiles, Table | InlineTable | OutOfOrderTableProxy | None):
+        raise _Unsafe
+    if profiles is None or name not in profiles:
+        new = tomlkit.inline_table() if isinstance(profiles, InlineTable) else tomlkit.table()
+        new.update({key: values[key] for key in _ordered(values)})
+        if isinstance(profiles, InlineTable):
+            profiles[name] = new
+        else:
+            doc.append("profiles", tomlkit.table(is_super_table=True).append(name, new))
+        return
+    table = profiles[name]
+    if not isinstance(table, Table | InlineTable):
+        raise _Unsafe
+    existing = table.unwrap()
+    for key in existing:
+        if key not in values:
+            del table[key]
+        elif type(existing[key]) is not type(values[key]) or existing[key] != values[key]:
+            table[key] = values[key]  # tomlkit keeps the comment and blanks of the line
+    added = {key: values[key] for key in _ordered(values) if key not in existing}
+    if isinstance(table, InlineTable):
+        _add_inline(table, added)
+    else:
+        _add_keys(table, added)
+
+
+def _add_keys(table: Table, values: Mapping[str, Any]) -> None:
+    """Add ``values`` right after the last key of ``table``, in its indentation: before the
+    blank lines and comments that end it (they belong to what follows) and any sub-table."""
+    import tomlkit
+
+    body = table.value.body
+    keys = [i for i, (k, v) in enumerate(body) if k is not None and not _has_header(k, v)]
+    at = keys[-1] + 1 if keys else 0
+    indent = body[keys[-1]][1].trivia.indent if keys else ""
+    for key, value in values.items():
+        item = tomlkit.item(value)
+        item.trivia.indent = indent
+        if at < len(body):
+            # No public call inserts at a position; the read-back check guards this private one.
+            table.value._insert_at(at, key, item)
+        else:
+            table.raw_append(key, item)
+        at += 1
+
+
+def _add_inline(table: InlineTable, values: Mapping[str, Any]) -> None:
+    """Add ``values`` at the end of an inline table, keeping the blanks before its ``}``."""
+    import tomlkit
+    from tomlkit.items import Whitespace
+
+    body = table.value.body
+    closing = body[-1][1] if body and isinstance(body[-1][1], Whitespace) else None
+    item = None
+    for key, value in values.items():
+        first = item is None
+        item = tomlkit.item(value)
+        table.append(key, item)  # not table[key] = value: append puts a blank before the key
+        if first and closing is not None:
+            item.trivia.indent = ""  # the blank that stood before "}" now stands before it
+    if item is not None and closing is not None:
+        item.trivia.trail = closing.s
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -308,8 +269,8 @@ def write_profile(
     """Write ``[profiles.NAME]`` with exactly ``values`` into the config file at ``path``.
 
     A new file also gets ``default_profile = NAME``. Refuses (ConfigError, nothing written)
-    when the profile exists in a form other than a ``[profiles.NAME]`` table, or when the result
-    would not read back as intended.
+    when the profile cannot be edited in the form it has, or when the result would not read
+    back as intended.
     """
     if path.is_symlink():
         path = Path(os.path.realpath(path))
@@ -330,8 +291,7 @@ def write_profile(
     if not ok:
         raise ConfigError(
             f"cannot update profile {name!r} in {path} safely: the edited file would not read "
-            f"back as intended (is the profile written other than as a "
-            f"[profiles.{toml_key(name)}] table?)",
+            "back as intended",
             hint="edit the file by hand; nothing was written",
         )
     _atomic_write(path, new_text.encode("utf-8"))

@@ -128,12 +128,21 @@ def test_a_file_others_could_read_is_rewritten_private(cli, home):
     assert "readable by other users" not in cli("profiles").stderr
 
 
+def test_an_inline_profile_is_updated_in_place(cli, home):
+    home.write_config('profiles = { acme = { provider = "sandbox" } }  # inline\n')
+    out = cli("profiles", "add", "acme", "--provider", "sandbox", "--region", "DE")
+    assert out.exit_code == 0, out.stderr
+    assert home.config.read_text(encoding="utf-8") == (
+        'profiles = { acme = { provider = "sandbox", region = "DE" } }  # inline\n'
+    )
+
+
 def test_a_profile_written_another_way_is_not_touched(cli, home):
-    before = 'profiles = { acme = { provider = "sandbox" } }\n'
+    before = '[[profiles]]\nprovider = "sandbox"\n'
     home.write_config(before)
     out = cli("profiles", "add", "acme", "--provider", "sandbox", "--region", "DE")
     assert out.exit_code == 4
-    assert "edit the file by hand; nothing was written" in out.stderr
+    assert "nothing was written" in out.stderr
     assert home.config.read_text(encoding="utf-8") == before
 
 

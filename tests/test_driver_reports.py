@@ -51,6 +51,14 @@ VAIRO_ROOT = "https://vairosms.com/Panel/api/v1"
 MAS_ROOT = "http://masgsm.com.tr/MasApiV2"
 
 
+class _NoState:
+    def get(self, key: str) -> str | None:
+        return None
+
+
+NO_STATE = _NoState()
+
+
 # --- a mock server that answers a script ----------------------------------------------------
 
 
@@ -850,7 +858,7 @@ def emu_vairosms(emulator: Emulator, http: httpx.Client) -> VairoSms:
     account = Account(
         provider="vairosms", base_url=emulator.base_url("vairosms"), api_key=Emulator.VAIROSMS_KEY
     )
-    return VairoSms(account, http)
+    return VairoSms(account, http, NO_STATE)
 
 
 def emu_masgsm(
@@ -862,7 +870,7 @@ def emu_masgsm(
         username=Emulator.MASGSM_USER,
         password=password,
     )
-    return MasGsm(account, http)
+    return MasGsm(account, http, NO_STATE)
 
 
 def tr_batch(*numbers: str) -> Batch:
@@ -911,7 +919,9 @@ def test_vairosms_report_errors_over_http(emulator: Emulator, http: httpx.Client
     driver = emu_vairosms(emulator, http)
     with pytest.raises(ProviderError, match="vairosms has no send with id '424242'"):
         driver.report("424242", [TR1])
-    wrong = VairoSms(Account("vairosms", emulator.base_url("vairosms"), api_key="nope"), http)
+    wrong = VairoSms(
+        Account("vairosms", emulator.base_url("vairosms"), api_key="nope"), http, NO_STATE
+    )
     with pytest.raises(AuthError, match="vairosms rejected the API key"):
         wrong.report("424242", [TR1])
 

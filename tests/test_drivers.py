@@ -46,6 +46,14 @@ US1, US2 = "+12125551234", "+13235554567"
 HTML = "<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Oops</h1></body></html>"
 
 
+class _NoState:
+    def get(self, key: str) -> str | None:
+        return None
+
+
+NO_STATE = _NoState()
+
+
 # --- the mock server ------------------------------------------------------------------------
 
 
@@ -95,14 +103,14 @@ def customersms(
     client: httpx.Client, *, api_key: str | None = "KEY123", base_url: str = ""
 ) -> CustomerSms:
     url = base_url or CustomerSms.default_base_url
-    return CustomerSms(Account("customersms", url, api_key=api_key), client)
+    return CustomerSms(Account("customersms", url, api_key=api_key), client, NO_STATE)
 
 
 def vairosms(
     client: httpx.Client, *, api_key: str | None = "KEY123", base_url: str = ""
 ) -> VairoSms:
     url = base_url or VairoSms.default_base_url
-    return VairoSms(Account("vairosms", url, api_key=api_key), client)
+    return VairoSms(Account("vairosms", url, api_key=api_key), client, NO_STATE)
 
 
 def masgsm(
@@ -113,7 +121,7 @@ def masgsm(
     base_url: str = "",
 ) -> MasGsm:
     url = base_url or MasGsm.default_base_url
-    return MasGsm(Account("masgsm", url, username=username, password=password), client)
+    return MasGsm(Account("masgsm", url, username=username, password=password), client, NO_STATE)
 
 
 def batch(
@@ -249,7 +257,7 @@ def test_base_url_is_the_root_of_the_documented_path(
     case = CASES[name]
     account = Account(name, "http://127.0.0.1:8099/emu/", "KEY123", "5321112233", "PASS123")
     with pytest.raises(NotSent):
-        type(case.make(client))(account, client).send(case.batch)
+        type(case.make(client))(account, client, NO_STATE).send(case.batch)
     path = {
         "customersms": "/sms_system/api.php",
         "vairosms": "/SmsGonder",
@@ -973,15 +981,16 @@ def test_capabilities_as_documented() -> None:
     assert CustomerSms.capabilities == Capabilities(
         max_batch=100, per_recipient_text=False, turkish_mode=False, turkish_numbers_only=False,
         sender=False, balance=False, report=False, headers=False,
-        rate_limits=("100/minute", "5000/hour", "50000/day"),
+        rate_limits=("100/minute", "5000/hour", "50000/day"), credentials=("api_key",),
     )  # fmt: skip
     assert VairoSms.capabilities == Capabilities(
         max_batch=1000, per_recipient_text=True, turkish_mode=True, turkish_numbers_only=True,
-        sender=True, balance=False, report=True, headers=False,
+        sender=True, balance=False, report=True, headers=False, credentials=("api_key",),
     )  # fmt: skip
     assert MasGsm.capabilities == Capabilities(
         max_batch=500, per_recipient_text=True, turkish_mode=True, turkish_numbers_only=True,
         sender=True, balance=True, report=True, headers=True,
+        credentials=("username", "password"),
     )  # fmt: skip
     assert CustomerSms.default_base_url == "https://customersms.pro"
     assert VairoSms.default_base_url == "https://vairosms.com/Panel/api/v1"

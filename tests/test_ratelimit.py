@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smscli.ratelimit import MIN_WAIT, PRUNE_EVERY, Rate, RateLimiter, _exact_wait, parse_rate
+from smscli.ratelimit import Rate, parse_rate
+from smscli.store.sqlite_permits import MIN_WAIT, PRUNE_EVERY, RateLimiter, _exact_wait
 
 SCHEMA = """
 CREATE TABLE rate_events (account TEXT NOT NULL, at REAL NOT NULL);
@@ -537,7 +538,7 @@ def test_property_several_permits_at_once_are_as_many_as_there_is_room_for(
 ) -> None:
     """take_some gives as many permits as every window has room for (none while blocked), in
     order, as the events of their own rows, and the wait that one more would need."""
-    from smscli.ledger import write_transaction
+    from smscli.store.sqlite_db import write_transaction
 
     rates = [Rate(limit, period) for limit, period in windows]
     longest = max(r.period for r in rates)
@@ -577,7 +578,7 @@ def test_property_several_permits_at_once_are_as_many_as_there_is_room_for(
 def test_several_permits_at_once_take_two_statements(
     conns: tuple[sqlite3.Connection, sqlite3.Connection],
 ) -> None:
-    from smscli.ledger import write_transaction
+    from smscli.store.sqlite_db import write_transaction
 
     conn, _ = conns
     limiter = RateLimiter(conn, "acct", [Rate(5, 1.0), Rate(100, 60.0)], clock=FakeClock())
@@ -596,7 +597,7 @@ def test_take_is_part_of_the_callers_transaction(
     conns: tuple[sqlite3.Connection, sqlite3.Connection],
 ) -> None:
     """The bulk engine takes a permit in its claim's transaction: both commit or neither."""
-    from smscli.ledger import write_transaction
+    from smscli.store.sqlite_db import write_transaction
 
     conn, other = conns
     limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=FakeClock())

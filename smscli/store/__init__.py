@@ -74,6 +74,10 @@ class Permits(Protocol):
         """No permit for anybody on this account before ``until`` (a 429's Retry-After)."""
         ...
 
+    def flush(self) -> None:
+        """Write where the permits of requests that have left now stand (before exiting)."""
+        ...
+
     def departure(self, event: int) -> Any:
         """The HTTP edge's hooks (:data:`smscli.http.on_wire`) for the request of a permit."""
         ...

@@ -132,20 +132,7 @@ class RateLimiter:
         permits (:meth:`sent`, :meth:`replied`) and one to prune old ones."""
         if db is not self.conn or not db.in_transaction:
             raise RuntimeError("RateLimiter.take needs its connection's write transaction")
-        moved: dict[int, float] = {}
-        # The fastest so far, however late the reply it came from.
-        usual = self._fastest + self.covered_delay
-        while self._moves:
-            event, at, trip = self._moves.popleft()
-            if trip > usual:
-                at += trip - usual
-            moved[event] = max(at, moved.get(event, at))
-        if moved:  # one statement: an UPDATE ... FROM uses one source row per target row
-            db.execute(
-                "UPDATE rate_events SET at = max(at, j.value) FROM json_each(?) AS j"
-                " WHERE rate_events.rowid = j.key",
-                (json.dumps(moved),),
-            )
+        self._apply_moves(db)
         now = self.clock()
         if not self.rates:
             wait = self._wait(now)  # only a block can stop us, and there is nothing to record
@@ -173,6 +160,29 @@ class RateLimiter:
             assert last is not None
             taken = list(range(last - free + 1, last + 1))
         return taken, 0.0 if free == wanted else self._wait(now)
+
+    def flush(self) -> None:
+        """Write the moves of permits whose requests have left, now: a process that ends
+        (a ``send`` of one request) must leave every permit where the provider counted it."""
+        if self._moves:
+            with self._transaction() as db:
+                self._apply_moves(db)
+
+    def _apply_moves(self, db: sqlite3.Connection) -> None:
+        moved: dict[int, float] = {}
+        # The fastest so far, however late the reply it came from.
+        usual = self._fastest + self.covered_delay
+        while self._moves:
+            event, at, trip = self._moves.popleft()
+            if trip > usual:
+                at += trip - usual
+            moved[event] = max(at, moved.get(event, at))
+        if moved:  # one statement: an UPDATE ... FROM uses one source row per target row
+            db.execute(
+                "UPDATE rate_events SET at = max(at, j.value) FROM json_each(?) AS j"
+                " WHERE rate_events.rowid = j.key",
+                (json.dumps(moved),),
+            )
 
     def sent(self, event: int | None) -> float:
         """The request of permit ``event`` has just been written: from any thread. The next
