@@ -256,3 +256,51 @@ def test_ledger_from_a_newer_smscli_is_refused(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(ConfigError, match="newer smscli"):
         SqliteStore.open(path)
+
+
+@dataclass
+class LateDriver:
+    """A driver on the injected clock that fires the HTTP edge's hooks (:data:`on_wire`) as a
+    request leaves and its reply comes: the first request leaves 0.35 s after its permit, as
+    behind a slow new connection. It records when each request left (the provider counts
+    arrivals)."""
+
+    clock: Clock
+    left: list[float] = field(default_factory=list)
+    name: ClassVar[str] = "late"
+    capabilities: ClassVar[Capabilities] = CAPS._replace(max_batch=1, network=False)
+
+    def send(self, batch: Batch) -> BatchResult:
+        from smscli.http import on_wire
+
+        if not self.left:
+            self.clock.t += 0.35
+        hooks = on_wire.get()
+        assert hooks is not None
+        hooks.sent()
+        self.left.append(self.clock.t)
+        hooks.replied()
+        return BatchResult(tuple(Outcome(m.key, "accepted", "x") for m in batch.messages))
+
+
+def test_a_request_leaving_late_moves_its_permit_so_the_provider_never_sees_too_many(store):
+    """2/second, two requests at once. Counted at its permit, the third request would leave
+    1.0 s after the first permit, 0.65 s after the first request arrived: three in a window,
+    a 429. Its permit moved to when it left, so every window the provider counts holds two.
+    (Replaces an end-to-end test that timed real threads against the emulator's real clock,
+    and failed now and then on a busy machine.)"""
+    from smscli.ratelimit import guarded
+
+    clock = Clock()
+    driver = LateDriver(clock)
+    permits = store.permits("acct", guarded([Rate(2, 1.0)]))
+    permits.clock = clock
+    gate = Gate(clock=clock, sleep=clock.sleep)
+    engine = Engine(driver, store, permits, gate, "acct", batch_size=1, concurrency=2, clock=clock)
+    run_id = new_run(store, [*NUMBERS, "+905321234570"])
+    with store.hold(run_id):
+        engine.run(run_id)
+    assert states(store, run_id) == ["accepted"] * 4
+    left = sorted(driver.left)
+    assert left[0] == 1000.35
+    assert all(later - earlier >= 1.0 for earlier, later in zip(left, left[2:], strict=False))
