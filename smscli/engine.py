@@ -17,15 +17,13 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from smscli.errors import (
     AuthError,
@@ -42,6 +40,7 @@ from smscli.http import on_wire
 from smscli.providers.base import Batch, BatchResult, Message
 from smscli.ratelimit import RateWait
 from smscli.store import Recorded
+from smscli.workers import Inline, Workers
 
 if TYPE_CHECKING:
     from smscli.providers.base import Provider
@@ -123,9 +122,9 @@ class Engine:
         stats = SendStats()
         inflight: dict[Future[BatchResult], _InFlight] = {}
         pool: Executor = (
-            _Workers(max(1, self.concurrency))
+            Workers(max(1, self.concurrency))
             if self.driver.capabilities.network
-            else _Inline()  # a driver without network reads its state from the store: one thread
+            else Inline()  # a driver without network reads its state from the store: one thread
         )
         slots = max(1, self.concurrency)
         queue: deque[Request] = deque()
@@ -348,57 +347,6 @@ class Engine:
     def _requeue(self, ids: list[int]) -> None:
         self._flush()
         self.store.put_back(ids)
-
-
-class _Workers(Executor):
-    """Worker threads for HTTP requests. Daemon threads, unlike ThreadPoolExecutor's: after an
-    interrupt the store is settled (whatever is in flight is ``unknown``) and the process must
-    end at once, not wait for a reply that may take a timeout's length."""
-
-    def __init__(self, size: int) -> None:
-        self._tasks: queue.SimpleQueue[
-            tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None
-        ]
-        self._tasks = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"smscli-{i}", daemon=True)
-            for i in range(size)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._tasks.put((future, fn, args))
-        return future
-
-    def _work(self) -> None:
-        while (task := self._tasks.get()) is not None:
-            future, fn, args = task
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:
-                    future.set_exception(exc)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        for _ in self._threads:
-            self._tasks.put(None)
-        if wait:
-            for thread in self._threads:
-                thread.join()
-
-
-class _Inline(Executor):
-    """Runs each task at once in the calling thread."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as exc:
-            future.set_exception(exc)
-        return future
 
 
 def exit_code(t: Totals, stats: SendStats | None) -> ExitCode:

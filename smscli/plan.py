@@ -12,7 +12,6 @@ that is held in memory.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import threading
@@ -53,6 +52,8 @@ class Spec(NamedTuple):
     region: str
 
     def fingerprint(self, account: str) -> str:
+        import hashlib  # not on a send's path: ~5 ms to load OpenSSL
+
         blob = json.dumps([account, self._asdict()], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -103,6 +104,68 @@ def check_text(text: str, rules: Pricing) -> tuple[str, Segmentation, list[str]]
     return text, seg, warnings
 
 
+class _Problems:
+    """Rows whose text cannot be rendered: how many, and the first few for the error."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.shown: list[str] = []
+
+    def add(self, where: str, empty: str | None) -> None:
+        self.count += 1
+        if len(self.shown) < SHOWN_PROBLEMS:
+            self.shown.append(f"{where}: {{{empty}}} is empty")
+
+    def error(self) -> InputError:
+        more = self.count - len(self.shown)
+        return InputError(
+            f"{self.count} row{'s' * (self.count > 1)} cannot be rendered; nothing sent:\n  "
+            + "\n  ".join(self.shown)
+            + (f"\n  … and {more} more" if more > 0 else ""),
+            hint="fill the empty values or change the template",
+        )
+
+
+def _messages(
+    rows: Iterable[Row],
+    problems: _Problems,
+    *,
+    provider: str,
+    turkish_only: bool,
+    rules: Pricing,
+    region: str,
+    exclude: frozenset[str],
+) -> Iterator[NewMessage]:
+    """Every row as the message to store. Once per row of a campaign of up to millions: locals
+    only, no call that can be saved."""
+    turkish, ascii_only = rules
+    nfc = unicodedata.normalize
+    for seq, where, raw, text, empty in rows:
+        if text is None:
+            problems.add(where, empty)
+            continue
+        if not text.isascii():
+            text = nfc("NFC", text)
+            if ascii_only:
+                text = transliterate(text)
+        encoding, parts = encoding_and_parts(text, turkish)
+        raw = raw.strip()
+        e164, error = normalise(raw, region)
+        if error is None:
+            if turkish_only and not turkish_mobile(e164):  # type: ignore[arg-type]
+                state = "invalid"
+                error = f"invalid number: {provider} sends only to Turkish mobile numbers"
+            elif e164 in exclude:
+                state, error = "skipped", "excluded (listed in --exclude)"
+            else:
+                state = "pending"
+        else:
+            state, error = "invalid", f"invalid number: {error}"
+        if state == "invalid":
+            parts = 0  # never sent, never charged
+        yield NewMessage(seq, where, raw, e164, text, encoding, parts, state, error)
+
+
 def prepare(
     store: Store,
     run_id: str,
@@ -116,56 +179,18 @@ def prepare(
 ) -> None:
     """Validate, render and price every row into the run ``run_id`` (``preparing``), then make
     it ``ready``; raise, with the run deleted, before anything could be sent."""
-    problems: list[str] = []
-    problem_count = 0
-    turkish, ascii_only = rules
-    turkish_only = capabilities.turkish_numbers_only
-    nfc = unicodedata.normalize
-
-    def messages() -> Iterator[NewMessage]:
-        # Once per row of a campaign of up to millions: locals only, no call that can be saved.
-        nonlocal problem_count
-        for seq, where, raw, text, empty in rows:
-            if text is None:
-                problem_count += 1
-                if len(problems) < SHOWN_PROBLEMS:
-                    problems.append(f"{where}: {{{empty}}} is empty")
-                continue
-            if not text.isascii():
-                text = nfc("NFC", text)
-                if ascii_only:
-                    text = transliterate(text)
-            encoding, parts = encoding_and_parts(text, turkish)
-            raw = raw.strip()
-            e164, error = normalise(raw, region)
-            if error is None:
-                if turkish_only and not turkish_mobile(e164):  # type: ignore[arg-type]
-                    state = "invalid"
-                    error = f"invalid number: {provider} sends only to Turkish mobile numbers"
-                elif e164 in exclude:
-                    state, error = "skipped", "excluded (listed in --exclude)"
-                else:
-                    state = "pending"
-            else:
-                state, error = "invalid", f"invalid number: {error}"
-            if state == "invalid":
-                parts = 0  # never sent, never charged
-            yield NewMessage(seq, where, raw, e164, text, encoding, parts, state, error)
-
+    problems = _Problems()
+    messages = _messages(
+        rows, problems, provider=provider, turkish_only=capabilities.turkish_numbers_only,
+        rules=rules, region=region, exclude=exclude,
+    )  # fmt: skip
     try:
-        with closing(_drawn_ahead(messages(), store.insert_chunk_size())) as chunks:
+        with closing(_drawn_ahead(messages, store.insert_chunk_size())) as chunks:
             for chunk in chunks:
-                if not problem_count:  # set by the helper thread; then nothing needs writing
+                if not problems.count:  # set by the helper thread; then nothing needs writing
                     store.add_messages(run_id, chunk)
-        if problem_count:
-            more = problem_count - len(problems)
-            raise InputError(
-                f"{problem_count} row{'s' * (problem_count > 1)} cannot be rendered; "
-                "nothing sent:\n  "
-                + "\n  ".join(problems)
-                + (f"\n  … and {more} more" if more > 0 else ""),
-                hint="fill the empty values or change the template",
-            )
+        if problems.count:
+            raise problems.error()
     except BaseException:
         store.delete_run(run_id)
         raise
@@ -216,6 +241,8 @@ def send_rows(entries: Iterable[tuple[str, str]], text: str) -> Iterator[Row]:
 def read_exclusions(path: Path, region: str) -> tuple[frozenset[str], str]:
     """Numbers never to message (a CSV with a phone column, or one per line) and the file's
     digest (part of the run's identity)."""
+    import hashlib
+
     from smscli.csvfile import read_numbers
 
     try:

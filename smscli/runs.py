@@ -16,20 +16,19 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from smscli.accounts import account_id
 from smscli.encoding import Segmentation
-from smscli.engine import Engine, SendStats, exit_code
 from smscli.errors import CreditError, ExitCode, InputError, SmscliError, UsageError
 from smscli.plan import Pricing, Row, Spec, check_text, prepare, pricing, send_rows
 from smscli.senders import check_turkish_mode, resolve_sender
 
 if TYPE_CHECKING:
+    from smscli.engine import SendStats
     from smscli.providers.base import Account, Provider
     from smscli.ratelimit import Rate
     from smscli.store import MessageRecord, RunRecord, Store, Totals
@@ -38,8 +37,7 @@ STALE_AFTER = 24 * 3600
 SHOWN_INVALID = 5
 
 
-@dataclass(frozen=True)
-class BulkInput:
+class BulkInput(NamedTuple):
     path: Path
     name: str
     template: str | None = None
@@ -51,15 +49,13 @@ class BulkInput:
     failed_csv: Path | None = None
 
 
-@dataclass(frozen=True)
-class SendInput:
+class SendInput(NamedTuple):
     entries: tuple[tuple[str, str], ...]
     """``(number as written, where)``."""
     text: str
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(NamedTuple):
     """Everything a run needs, resolved by the CLI from flags, environment and profile."""
 
     input: BulkInput | SendInput
@@ -86,18 +82,18 @@ class RunOptions:
         return "send" if isinstance(self.input, SendInput) else "bulk"
 
 
-@dataclass
-class RunView:
+class RunView(NamedTuple):
     """A run in the store, for rendering: its record, totals and messages."""
 
     store: Store
     run: RunRecord
     totals: Totals
-    resumed: bool = False
-    dry_run: bool = False
-    text: Segmentation | None = None
+    resumed: bool
+    dry_run: bool
+    text: Segmentation | None
     """``send``'s one text."""
-    notices: list[str] = field(default_factory=list)
+    notices: list[str]
+    """What to tell the user before the results: warnings about the text, resumed runs."""
 
     def pending(self, limit: int) -> list[MessageRecord]:
         return list(self.store.messages(self.run.id, ("pending",), limit))
@@ -106,8 +102,7 @@ class RunView:
         return self.store.messages(self.run.id, states, limit)
 
 
-@dataclass
-class RunResult:
+class RunResult(NamedTuple):
     view: RunView
     stats: SendStats | None
     exit_code: ExitCode
@@ -129,6 +124,7 @@ class _Plan:
         self.text: Segmentation | None = None
         self.warnings: list[str] = []
         self.fingerprint: str | None = None
+        self.exclusions: frozenset[str] = frozenset()
         if isinstance(o.input, SendInput):
             self.message, self.text, self.warnings = check_text(o.input.text, self.rules)
         else:
@@ -140,7 +136,6 @@ class _Plan:
 
         o = self.options
         self.scanned = scan(given.path, given.name, given.encoding)
-        self.exclusions: frozenset[str] = frozenset()
         digest = None
         if given.exclude is not None:
             self.exclusions, digest = read_exclusions(given.exclude, o.region)
@@ -174,7 +169,7 @@ class _Plan:
         with self.rows() as rows:
             prepare(
                 store, run_id, rows, provider=o.driver.name, capabilities=o.driver.capabilities,
-                rules=self.rules, region=o.region, exclude=getattr(self, "exclusions", frozenset()),
+                rules=self.rules, region=o.region, exclude=self.exclusions,
             )  # fmt: skip
         if o.command == "send" and not store.totals(run_id).pending:
             invalid = list(store.messages(run_id, ("invalid",), SHOWN_INVALID))
@@ -188,7 +183,8 @@ class _Plan:
     ) -> RunView:
         run = store.run(run_id)
         assert run is not None
-        return RunView(store, run, store.totals(run_id), resumed, dry_run, self.text)
+        notices = list(self.warnings)
+        return RunView(store, run, store.totals(run_id), resumed, dry_run, self.text, notices)
 
 
 def _reason(m: MessageRecord) -> str:
@@ -199,8 +195,6 @@ def _reason(m: MessageRecord) -> str:
 def dry_run(options: RunOptions, store: Callable[[], Store] | None = None) -> Iterator[RunView]:
     """What the options would send, planned into a scratch store (nothing leaves, the ledger
     is not written). A bulk run that exists already (``store``, the ledger) is shown as it is."""
-    import tempfile
-
     from smscli.store.sqlite import SqliteStore
 
     plan = _Plan(options)
@@ -213,14 +207,15 @@ def dry_run(options: RunOptions, store: Callable[[], Store] | None = None) -> It
                 return
         finally:
             ledger.close()
-    with tempfile.TemporaryDirectory(prefix="smscli-dry-") as tmp:
-        scratch = SqliteStore.open(Path(tmp) / "dry-run.db")
-        try:
-            view = plan.view(scratch, plan.into(scratch), dry_run=True)
-            view.notices += plan.warnings
-            yield view
-        finally:
-            scratch.close()
+    with ExitStack() as stack:
+        path = None
+        if isinstance(options.input, BulkInput):  # a campaign's rows: on disk, not in memory
+            import tempfile
+
+            path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smscli-dry-")))
+        scratch = SqliteStore.scratch(path and path / "dry-run.db")
+        stack.callback(scratch.close)
+        yield plan.view(scratch, plan.into(scratch), dry_run=True)
 
 
 class Campaign:
@@ -229,7 +224,6 @@ class Campaign:
     def __init__(self, store: Store, plan: _Plan, run_id: str, *, fresh: bool) -> None:
         self.store, self.plan, self.run_id, self.fresh = store, plan, run_id, fresh
         self.view = plan.view(store, run_id, resumed=not fresh)
-        self.view.notices += plan.warnings
 
     @classmethod
     @contextmanager
@@ -322,6 +316,7 @@ class Campaign:
         return error
 
     def send(self, driver: Provider, progress: Callable[[int], None] | None = None) -> RunResult:
+        from smscli.engine import Engine
         from smscli.ratelimit import JITTER_SECONDS, Gate
 
         o, store = self.plan.options, self.store
@@ -340,6 +335,8 @@ class Campaign:
 
     def finish(self, stats: SendStats | None) -> RunResult:
         """The run's outcome: a send settles what it did not send; the failed-rows CSV."""
+        from smscli.engine import exit_code
+
         o, store = self.plan.options, self.store
         code = exit_code(store.totals(self.run_id), stats)
         if o.command == "send":
@@ -348,15 +345,14 @@ class Campaign:
                 why = stats.stop.error.message
             store.settle(self.run_id, ["pending"], "failed", f"not sent: {why or 'stopped'}")
         store.finish(self.run_id, stats.credits_remaining if stats else None)
-        written = None
-        given = o.input
-        if isinstance(given, BulkInput) and given.failed_csv is not None:
+        written, given = None, o.input
+        failed_csv = given.failed_csv if isinstance(given, BulkInput) else None
+        if isinstance(given, BulkInput) and failed_csv is not None:
             from smscli.bulkinput import write_failed_csv
 
             written = write_failed_csv(
                 store, self.run_id, given.path, given.name, self.plan.scanned.encoding,
-                self.plan.spec, given.failed_csv,
+                self.plan.spec, failed_csv,
             )  # fmt: skip
         view = self.plan.view(store, self.run_id, resumed=not self.fresh)
-        view.notices = self.view.notices
-        return RunResult(view, stats, code, written, getattr(given, "failed_csv", None))
+        return RunResult(view._replace(notices=self.view.notices), stats, code, written, failed_csv)

@@ -114,21 +114,7 @@ def report(
             f"from the ledger: {name} offers no delivery reports",
         )
         return result
-    groups: dict[str, list[MessageRecord]] = {}
-    for m in selection.messages:
-        if not _askable(m):
-            continue
-        key = _ask_id(m)
-        if key is None:
-            if m.state != "unknown":  # an unknown one keeps its own story (its error)
-                lines[m.id].note = NO_ID
-            continue
-        groups.setdefault(key, []).append(m)
-    chunks = deque(
-        (key, rows[start : start + REPORT_CHUNK])
-        for key, rows in groups.items()
-        for start in range(0, len(rows), REPORT_CHUNK)
-    )
+    chunks = _chunks(selection, lines)
     try:
         while chunks:
             key, chunk = chunks.popleft()
@@ -155,6 +141,28 @@ def report(
     except SmscliError as exc:
         result.error = exc
     return result
+
+
+def _chunks(
+    selection: Selection, lines: dict[int, ReportLine]
+) -> deque[tuple[str, list[MessageRecord]]]:
+    """The messages to ask about, by the id the provider's report takes, in chunks; a message
+    without one gets a note on its line instead."""
+    groups: dict[str, list[MessageRecord]] = {}
+    for m in selection.messages:
+        if not _askable(m):
+            continue
+        key = _ask_id(m)
+        if key is None:
+            if m.state != "unknown":  # an unknown one keeps its own story (its error)
+                lines[m.id].note = NO_ID
+            continue
+        groups.setdefault(key, []).append(m)
+    return deque(
+        (key, rows[start : start + REPORT_CHUNK])
+        for key, rows in groups.items()
+        for start in range(0, len(rows), REPORT_CHUNK)
+    )
 
 
 def _askable(m: MessageRecord) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -61,6 +60,8 @@ def new_run_id() -> str:
 
 
 def owner() -> str:
+    import socket  # only where a run is held, never on a dry run's path
+
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -70,6 +71,8 @@ class SqliteStore(Reads):
         self.path = path
         self.location = str(path)
         self._statements: dict[int, str] = {}
+        self._leases: list[str] = []
+        """Runs this process took a lease on (released when its hold ends)."""
 
     @classmethod
     def open(cls, path: Path) -> SqliteStore:
@@ -110,11 +113,26 @@ class SqliteStore(Reads):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @classmethod
+    def scratch(cls, path: Path | None = None) -> SqliteStore:
+        """A store for a dry run: in memory, or in ``path`` (a large input: a file keeps memory
+        flat), without journal or fsync: nothing in it needs to survive the process."""
+        conn = sqlite3.connect(":memory:" if path is None else path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        store = cls(conn, path or Path(":memory:"))
+        store._scratch = True
+        migrate(conn, store.path)
+        return store
+
+    _scratch = False
+
     @contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """A short ``BEGIN IMMEDIATE`` transaction: writers queue here, not mid-way.
         ``durable=False`` commits without an fsync of its own (see the module's docstring)."""
-        with write_transaction(self.conn, durable=durable) as db:
+        # A scratch store never fsyncs: a "durable" commit there leaves synchronous OFF alone.
+        with write_transaction(self.conn, durable=durable or self._scratch) as db:
             yield db
 
     # --- one holder per campaign -----------------------------------------------------------
@@ -130,14 +148,12 @@ class SqliteStore(Reads):
                 "nothing done",
                 hint="run the same command again once it has finished",
             )
-        held: list[str] = []
-        self._held = held
         try:
             yield
         finally:
             try:
-                for run_id in held:
-                    self._release_lease(run_id)
+                while self._leases:
+                    self._release_lease(self._leases.pop())
             finally:
                 lock.release()
 
@@ -158,9 +174,8 @@ class SqliteStore(Reads):
                 "UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ?",
                 (me, time.time() + LEASE_SECONDS, run_id),
             )
-        held = getattr(self, "_held", None)
-        if held is not None and run_id not in held:
-            held.append(run_id)
+        if run_id not in self._leases:
+            self._leases.append(run_id)
 
     def _release_lease(self, run_id: str) -> None:
         with self.transaction() as db:  # durable: fsyncs every commit before it
@@ -384,6 +399,8 @@ def _set_state(db: sqlite3.Connection, account: str, key: str, value: str) -> No
 
 def _alive(holder: str, until: float | None) -> bool:
     """Whether the process named by a lease (``host:pid``) may still be working."""
+    import socket
+
     host, _, pid = holder.rpartition(":")
     if host != socket.gethostname():
         return until is not None and until > time.time()
