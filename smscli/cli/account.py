@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from smscli.account.headers import HeaderList
     from smscli.account.reports import DeliveryReport
     from smscli.providers.base import Account, Provider
+    from smscli.redact import Redactor
 
 REPORT_AGAIN = "run the report again after {time}; what was reported so far is stored"
 PROGRESS_FROM = 20
@@ -218,39 +219,51 @@ def _render_report(cli: Cli, result: DeliveryReport) -> None:
     for warning in result.warnings:
         cli.warn(warning)
     if cli.json:
-        print_json(
-            {
-                "provider": result.provider,
-                "profile": cli.settings.profile,
-                "source": result.source,
-                "label": result.label,
-                "runs": result.runs,
-                "total": len(result.lines),
-                "counts": result.counts(),
-                "reported": result.reported(),
-                "not_found": result.not_found,
-                "warnings": [redact(w) for w in result.warnings],
-                "error": redact(result.error.message) if result.error else None,
-                "results": [
-                    {
-                        "run_id": line.run_id,
-                        "seq": line.seq,
-                        "to": line.to,
-                        "input": line.raw,
-                        "message_id": line.message_id,
-                        "state": line.state,
-                        "reported": line.reported,
-                        "detail": redact(line.detail) if line.detail else None,
-                        "reported_at": line.reported_at,
-                        "note": redact(line.note) if line.note else None,
-                    }
-                    for line in result.lines
-                ],
-            }
-        )
+        print_json(_report_document(result, cli.settings.profile, redact))
         return
     if cli.quiet:
         return
+    out = cli.out
+    out.print(_report_table(result, redact))
+    out.print(_report_summary(result))
+
+
+def _report_document(
+    result: DeliveryReport, profile: str | None, redact: Redactor
+) -> dict[str, Any]:
+    """The ``--json`` document of a report, every provider's text redacted."""
+    return {
+        "provider": result.provider,
+        "profile": profile,
+        "source": result.source,
+        "label": result.label,
+        "runs": result.runs,
+        "total": len(result.lines),
+        "counts": result.counts(),
+        "reported": result.reported(),
+        "not_found": result.not_found,
+        "warnings": [redact(w) for w in result.warnings],
+        "error": redact(result.error.message) if result.error else None,
+        "results": [
+            {
+                "run_id": line.run_id,
+                "seq": line.seq,
+                "to": line.to,
+                "input": line.raw,
+                "message_id": line.message_id,
+                "state": line.state,
+                "reported": line.reported,
+                "detail": redact(line.detail) if line.detail else None,
+                "reported_at": line.reported_at,
+                "note": redact(line.note) if line.note else None,
+            }
+            for line in result.lines
+        ],
+    }
+
+
+def _report_table(result: DeliveryReport, redact: Redactor) -> Any:
+    """One row a message; a run column only when the report spans several runs."""
     several = len(result.runs) > 1
     columns = ("Run",) * several + ("#", "To", "Message ID", "State", "Report")
     table = _table(*columns, no_wrap=("Run", "To", "Message ID"))
@@ -266,8 +279,11 @@ def _render_report(cli: Cli, result: DeliveryReport) -> None:
             redact(line.detail or line.note or ""),
         ]
         table.add_row(*([line.run_id] if several else []), *cells)
-    out = cli.out
-    out.print(table)
+    return table
+
+
+def _report_summary(result: DeliveryReport) -> str:
+    """The line under the table: counts per state, where they come from, which runs."""
     n = len(result.lines)
     counts = ", ".join(f"{c} {s}" for s, c in sorted(result.counts().items()))
     pending = result.reported().get("pending", 0)
@@ -276,8 +292,8 @@ def _render_report(cli: Cli, result: DeliveryReport) -> None:
         summary += f" ({pending} pending)"
     summary += f" · {result.label}"
     if result.runs:
-        summary += f" · run{'s' * several} {', '.join(result.runs)}"
-    out.print(summary)
+        summary += f" · run{'s' * (len(result.runs) > 1)} {', '.join(result.runs)}"
+    return summary
 
 
 def _render_headers(cli: Cli, result: HeaderList) -> None:

@@ -36,67 +36,80 @@ if TYPE_CHECKING:
     from smscli.runs import RunOptions
 
 
+FileArg = Annotated[str, typer.Argument(help="The CSV file; - reads it from stdin.")]
+MessageOpt = Annotated[
+    str | None,
+    typer.Option("--message", "-m", help="Template with {column} placeholders."),
+]
+TemplateOpt = Annotated[
+    Path | None, typer.Option("--template", help="Read the template from a file.")
+]
+MessageColumnOpt = Annotated[
+    str | None, typer.Option("--message-column", help="Take each text from this column.")
+]
+PhoneColumnOpt = Annotated[
+    str | None, typer.Option("--phone-column", help="The column with the numbers.")
+]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="Input encoding (default: detected).")
+]
+DelimiterOpt = Annotated[
+    str | None, typer.Option("--delimiter", help="Field separator (default: detected).")
+]
+ExcludeOpt = Annotated[Path | None, typer.Option("--exclude", help="Numbers never to send to.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show totals and samples; send nothing.")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Send without asking.")]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Send at most N messages now.")
+]
+RetryUnknownOpt = Annotated[
+    bool, typer.Option("--retry-unknown", help="Send messages in doubt again.")
+]
+RetryFailedOpt = Annotated[bool, typer.Option("--retry-failed", help="Send failed messages again.")]
+AgainOpt = Annotated[bool, typer.Option("--again", help="Send a completed campaign once more.")]
+FailedCsvOpt = Annotated[
+    Path | None,
+    typer.Option("--failed-csv", help="Write invalid, skipped and failed rows here."),
+]
+NotAfterOpt = Annotated[
+    str | None,
+    typer.Option("--not-after", help="Send nothing after this time (HH:MM or ISO 8601)."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Send even if the balance looks too low.")]
+BatchSizeOpt = Annotated[
+    int | None, typer.Option("--batch-size", min=1, help="Numbers per request.")
+]
+ConcurrencyOpt = Annotated[
+    int | None, typer.Option("--concurrency", min=1, help="Requests in flight at once.")
+]
+
+
 def bulk(
-    file: Annotated[str, typer.Argument(help="The CSV file; - reads it from stdin.")],
-    message: Annotated[
-        str | None,
-        typer.Option("--message", "-m", help="Template with {column} placeholders."),
-    ] = None,
-    template: Annotated[
-        Path | None, typer.Option("--template", help="Read the template from a file.")
-    ] = None,
-    message_column: Annotated[
-        str | None, typer.Option("--message-column", help="Take each text from this column.")
-    ] = None,
-    phone_column: Annotated[
-        str | None, typer.Option("--phone-column", help="The column with the numbers.")
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Input encoding (default: detected).")
-    ] = None,
-    delimiter: Annotated[
-        str | None, typer.Option("--delimiter", help="Field separator (default: detected).")
-    ] = None,
-    exclude: Annotated[
-        Path | None, typer.Option("--exclude", help="Numbers never to send to.")
-    ] = None,
+    file: FileArg,
+    message: MessageOpt = None,
+    template: TemplateOpt = None,
+    message_column: MessageColumnOpt = None,
+    phone_column: PhoneColumnOpt = None,
+    encoding: EncodingOpt = None,
+    delimiter: DelimiterOpt = None,
+    exclude: ExcludeOpt = None,
     sender: SenderOpt = None,
     tr: TurkishOpt = None,
     ascii_only: AsciiOpt = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show totals and samples; send nothing.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking.")] = False,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Send at most N messages now.")
-    ] = None,
-    retry_unknown: Annotated[
-        bool, typer.Option("--retry-unknown", help="Send messages in doubt again.")
-    ] = False,
-    retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Send failed messages again.")
-    ] = False,
-    again: Annotated[
-        bool, typer.Option("--again", help="Send a completed campaign once more.")
-    ] = False,
-    failed_csv: Annotated[
-        Path | None,
-        typer.Option("--failed-csv", help="Write invalid, skipped and failed rows here."),
-    ] = None,
-    not_after: Annotated[
-        str | None,
-        typer.Option("--not-after", help="Send nothing after this time (HH:MM or ISO 8601)."),
-    ] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    limit: LimitOpt = None,
+    retry_unknown: RetryUnknownOpt = False,
+    retry_failed: RetryFailedOpt = False,
+    again: AgainOpt = False,
+    failed_csv: FailedCsvOpt = None,
+    not_after: NotAfterOpt = None,
     max_wait: MaxWaitOpt = 600.0,
-    force: Annotated[
-        bool, typer.Option("--force", help="Send even if the balance looks too low.")
-    ] = False,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, help="Numbers per request.")
-    ] = None,
-    concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, help="Requests in flight at once.")
-    ] = None,
+    force: ForceOpt = False,
+    batch_size: BatchSizeOpt = None,
+    concurrency: ConcurrencyOpt = None,
     profile: ProfileOpt = None,
     provider: ProviderOpt = None,
     json: JsonOpt = False,
@@ -109,18 +122,10 @@ def bulk(
     with command(cli):
         from smscli.runs import BulkInput
 
-        sources = [x for x in (message, template, message_column) if x is not None]
-        if len(sources) != 1:
-            raise UsageError("give exactly one of -m TEMPLATE, --template FILE, --message-column")
-        if delimiter is not None and delimiter not in (",", ";", "\t", "\\t", "tab"):
-            raise UsageError("--delimiter must be ',', ';' or tab")
-        sep = "\t" if delimiter in ("\\t", "tab") else delimiter
+        _check_text_source(message, template, message_column)
+        sep = _separator(delimiter)
         deadline = _parse_time(not_after) if not_after else None
-        interactive = _interactive() and file != "-"
-        if not dry_run and not yes and not interactive:
-            raise UsageError(
-                "refusing to send without a terminal to confirm on; pass --yes (after a --dry-run)"
-            )
+        _check_confirmable(file, dry_run=dry_run, yes=yes)
         text = _read_template(template) if template is not None else message
         with _input(file) as (path, name):
             given = BulkInput(
@@ -134,6 +139,32 @@ def bulk(
             if dry_run:
                 _preview(cli, options)
             _deliver(cli, options, ask=not yes)
+
+
+def _check_text_source(
+    message: str | None, template: Path | None, message_column: str | None
+) -> None:
+    """The texts come from exactly one of the template, its file and a column."""
+    sources = [x for x in (message, template, message_column) if x is not None]
+    if len(sources) != 1:
+        raise UsageError("give exactly one of -m TEMPLATE, --template FILE, --message-column")
+
+
+def _separator(delimiter: str | None) -> str | None:
+    """The field separator ``--delimiter`` names (``None``: detect it)."""
+    if delimiter is not None and delimiter not in (",", ";", "\t", "\\t", "tab"):
+        raise UsageError("--delimiter must be ',', ';' or tab")
+    return "\t" if delimiter in ("\\t", "tab") else delimiter
+
+
+def _check_confirmable(file: str, *, dry_run: bool, yes: bool) -> None:
+    """A run that sends needs --yes, or a terminal to ask on (stdin is not one when it is the
+    input)."""
+    interactive = _interactive() and file != "-"
+    if not dry_run and not yes and not interactive:
+        raise UsageError(
+            "refusing to send without a terminal to confirm on; pass --yes (after a --dry-run)"
+        )
 
 
 def _read_template(path: Path) -> str:

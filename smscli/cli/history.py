@@ -10,6 +10,7 @@ from smscli.cli.common import Cli, JsonOpt, QuietOpt, command, print_json
 
 if TYPE_CHECKING:
     from smscli.account.history import RunSummary
+    from smscli.store import MessageRecord
 
 app = typer.Typer(help="Recent runs from the ledger, or one run's messages.")
 
@@ -93,7 +94,6 @@ def show(
     cli = Cli(json=json, quiet=quiet)
     with command(cli):
         from smscli.account.history import run_messages
-        from smscli.cli.display import local_time
         from smscli.errors import InputError
         from smscli.store import open_store
 
@@ -107,62 +107,49 @@ def show(
             print_json(
                 {
                     "run": _run_document(summary),
-                    "messages": [
-                        {
-                            "seq": m.seq,
-                            "to": m.recipient,
-                            "input": m.raw,
-                            "source": m.source,
-                            "state": m.state,
-                            "segments": m.segments,
-                            "encoding": m.encoding,
-                            "message_id": m.provider_message_id,
-                            "batch_id": m.batch_id,
-                            "error": m.error,
-                            "report": m.report_detail,
-                            "reported_at": m.reported_at,
-                            "updated_at": m.updated_at,
-                            "text": m.text,
-                        }
-                        for m in messages
-                    ],
+                    "messages": [_message_document(m) for m in messages],
                 }
             )
             return
         if cli.quiet:
             return
-        from rich.table import Table
-        from rich.text import Text
+        _print_run(cli, summary, messages)
 
-        from smscli.cli.render import STYLES
 
-        out = cli.out
-        r = summary
-        out.print(
-            f"Run {r.id} · {r.command} · {r.provider}"
-            + (f" (profile {r.profile})" if r.profile else "")
-            + f" · {local_time(r.created_at)}"
-            + (f" · sender {r.sender}" if r.sender else "")
-            + (f" · source {r.source}" if r.source else "")
+def _print_run(cli: Cli, run: RunSummary, messages: list[MessageRecord]) -> None:
+    """A run's heading line, its messages as a table, and its totals."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from smscli.cli.display import local_time
+    from smscli.cli.render import STYLES
+
+    out = cli.out
+    out.print(
+        f"Run {run.id} · {run.command} · {run.provider}"
+        + (f" (profile {run.profile})" if run.profile else "")
+        + f" · {local_time(run.created_at)}"
+        + (f" · sender {run.sender}" if run.sender else "")
+        + (f" · source {run.source}" if run.source else "")
+    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("#", "To", "State", "Parts", "Message ID", "Error / report"):
+        table.add_column(col, no_wrap=col in ("To", "Message ID"))
+    for m in messages:
+        table.add_row(
+            str(m.seq + 1),
+            m.recipient or m.raw or "",
+            Text(m.state, style=STYLES.get(m.state, "")),
+            str(m.segments or ""),
+            m.provider_message_id or "",
+            m.report_detail or m.error or "",
         )
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("#", "To", "State", "Parts", "Message ID", "Error / report"):
-            table.add_column(col, no_wrap=col in ("To", "Message ID"))
-        for m in messages:
-            table.add_row(
-                str(m.seq + 1),
-                m.recipient or m.raw or "",
-                Text(m.state, style=STYLES.get(m.state, "")),
-                str(m.segments or ""),
-                m.provider_message_id or "",
-                m.report_detail or m.error or "",
-            )
-        out.print(table)
-        line = f"{r.messages} message{'s' * (r.messages != 1)}: {_counts(r)}"
-        line += f" · {r.parts} parts · {r.credits_used} credits used"
-        if r.credits_remaining is not None:
-            line += f" · {r.credits_remaining:g} credits remaining after the run"
-        out.print(line)
+    out.print(table)
+    line = f"{run.messages} message{'s' * (run.messages != 1)}: {_counts(run)}"
+    line += f" · {run.parts} parts · {run.credits_used} credits used"
+    if run.credits_remaining is not None:
+        line += f" · {run.credits_remaining:g} credits remaining after the run"
+    out.print(line)
 
 
 def _counts(run: RunSummary) -> str:
@@ -185,6 +172,25 @@ def _run_document(run: RunSummary) -> dict[str, Any]:
         "parts": run.parts,
         "credits_used": run.credits_used,
         "credits_remaining": run.credits_remaining,
+    }
+
+
+def _message_document(m: MessageRecord) -> dict[str, Any]:
+    return {
+        "seq": m.seq,
+        "to": m.recipient,
+        "input": m.raw,
+        "source": m.source,
+        "state": m.state,
+        "segments": m.segments,
+        "encoding": m.encoding,
+        "message_id": m.provider_message_id,
+        "batch_id": m.batch_id,
+        "error": m.error,
+        "report": m.report_detail,
+        "reported_at": m.reported_at,
+        "updated_at": m.updated_at,
+        "text": m.text,
     }
 
 

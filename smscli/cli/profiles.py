@@ -15,16 +15,31 @@ from smscli.cli.common import (
     ProfileOpt,
     ProviderOpt,
     QuietOpt,
+    SenderOpt,
     command,
     print_json,
     warn_if_plain_http,
 )
+from smscli.cli.options import (
+    ApiKeyOpt,
+    BaseUrlOpt,
+    MakeDefaultOpt,
+    PasswordOpt,
+    ProfileNameArg,
+    RegionOpt,
+    RequiredProviderOpt,
+    SendersOpt,
+    TestOpt,
+    UsernameOpt,
+)
 
 if TYPE_CHECKING:
     from smscli.account.balance import CredentialCheck
+    from smscli.config import ConfigFile, Environment
     from smscli.errors import SmscliError
     from smscli.profile_writer import Written
     from smscli.providers.base import Provider
+    from smscli.redact import Redactor
 
 app = typer.Typer(help="List profiles, show one with the origin of every value, or add one.")
 
@@ -44,10 +59,7 @@ def list_profiles(
 
         env = cli.env
         config = ConfigFile.load(env.config_path)
-        selected = env.lookup("SMSCLI_PROFILE")
-        default = selected[0] if selected else config.default_profile
-        if default is None and len(config.profiles) == 1:
-            (default,) = config.profiles
+        default = _default_profile(env, config)
         rows = [
             {
                 "name": name,
@@ -78,22 +90,32 @@ def list_profiles(
                 + ("" if config.exists else " (the file does not exist)")
             )
         else:
-            from rich.table import Table
-
-            table = Table(box=None, pad_edge=False, header_style="bold")
-            for col in ("", "Profile", "Provider", "Sender"):
-                table.add_column(col)
-            for r in rows:
-                table.add_row(
-                    "*" if r["default"] else "",
-                    str(r["name"]),
-                    str(r["provider"] or ""),
-                    str(r["sender"] or ""),
-                )
-            out.print(table)
+            out.print(_profiles_table(rows))
             out.print(f"Config file: {config.path}")
         if env_provider:
             out.print(f"Environment ({env_provider[1]}): SMSCLI_PROVIDER={env_provider[0]}")
+
+
+def _default_profile(env: Environment, config: ConfigFile) -> str | None:
+    """The profile used when none is named: ``SMSCLI_PROFILE``, else the file's default, else
+    the file's only profile."""
+    selected = env.lookup("SMSCLI_PROFILE")
+    default = selected[0] if selected else config.default_profile
+    if default is None and len(config.profiles) == 1:
+        (default,) = config.profiles
+    return default
+
+
+def _profiles_table(rows: list[dict[str, Any]]) -> Any:
+    table = _table("", "Profile", "Provider", "Sender")
+    for r in rows:
+        table.add_row(
+            "*" if r["default"] else "",
+            str(r["name"]),
+            str(r["provider"] or ""),
+            str(r["sender"] or ""),
+        )
+    return table
 
 
 @app.command("show")
@@ -111,16 +133,11 @@ def show(
     cli = Cli(json=json, quiet=quiet, debug=debug, profile=name or profile)
     cli.flags = {"provider": provider}
     with command(cli):
-        from smscli.config import SECRET_FIELDS
-        from smscli.redact import mask
-
         settings = cli.settings
-        rows = []
-        for key, v in sorted(settings.values.items()):
-            value = v.value
-            if key in SECRET_FIELDS:
-                value = mask(str(value))
-            rows.append({"setting": key, "value": value, "origin": v.origin, "from": v.detail})
+        rows = [
+            {"setting": key, "value": _masked(key, v.value), "origin": v.origin, "from": v.detail}
+            for key, v in sorted(settings.values.items())
+        ]
         if cli.json:
             print_json(
                 {
@@ -131,11 +148,7 @@ def show(
                 }
             )
             return
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("Setting", "Value", "Origin", "From"):
-            table.add_column(col, overflow="fold")
+        table = _table("Setting", "Value", "Origin", "From", overflow="fold")
         for r in rows:
             table.add_row(r["setting"], _text(r["value"]), r["origin"], r["from"])
         out = cli.out
@@ -144,6 +157,23 @@ def show(
             f"({settings.profile_origin})"
         )
         out.print(table)
+
+
+def _table(*columns: str, **column_options: Any) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in columns:
+        table.add_column(col, **column_options)
+    return table
+
+
+def _masked(setting: str, value: Any) -> Any:
+    """A setting's value as shown: secrets masked."""
+    from smscli.config import SECRET_FIELDS
+    from smscli.redact import mask
+
+    return mask(str(value)) if setting in SECRET_FIELDS else value
 
 
 def _text(value: object) -> str:
@@ -167,41 +197,17 @@ def _interactive() -> bool:
 
 @app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="Profile name.")],
-    provider: Annotated[
-        str,
-        typer.Option(
-            "--provider",
-            help="Provider: customersms, vairosms, masgsm or sandbox.",
-            show_default=False,
-        ),
-    ],
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", help="API key (better: leave out to be asked).")
-    ] = None,
-    username: Annotated[str | None, typer.Option("--username", help="User name.")] = None,
-    password: Annotated[
-        str | None, typer.Option("--password", help="Password (better: leave out to be asked).")
-    ] = None,
-    sender: Annotated[
-        str | None, typer.Option("--sender", "-s", help="Sender header (başlık).")
-    ] = None,
-    senders: Annotated[
-        str | None,
-        typer.Option("--senders", help="Headers approved for the account, comma-separated."),
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="API root (e.g. a local test server).")
-    ] = None,
-    region: Annotated[
-        str | None, typer.Option("--region", help="Default region for numbers, e.g. TR.")
-    ] = None,
-    default: Annotated[
-        bool, typer.Option("--default", help="Make it the default profile.")
-    ] = False,
-    test: Annotated[
-        bool, typer.Option("--test", help="Check the credentials live through a harmless call.")
-    ] = False,
+    name: ProfileNameArg,
+    provider: RequiredProviderOpt,
+    api_key: ApiKeyOpt = None,
+    username: UsernameOpt = None,
+    password: PasswordOpt = None,
+    sender: SenderOpt = None,
+    senders: SendersOpt = None,
+    base_url: BaseUrlOpt = None,
+    region: RegionOpt = None,
+    default: MakeDefaultOpt = False,
+    test: TestOpt = False,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -210,42 +216,18 @@ def add(
     missing values (secrets without echo)."""
     cli = Cli(json=json, quiet=quiet, debug=debug)
     with command(cli):
-        from smscli import providers
         from smscli.config import check_profile
         from smscli.errors import ConfigError, UsageError
         from smscli.profile_writer import existing_profile, merge, write_profile
-        from smscli.redact import Redactor
 
-        if provider not in providers.names():
-            raise UsageError(
-                f"unknown provider {provider!r}",
-                hint=f"choose one of: {', '.join(providers.names())}",
-            )
-        cls = providers.get(provider)
+        cls = _provider_class(provider)
         _check_name(name)
-        given: dict[str, Any] = {"provider": provider}
         flags = {"api_key": api_key, "username": username, "password": password,
                  "sender": sender, "base_url": base_url, "region": region}  # fmt: skip
-        given |= {k: v for k, v in flags.items() if v is not None}
-        if senders is not None:
-            given["senders"] = [s.strip() for s in senders.split(",") if s.strip()]
+        given = _given(provider, flags, senders)
         path = cli.env.config_path
-        existing = existing_profile(path, name)
-        values = merge(existing, given)
-        cli.redactor = Redactor([values.get("api_key"), values.get("password")])
-        required = [*cls.capabilities.credentials, *(["sender"] * cls.capabilities.sender)]
-        missing = [k for k in required if not values.get(k)]
-        if missing and not _interactive():
-            raise UsageError(
-                f"a {provider} profile needs "
-                + ", ".join("--" + k.replace("_", "-") for k in missing),
-                hint="pass them as flags, or run on a terminal to be asked (secrets without echo)",
-            )
-        for key in missing:
-            values[key] = typer.prompt(
-                PROMPTS.get(key, key), hide_input=key in ("api_key", "password"), err=True
-            )
-        cli.redactor = Redactor([values.get("api_key"), values.get("password")])
+        values = merge(existing_profile(path, name), given)
+        _ask_missing(cli, cls, provider, values)
         try:
             check_profile(values)
         except ConfigError as exc:
@@ -266,6 +248,48 @@ def add(
         _render_added(cli, name, written, check, failure)
         if failure is not None:
             raise failure
+
+
+def _provider_class(provider: str) -> type[Provider]:
+    from smscli import providers
+    from smscli.errors import UsageError
+
+    if provider not in providers.names():
+        raise UsageError(
+            f"unknown provider {provider!r}",
+            hint=f"choose one of: {', '.join(providers.names())}",
+        )
+    return providers.get(provider)
+
+
+def _given(provider: str, flags: dict[str, str | None], senders: str | None) -> dict[str, Any]:
+    """The values given on the command line (``--senders`` as a list)."""
+    given: dict[str, Any] = {"provider": provider}
+    given |= {k: v for k, v in flags.items() if v is not None}
+    if senders is not None:
+        given["senders"] = [s.strip() for s in senders.split(",") if s.strip()]
+    return given
+
+
+def _ask_missing(cli: Cli, cls: type[Provider], provider: str, values: dict[str, Any]) -> None:
+    """Complete ``values`` with what the provider requires, asked for on a terminal (secrets
+    without echo); every secret known so far is redacted from then on."""
+    from smscli.errors import UsageError
+    from smscli.redact import Redactor
+
+    cli.redactor = Redactor([values.get("api_key"), values.get("password")])
+    required = [*cls.capabilities.credentials, *(["sender"] * cls.capabilities.sender)]
+    missing = [k for k in required if not values.get(k)]
+    if missing and not _interactive():
+        raise UsageError(
+            f"a {provider} profile needs " + ", ".join("--" + k.replace("_", "-") for k in missing),
+            hint="pass them as flags, or run on a terminal to be asked (secrets without echo)",
+        )
+    for key in missing:
+        values[key] = typer.prompt(
+            PROMPTS.get(key, key), hide_input=key in ("api_key", "password"), err=True
+        )
+    cli.redactor = Redactor([values.get("api_key"), values.get("password")])
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -313,22 +337,8 @@ def _render_added(
     check: CredentialCheck | None,
     failure: SmscliError | None,
 ) -> None:
-    from smscli.config import SECRET_FIELDS
-    from smscli.redact import mask
-
     redact = cli.redactor
-    settings = [
-        {"setting": k, "value": mask(str(v)) if k in SECRET_FIELDS else v}
-        for k, v in written.values.items()
-    ]
-    test = None
-    if check is not None:
-        test = {
-            "checked": check.checked,
-            "ok": failure is None if check.checked else None,
-            "how": check.how,
-            "detail": redact(_detail(check)),
-        }
+    settings = [{"setting": k, "value": _masked(k, v)} for k, v in written.values.items()]
     action = "added" if written.created_profile else "updated"
     if cli.json:
         print_json(
@@ -339,14 +349,12 @@ def _render_added(
                 "action": action,
                 "default": written.default,
                 "settings": settings,
-                "test": test,
+                "test": _test_document(check, failure, redact),
             }
         )
         return
     if cli.quiet:
         return
-    from rich.table import Table
-
     out = cli.out
     out.print(
         f"Profile {name} {action} in {written.path}"
@@ -354,9 +362,7 @@ def _render_added(
         + ", mode 0600"
         + ("; it is the default profile" if written.default else "")
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("Setting", "Value"):
-        table.add_column(col, overflow="fold")
+    table = _table("Setting", "Value", overflow="fold")
     for row in settings:
         table.add_row(str(row["setting"]), _text(row["value"]))
     out.print(table)
@@ -368,6 +374,20 @@ def _render_added(
         else:
             line = "Credentials test failed (the profile is saved; fix it with profiles add)"
         out.print(line)
+
+
+def _test_document(
+    check: CredentialCheck | None, failure: SmscliError | None, redact: Redactor
+) -> dict[str, Any] | None:
+    """The ``test`` member of the ``--json`` document: None when there was no --test."""
+    if check is None:
+        return None
+    return {
+        "checked": check.checked,
+        "ok": failure is None if check.checked else None,
+        "how": check.how,
+        "detail": redact(_detail(check)),
+    }
 
 
 def _detail(check: CredentialCheck) -> str:

@@ -29,9 +29,10 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smscli.errors import ConfigError, Unfinished
+from smscli.errors import ConfigError
 from smscli.store.records import Claim, NewMessage, Recorded, ReportUpdate
 from smscli.store.sqlite_db import background_checkpoints, migrate, write_transaction
+from smscli.store.sqlite_holds import Holds
 from smscli.store.sqlite_reads import Reads
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from smscli.store import Permits
     from smscli.store.sqlite_permits import RateLimiter
 
-LEASE_SECONDS = 120.0
 
 _COLUMNS = (
     "run_id, seq, source, raw, recipient, text, encoding, segments, state, error, created_at,"
@@ -59,13 +59,7 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
 
 
-def owner() -> str:
-    import socket  # only where a run is held, never on a dry run's path
-
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class SqliteStore(Reads):
+class SqliteStore(Holds, Reads):
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
@@ -134,56 +128,6 @@ class SqliteStore(Reads):
         # A scratch store never fsyncs: a "durable" commit there leaves synchronous OFF alone.
         with write_transaction(self.conn, durable=durable or self._scratch) as db:
             yield db
-
-    # --- one holder per campaign -----------------------------------------------------------
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        from smscli.locks import FileLock
-
-        lock = FileLock(self.path.parent / "locks" / f"{key[:32]}.lock")
-        if not lock.acquire():
-            raise Unfinished(
-                f"another smscli process (pid {lock.holder() or '?'}) is working on this run; "
-                "nothing done",
-                hint="run the same command again once it has finished",
-            )
-        try:
-            yield
-        finally:
-            try:
-                while self._leases:
-                    self._release_lease(self._leases.pop())
-            finally:
-                lock.release()
-
-    def keep_holding(self, run_id: str) -> None:
-        """Take or renew the run's lease. A lease left by a process that is alive (on this
-        host: its pid runs; on another: until it expires) is never taken over."""
-        me = owner()
-        with self.transaction() as db:
-            holder, until = db.execute(
-                "SELECT lease_owner, lease_until FROM runs WHERE id = ?", (run_id,)
-            ).fetchone()
-            if holder and holder != me and _alive(holder, until):
-                raise Unfinished(
-                    f"run {run_id} is being sent by {holder}; nothing done",
-                    hint="run the same command again once it has finished",
-                )
-            db.execute(
-                "UPDATE runs SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                (me, time.time() + LEASE_SECONDS, run_id),
-            )
-        if run_id not in self._leases:
-            self._leases.append(run_id)
-
-    def _release_lease(self, run_id: str) -> None:
-        with self.transaction() as db:  # durable: fsyncs every commit before it
-            db.execute(
-                "UPDATE runs SET lease_owner = NULL, lease_until = NULL"
-                " WHERE id = ? AND lease_owner = ?",
-                (run_id, owner()),
-            )
 
     # --- runs -------------------------------------------------------------------------------
 
@@ -395,19 +339,3 @@ def _set_state(db: sqlite3.Connection, account: str, key: str, value: str) -> No
         " updated_at = excluded.updated_at",
         (account, key, value, now()),
     )
-
-
-def _alive(holder: str, until: float | None) -> bool:
-    """Whether the process named by a lease (``host:pid``) may still be working."""
-    import socket
-
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname():
-        return until is not None and until > time.time()
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
-        return True  # another user's process, or a lease we cannot read: not ours to take
-    return True
