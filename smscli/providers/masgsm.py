@@ -70,21 +70,11 @@ the POST into a GET without its form).
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar
 
-from smscli.errors import (
-    AuthError,
-    ConfigError,
-    CreditError,
-    InputError,
-    ProviderError,
-    RecipientError,
-    SenderError,
-)
-from smscli.http import form_encode, json_body, request, unreadable
+from smscli.errors import ConfigError, InputError, ProviderError
+from smscli.http import form_encode, request, unreadable
 from smscli.providers.base import (
     Account,
     Balance,
@@ -92,15 +82,21 @@ from smscli.providers.base import (
     BatchResult,
     Capabilities,
     Delivery,
-    DeliveryStatus,
     Header,
     Outcome,
     OutcomeStatus,
     State,
     check_turkish_mobile,
     need_client,
-    numbers_in,
     turkish_mobile,
+)
+from smscli.providers.masgsm_replies import (
+    delivery,
+    header_names,
+    read_reply,
+    refusal,
+    report_lists,
+    said,
 )
 from smscli.redact import Redactor, excerpt
 
@@ -111,19 +107,6 @@ PATH = "/api_post.php"
 LEGACY_PATH = "/"
 FORM = "application/x-www-form-urlencoded"
 LEGACY_SOURCE = "masgsm legacy API (apiNo=3)"
-REPORT_LISTS: tuple[tuple[str, DeliveryStatus], ...] = (
-    ("Iletilen", "delivered"),
-    ("Hatali", "undelivered"),
-    ("Bekleyen", "pending"),
-)
-_PLAIN_REPLY = re.compile(r"(\d{1,4})(?:[\s|:,;]+([\w.-]+))?")
-
-
-class _Reply(NamedTuple):
-    code: int
-    message: str
-    id: str | None
-    balance: str | None = None
 
 
 class MasGsm:
@@ -178,14 +161,14 @@ class MasGsm:
         if batch.turkish:
             fields.append(("lang", "tr"))
         response = self._post(fields)
-        reply = _read(response)
+        reply = read_reply(response)
         if reply is None:
             raise unreadable(self.name, response, self._redact)
         status: OutcomeStatus
         if reply.code == 1:
             status, error = "accepted", None
         elif reply.code == 0:
-            status, error = "failed", self._said("sending error (code 0)", reply)
+            status, error = "failed", said("sending error (code 0)", reply, self._redact)
         elif reply.code == 3:
             status = "unknown"
             error = (
@@ -193,7 +176,7 @@ class MasGsm:
                 "allowed and does not say to which numbers; `smscli report` can tell"
             )
         else:
-            raise self._error(reply, batch)
+            raise refusal(reply, self._redact, batch=batch)
         message_id = reply.id if status != "failed" else None
         return BatchResult(
             outcomes=tuple(
@@ -204,12 +187,12 @@ class MasGsm:
 
     def balance(self) -> Balance:
         response = self._post([("type", "4"), *self._credentials()], read_only=True)
-        reply = _read(response)
+        reply = read_reply(response)
         if reply is not None and reply.code != 1:
-            raise self._error(reply, None)
+            raise refusal(reply, self._redact)
         raw = reply.balance if reply is not None else None
         credits = _float(raw)
-        if raw is None or credits is None:
+        if credits is None:
             # A balance call sends nothing, so a reply we cannot read leaves nothing in doubt.
             raise ProviderError(
                 f"masgsm: unexpected balance reply (HTTP {response.status_code}): "
@@ -224,40 +207,16 @@ class MasGsm:
         if not numbers:
             return []
         response = self._post(fields, read_only=True)
-        lists = _report_lists(response)
-        if lists is None:
-            reply = _read(response)
-            if reply is not None and reply.code == 400:
-                raise ProviderError(
-                    f"masgsm: missing parameter in the report request for id {batch_id!r} "
-                    "(code 400)"
-                )
-            if reply is not None and reply.code == 2:
-                raise CreditError(
-                    f"masgsm: insufficient balance (code 2) in reply to the report request for "
-                    f"id {batch_id!r}"
-                )
-            if reply is not None and reply.code != 1:
-                raise self._error(reply, None)
-            raise ProviderError(
-                f"masgsm: unexpected report reply ({self._status(response)}): "
-                f"{excerpt(response.text, self._redact)}"
-            )
-        deliveries = []
-        for number in numbers:
-            found = next(
-                (
-                    (name, status)
-                    for name, status in REPORT_LISTS
-                    if any(_same_number(number, theirs) for theirs in lists[name])
-                ),
-                None,
-            )
-            if found is None:
-                deliveries.append(Delivery(number, "unknown", "not in masgsm's report"))
-            else:
-                deliveries.append(Delivery(number, found[1], found[0]))
-        return deliveries
+        lists = report_lists(response)
+        if lists is not None:
+            return [delivery(number, lists) for number in numbers]
+        reply = read_reply(response)
+        if reply is not None and reply.code != 1:
+            raise refusal(reply, self._redact, report_id=batch_id)
+        raise ProviderError(
+            f"masgsm: unexpected report reply ({self._status(response)}): "
+            f"{excerpt(response.text, self._redact)}"
+        )
 
     def headers(self) -> list[Header]:
         (_, user), (_, password) = self._credentials()
@@ -268,16 +227,14 @@ class MasGsm:
         )
         if 300 <= response.status_code < 400:
             raise ProviderError(f"masgsm: {failed}: {self._status(response)}")
-        body = json_body(response)
-        if isinstance(body, list):
-            names = [h.strip() for h in body if isinstance(h, str)]
-            if len(names) == len(body):
-                return [Header(name, LEGACY_SOURCE) for name in dict.fromkeys(names) if name]
-        reply = _read(response)
+        names = header_names(response)
+        if names is not None:
+            return [Header(name, LEGACY_SOURCE) for name in names]
+        reply = read_reply(response)
         if reply is not None and reply.code == 401:
-            raise self._error(reply, None)
+            raise refusal(reply, self._redact)
         if reply is not None:
-            raise ProviderError(self._said(f"{failed} (code {reply.code})", reply))
+            raise ProviderError(said(f"{failed} (code {reply.code})", reply, self._redact))
         raise ProviderError(
             f"masgsm: {failed}: unexpected reply ({self._status(response)}): "
             f"{excerpt(response.text, self._redact)}"
@@ -314,103 +271,6 @@ class MasGsm:
             target = f" to {excerpt(location, self._redact)}" if location else ""
             status += f" redirect{target}, not followed"
         return status
-
-    def _said(self, what: str, reply: _Reply) -> str:
-        """``what`` happened, followed by the reply's own words if it had any."""
-        text = f"masgsm: {what}"
-        if reply.message:
-            text += f": {excerpt(reply.message, self._redact)}"
-        return text
-
-    def _error(self, reply: _Reply, batch: Batch | None) -> Exception:
-        """The error for a code that refuses the whole request."""
-        header = f" {batch.sender!r}" if batch is not None else ""
-        code = reply.code
-        if code == 2:
-            return CreditError("masgsm: insufficient balance; nothing sent (code 2)")
-        if code == 400:
-            return ProviderError(
-                "masgsm: missing parameter (user, password, message, header or numbers) (code 400)"
-            )
-        if code == 401:
-            return AuthError(
-                "masgsm: wrong username or password (code 401)",
-                hint="check username and password in the profile, or SMSCLI_USERNAME and "
-                "SMSCLI_PASSWORD; the username is the phone number registered with masgsm",
-            )
-        if code == 402:
-            return SenderError(
-                f"masgsm: invalid sender header (başlık){header} (code 402)",
-                hint="use a header approved for your masgsm account (see `smscli headers`)",
-            )
-        if code == 403:
-            return SenderError(
-                f"masgsm: forbidden sender header (başlık){header} (code 403)",
-                hint="use a header approved for your masgsm account (see `smscli headers`)",
-            )
-        if code == 405:
-            return RecipientError(
-                "masgsm: invalid number format; masgsm expects 5xxxxxxxxx (code 405)"
-                + (f": {numbers_in(batch)}" if batch is not None else "")
-            )
-        return ProviderError(self._said(f"unexpected reply code {code}", reply))
-
-
-def _read(response: httpx.Response) -> _Reply | None:
-    """The code, message and id of a reply, or None when it has neither documented form."""
-    plain = _PLAIN_REPLY.fullmatch(response.text.strip())
-    if plain:
-        return _Reply(code=int(plain[1]), message="", id=plain[2])
-    body = json_body(response)
-    if not isinstance(body, dict):
-        return None
-    code = body.get("code")
-    if isinstance(code, str) and code.strip().isdigit():
-        code = int(code)
-    if isinstance(code, bool) or not isinstance(code, int):
-        return None
-    message = body.get("message")
-    return _Reply(
-        code=code,
-        message=message if isinstance(message, str) else "",
-        id=_scalar(body.get("id")),
-        balance=_scalar(body.get("balance")),
-    )
-
-
-def _report_lists(response: httpx.Response) -> dict[str, list[str]] | None:
-    """The three lists of a ``type=2`` reply (a missing one empty), or None for another shape."""
-    body = json_body(response)
-    if not isinstance(body, dict) or not any(name in body for name, _ in REPORT_LISTS):
-        return None
-    lists: dict[str, list[str]] = {}
-    for name, _ in REPORT_LISTS:
-        entries = body.get(name, [])
-        if not isinstance(entries, list):
-            return None
-        if not all(isinstance(e, str | int) and not isinstance(e, bool) for e in entries):
-            return None
-        lists[name] = [str(e).strip() for e in entries if str(e).strip()]
-    return lists
-
-
-def _same_number(e164: str, theirs: str) -> bool:
-    """Whether ``theirs`` is the number ``e164``. masgsm writes Turkish numbers, usually
-    ``5xxxxxxxxx``; ``05…``, ``905…``, ``+905…`` and ``00905…`` are read as the same number."""
-    digits = "".join(c for c in theirs if c.isdigit()).lstrip("0")
-    if len(digits) == 10 and digits.startswith("5"):
-        digits = "90" + digits
-    return e164 == "+" + digits
-
-
-def _scalar(value: object) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    return None
 
 
 def _float(value: str | None) -> float | None:
