@@ -12,16 +12,7 @@ if TYPE_CHECKING:
 
 
 class RunSummary(NamedTuple):
-    id: str
-    created_at: str
-    finished_at: str | None
-    command: str
-    provider: str
-    profile: str | None
-    sender: str | None
-    source: str | None
-    state: str
-    credits_remaining: float | None
+    run: RunRecord
     counts: dict[str, int]
     """Messages per ledger state."""
     parts: int
@@ -62,7 +53,4 @@ def _summary(store: Store, run: RunRecord) -> RunSummary:
             parts += segments
         if state in CREDITED:
             credits += segments
-    return RunSummary(
-        run.id, run.created_at, run.finished_at, run.command, run.provider, run.profile,
-        run.sender, run.source, run.state, run.credits_remaining, counts, parts, credits,
-    )  # fmt: skip
+    return RunSummary(run, counts, parts, credits)

@@ -60,9 +60,9 @@ def list_runs(
 
         # Run ids start with their UTC time (20261123-073945-...): no separate time column.
         columns = ["Run", "Command", "Provider", "Profile", "Source", "Messages"]
-        if not any(r.profile for r in runs):
+        if not any(r.run.profile for r in runs):
             columns.remove("Profile")
-        if not any(r.source for r in runs):
+        if not any(r.run.source for r in runs):
             columns.remove("Source")
         table = Table(box=None, pad_edge=False, header_style="bold")
         for col in columns:
@@ -72,11 +72,12 @@ def list_runs(
         table.add_column("Credits", justify="right", no_wrap=True)
         for r in runs:
             cells = {
-                "Run": r.id,
-                "Command": r.command + ("" if r.state == "complete" else f" ({r.state})"),
-                "Provider": r.provider,
-                "Profile": r.profile or "",
-                "Source": r.source or "",
+                "Run": r.run.id,
+                "Command": r.run.command
+                + ("" if r.run.state == "complete" else f" ({r.run.state})"),
+                "Provider": r.run.provider,
+                "Profile": r.run.profile or "",
+                "Source": r.run.source or "",
                 "Messages": _counts(r),
             }
             table.add_row(*(cells[c] for c in columns), str(r.parts), str(r.credits_used))
@@ -126,11 +127,11 @@ def _print_run(cli: Cli, run: RunSummary, messages: list[MessageRecord]) -> None
 
     out = cli.out
     out.print(
-        f"Run {run.id} · {run.command} · {run.provider}"
-        + (f" (profile {run.profile})" if run.profile else "")
-        + f" · {local_time(run.created_at)}"
-        + (f" · sender {run.sender}" if run.sender else "")
-        + (f" · source {run.source}" if run.source else "")
+        f"Run {run.run.id} · {run.run.command} · {run.run.provider}"
+        + (f" (profile {run.run.profile})" if run.run.profile else "")
+        + f" · {local_time(run.run.created_at)}"
+        + (f" · sender {run.run.sender}" if run.run.sender else "")
+        + (f" · source {run.run.source}" if run.run.source else "")
     )
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("#", "To", "State", "Parts", "Message ID", "Error / report"):
@@ -147,8 +148,8 @@ def _print_run(cli: Cli, run: RunSummary, messages: list[MessageRecord]) -> None
     out.print(table)
     line = f"{run.messages} message{'s' * (run.messages != 1)}: {_counts(run)}"
     line += f" · {run.parts} parts · {run.credits_used} credits used"
-    if run.credits_remaining is not None:
-        line += f" · {run.credits_remaining:g} credits remaining after the run"
+    if run.run.credits_remaining is not None:
+        line += f" · {run.run.credits_remaining:g} credits remaining after the run"
     out.print(line)
 
 
@@ -158,20 +159,20 @@ def _counts(run: RunSummary) -> str:
 
 def _run_document(run: RunSummary) -> dict[str, Any]:
     return {
-        "id": run.id,
-        "created_at": run.created_at,
-        "finished_at": run.finished_at,
-        "command": run.command,
-        "provider": run.provider,
-        "profile": run.profile,
-        "sender": run.sender,
-        "source": run.source,
-        "state": run.state,
+        "id": run.run.id,
+        "created_at": run.run.created_at,
+        "finished_at": run.run.finished_at,
+        "command": run.run.command,
+        "provider": run.run.provider,
+        "profile": run.run.profile,
+        "sender": run.run.sender,
+        "source": run.run.source,
+        "state": run.run.state,
         "messages": run.messages,
         "counts": run.counts,
         "parts": run.parts,
         "credits_used": run.credits_used,
-        "credits_remaining": run.credits_remaining,
+        "credits_remaining": run.run.credits_remaining,
     }
 
 
