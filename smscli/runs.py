@@ -13,7 +13,6 @@ later command resumes it.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -229,7 +228,7 @@ class Campaign:
     @contextmanager
     def open(cls, store: Store, options: RunOptions) -> Iterator[Campaign]:
         plan = _Plan(options)
-        with store.hold(plan.fingerprint or os.urandom(8).hex()):
+        with store.hold(plan.fingerprint):
             notices: list[str] = []
             found = cls._resume(store, plan, notices)
             run_id = plan.into(store) if found is None else found

@@ -222,3 +222,12 @@ def test_no_message_is_a_usage_error(cli):
     out = cli("send", "05321234567", *SANDBOX)
     assert out.exit_code == 2
     assert "no message" in out.stderr
+
+
+def test_sends_leave_no_lock_files_behind(cli, home):
+    """A new send run can be found by no other command, so it takes no campaign lock: a cron
+    job sending every day must not leave a file a day next to the ledger."""
+    for _ in range(3):
+        assert cli("send", "05321234567", "-m", "x", *SANDBOX).exit_code == 0
+    locks = home.ledger.parent / "locks"
+    assert not locks.exists() or list(locks.iterdir()) == []

@@ -97,9 +97,11 @@ class Store(Protocol):
 
     # --- runs ---------------------------------------------------------------------------
 
-    def hold(self, key: str) -> AbstractContextManager[None]:
-        """Be the one process working on the campaign ``key`` (a run's fingerprint or id);
-        raises :class:`smscli.errors.Unfinished` naming the holder when another has it."""
+    def hold(self, key: str | None) -> AbstractContextManager[None]:
+        """Be the one process working on the campaign ``key`` (a bulk run's fingerprint);
+        raises :class:`smscli.errors.Unfinished` naming the holder when another has it. With
+        ``None`` (a new ``send`` run, which no other command can find) only the leases taken
+        meanwhile are released at the end."""
         ...
 
     def keep_holding(self, run_id: str) -> None:

@@ -26,11 +26,11 @@ class Holds:
     """Runs this process took a lease on (released when its hold ends)."""
 
     @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
+    def hold(self, key: str | None) -> Iterator[None]:
         from smscli.locks import FileLock
 
-        lock = FileLock(self.path.parent / "locks" / f"{key[:32]}.lock")
-        if not lock.acquire():
+        lock = FileLock(self.path.parent / "locks" / f"{key[:32]}.lock") if key else None
+        if lock is not None and not lock.acquire():
             raise Unfinished(
                 f"another smscli process (pid {lock.holder() or '?'}) is working on this run; "
                 "nothing done",
@@ -43,7 +43,8 @@ class Holds:
                 while self._leases:
                     self._release_lease(self._leases.pop())
             finally:
-                lock.release()
+                if lock is not None:
+                    lock.release()
 
     def keep_holding(self, run_id: str) -> None:
         """Take or renew the run's lease. A lease left by a process that is alive (on this
