@@ -5,8 +5,8 @@
 2. Every free slot's request (up to ``concurrency`` in flight) is claimed in one durable
    commit, each with a rate-limit permit taken in the same transaction (no claim without a
    permit, no permit without a claim), and the outcomes that arrived meanwhile are written with
-   it. All store writes come from the main thread; worker threads only do HTTP. A message the
-   store says another process claimed first is not sent.
+   it. All store writes come from the main thread; worker threads only do HTTP. A claim that
+   finds a message taken by another process claims nothing and stops the run.
 3. A 429 puts its batch back to ``pending`` (it was not processed) and blocks the account for
    every process until ``Retry-After``; :class:`smscli.ratelimit.Gate` is where any wait
    happens. Credentials, credit or a connection that never opened stop the run with the rest
@@ -114,9 +114,7 @@ class Engine:
         self.store.keep_holding(run_id)
         self._last_lease = self.clock()
         with self.store.sending():
-            stats = self._run(run_id)
-        self.store.finish(run_id, stats.credits_remaining)
-        return stats
+            return self._run(run_id)
 
     def _run(self, run_id: str) -> SendStats:
         stats = SendStats()
@@ -175,20 +173,14 @@ class Engine:
         pool: Executor,
         inflight: dict[Future[BatchResult], _InFlight],
         request: Request,
-        permit: tuple[int | None, frozenset[int]],
+        permit: int | None,
         stats: SendStats,
     ) -> None:
         messages, turkish, flight = request
-        event, lost = permit
-        if lost:  # claimed by another process first: theirs to send
-            messages = [m for m in messages if flight.keys[m.key] not in lost]
-            flight = _InFlight({k: i for k, i in flight.keys.items() if i not in lost})
-            if not messages:
-                return
         stats.claimed += len(messages)
         stats.requests += 1
         batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
-        inflight[pool.submit(self._send, batch, event)] = flight
+        inflight[pool.submit(self._send, batch, permit)] = flight
 
     def _windows(self, run_id: str, stats: SendStats) -> Iterator[list[Request]]:
         """Pending messages in input order, a window at a time, grouped into requests. The
@@ -227,12 +219,12 @@ class Engine:
         batches: list[list[int]],
         stats: SendStats,
         inflight: dict[Future[BatchResult], _InFlight],
-    ) -> list[tuple[int | None, frozenset[int]]]:
+    ) -> list[int | None]:
         """Claim the leading requests of ``batches`` (message ids), each with a permit, in one
         durable commit that also writes the outcomes collected so far; while no permit is
-        free, collect replies. Returns ``(permit, lost ids)`` of every request claimed; none
-        when the wait would be too long or the run must stop."""
-        claimed: list[tuple[int | None, frozenset[int]]] = []
+        free, collect replies. Returns the permit of every request claimed; none when the
+        wait would be too long, or another process claimed some of the messages first."""
+        claimed: list[int | None] = []
 
         def take() -> float:
             if self.clock() - self._last_lease > LEASE_RENEWAL:
@@ -240,7 +232,7 @@ class Engine:
                 self._last_lease = self.clock()
             claim = self.store.claim(batches, recorded=self._unsaved, permits=self.permits)
             self._unsaved.clear()
-            claimed.extend((p, claim.lost) for p in claim.permits)
+            claimed.extend(claim.permits)
             return 0.0 if claim.claimed else claim.wait
 
         def idle(pause: float) -> bool:
@@ -261,6 +253,8 @@ class Engine:
             self.gate.until_permitted(take, idle)
         except RateWait as exc:
             stats.stop = Stop(exc, exc.resume_at)
+        except Unfinished as exc:  # another process claimed messages of this run
+            stats.stop = Stop(exc)
         return claimed
 
     def _send(self, batch: Batch, permit: int | None) -> BatchResult:

@@ -178,12 +178,19 @@ class _Plan:
         return run_id
 
     def view(
-        self, store: Store, run_id: str, *, resumed: bool = False, dry_run: bool = False
+        self,
+        store: Store,
+        run_id: str,
+        *,
+        resumed: bool = False,
+        dry_run: bool = False,
+        totals: Totals | None = None,
     ) -> RunView:
         run = store.run(run_id)
         assert run is not None
+        totals = totals or store.totals(run_id)  # a count of a whole run: once where it can
         notices = list(self.warnings)
-        return RunView(store, run, store.totals(run_id), resumed, dry_run, self.text, notices)
+        return RunView(store, run, totals, resumed, dry_run, self.text, notices)
 
 
 def _reason(m: MessageRecord) -> str:
@@ -337,12 +344,15 @@ class Campaign:
         from smscli.engine import exit_code
 
         o, store = self.plan.options, self.store
-        code = exit_code(store.totals(self.run_id), stats)
-        if o.command == "send":
+        counted = store.totals(self.run_id)
+        code = exit_code(counted, stats)
+        totals: Totals | None = counted  # still the run's, unless messages are settled below
+        if o.command == "send" and counted.pending:
             why = "interrupted" if stats and stats.interrupted else None
             if stats and stats.stop:
                 why = stats.stop.error.message
             store.settle(self.run_id, ["pending"], "failed", f"not sent: {why or 'stopped'}")
+            totals = None
         store.finish(self.run_id, stats.credits_remaining if stats else None)
         written, given = None, o.input
         failed_csv = given.failed_csv if isinstance(given, BulkInput) else None
@@ -353,5 +363,5 @@ class Campaign:
                 store, self.run_id, given.path, given.name, self.plan.scanned.encoding,
                 self.plan.spec, failed_csv,
             )  # fmt: skip
-        view = self.plan.view(store, self.run_id, resumed=not self.fresh)
+        view = self.plan.view(store, self.run_id, resumed=not self.fresh, totals=totals)
         return RunResult(view._replace(notices=self.view.notices), stats, code, written, failed_csv)

@@ -165,14 +165,17 @@ def test_an_interrupt_mid_request_leaves_it_unknown(store):
 
 
 def test_a_claim_takes_only_pending_messages(store):
-    """A message another process claimed first comes back as lost and is never sent."""
+    """A claim that finds a message another process claimed first claims nothing at all (its
+    permits neither) and says so: no message is ever claimed twice."""
     run_id = new_run(store)
     ids = [m.id for m in store.messages(run_id)]
-    first = store.claim([ids[:2]])
-    second = store.claim([ids])
-    assert (first.claimed, first.lost) == (1, frozenset())
-    assert (second.claimed, second.lost) == (1, frozenset(ids[:2]))
-    assert states(store, run_id) == ["sending"] * 3
+    permits = store.permits("acct", [Rate(10, 60.0)])
+    first = store.claim([ids[:2]], permits=permits)
+    assert (first.claimed, len(first.permits)) == (1, 1)
+    with pytest.raises(Unfinished, match="another smscli process claimed"):
+        store.claim([ids], permits=permits)
+    assert states(store, run_id) == ["sending", "sending", "pending"]
+    assert store.conn.execute("SELECT COUNT(*) FROM rate_events").fetchone() == (1,)
 
 
 def test_one_holder_per_run_whatever_path_leads_to_the_ledger(tmp_path):

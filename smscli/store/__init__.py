@@ -8,9 +8,10 @@ What a backend must guarantee, whatever its storage:
   it returns, durably (a crash or power cut after it returns cannot lose the claim), so a
   request never leaves for a message the ledger does not know is in flight.
 - **Atomic claim.** A claim moves only messages that are still ``pending``, in one
-  transaction with the rate-limit permits it takes: a message claimed by another process is
-  never claimed again (it comes back in :attr:`Claim.lost`), a permit never exists without its
-  claim, nor a claim without its permit.
+  transaction with the rate-limit permits it takes: a permit never exists without its claim,
+  nor a claim without its permit, and a claim that finds any of its messages taken by another
+  process claims nothing and raises :class:`smscli.errors.Unfinished` (no message is ever
+  claimed twice).
 - **Outcomes before the next claim.** The outcomes handed to :meth:`Store.claim` and
   :meth:`Store.record` are written in that transaction; those written with ``durable=False``
   become durable with the next durable commit at the latest.
@@ -208,7 +209,8 @@ class Store(Protocol):
     ) -> Claim:
         """Claim the messages of requests about to leave (one request per batch), with a
         permit each from ``permits``, and write ``recorded`` outcomes, in one durable
-        transaction. See the module docstring."""
+        transaction; raises :class:`smscli.errors.Unfinished` with nothing claimed when another
+        process took any of the messages. See the module docstring."""
         ...
 
     def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None: ...

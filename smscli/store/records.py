@@ -99,9 +99,6 @@ class Claim(NamedTuple):
     """The permit of every claimed request (None without rates)."""
     wait: float
     """Seconds until the next permit, when not every request was claimed; else 0.0."""
-    lost: frozenset[int]
-    """Messages of the claimed requests that were no longer ``pending`` (another process
-    claimed them): they must not be sent."""
 
 
 class ReportUpdate(NamedTuple):

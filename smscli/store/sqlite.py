@@ -29,7 +29,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smscli.errors import ConfigError
+from smscli.errors import ConfigError, Unfinished
 from smscli.store.records import Claim, NewMessage, Recorded, ReportUpdate
 from smscli.store.sqlite_db import background_checkpoints, migrate, write_transaction
 from smscli.store.sqlite_holds import Holds
@@ -254,7 +254,6 @@ class SqliteStore(Holds, Reads):
     ) -> Claim:
         count, wait = len(batches), 0.0
         taken: list[int | None] = [None] * count
-        lost: frozenset[int] = frozenset()
         with self.transaction() as db:
             self._write_outcomes(db, recorded)
             if permits is not None:
@@ -264,13 +263,16 @@ class SqliteStore(Holds, Reads):
                 ids = [i for batch in batches[:count] for i in batch]
                 moved = db.execute(
                     "UPDATE messages SET state = 'sending', updated_at = ?"
-                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'"
-                    " RETURNING id",
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
                     (now(), json.dumps(ids)),
-                ).fetchall()
-                if len(moved) != len(ids):
-                    lost = frozenset(ids) - {i for (i,) in moved}
-        return Claim(count, list(taken[:count]), wait, lost)
+                ).rowcount
+                if moved != len(ids):  # undone whole, permits included, by the rollback
+                    raise Unfinished(
+                        "another smscli process claimed messages of this run; stopped here, "
+                        "nothing of this claim sent",
+                        hint="run the same command again once it has finished",
+                    )
+        return Claim(count, list(taken[:count]), wait)
 
     def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
         with self.transaction(durable=durable) as db:

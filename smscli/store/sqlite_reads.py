@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from smscli.store.records import MessageRecord, RunRecord, StateCount, Totals
+from smscli.store.records import STATES, MessageRecord, RunRecord, StateCount, Totals
 
 _RUN = (
     "SELECT id, created_at, finished_at, command, provider, profile, account, sender, source,"
@@ -120,12 +120,18 @@ class Reads:
         self, run_id: str, states: Sequence[str] = (), limit: int | None = None
     ) -> Iterator[MessageRecord]:
         sql = _MESSAGE + " WHERE run_id = ?"
-        args: list[str | int] = [run_id]
         if states:
-            sql += " AND state IN (SELECT value FROM json_each(?))"
-            args.append(json.dumps(list(states)))
+            # Literal states (from the fixed list): `state = 'pending'` finds the run's pending
+            # messages in their partial index; a bound parameter, or IN, could not.
+            unknown = set(states) - set(STATES)
+            if unknown:
+                raise ValueError(f"unknown message states {sorted(unknown)}")
+            if len(states) == 1:
+                sql += f" AND state = {states[0]!r}"
+            else:
+                sql += f" AND state IN ({', '.join(repr(s) for s in states)})"
         sql += " ORDER BY seq LIMIT ?"
-        args.append(-1 if limit is None else limit)
+        args = (run_id, -1 if limit is None else limit)
         for row in self.conn.execute(sql, args):
             yield MessageRecord(*row)
 
