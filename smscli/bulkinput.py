@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smscli.errors import InputError
-from smscli.plan import Row, Spec
+from smscli.plan import Source, Spec
 
 if TYPE_CHECKING:
     from smscli.store import Store
@@ -22,8 +22,9 @@ def _column(name: str, headers: list[str], column: str) -> int:
 
 
 @contextmanager
-def open_rows(path: Path, name: str, encoding: str, spec: Spec) -> Iterator[Iterator[Row]]:
-    """The file's rows, streamed: each with its line number, number and rendered text."""
+def open_source(path: Path, name: str, encoding: str, spec: Spec) -> Iterator[Source]:
+    """The file as the plan reads it, streamed: its rows by line number, the phone column and
+    the template (or message column) that renders a row's text."""
     from smscli.csvfile import find_phone_column, open_table
     from smscli.template import Template
 
@@ -44,12 +45,7 @@ def open_rows(path: Path, name: str, encoding: str, spec: Spec) -> Iterator[Iter
             assert spec.template is not None
             render = Template.parse(spec.template).bind(headers).render
 
-        def rows() -> Iterator[Row]:
-            for line, row in table.rows:
-                text, empty = render(row)
-                yield Row(line, f"{name} line {line}", row[phone], text, empty)
-
-        yield rows()
+        yield Source(table.rows, phone, render, name)
 
 
 def write_failed_csv(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from smscli.accounts import account_id
 from smscli.encoding import Segmentation
 from smscli.errors import CreditError, ExitCode, InputError, SmscliError, UsageError
-from smscli.plan import Pricing, Row, Spec, check_text, prepare, pricing, send_rows
+from smscli.plan import Pricing, Source, Spec, check_text, prepare, pricing, send_source
 from smscli.senders import check_turkish_mode, resolve_sender
 
 if TYPE_CHECKING:
@@ -146,28 +146,28 @@ class _Plan:
         self.fingerprint = self.spec.fingerprint(self.account)
 
     @contextmanager
-    def rows(self) -> Iterator[Iterator[Row]]:
+    def source(self) -> Iterator[Source]:
         given = self.options.input
         if isinstance(given, SendInput):
-            yield send_rows(given.entries, self.message)
+            yield send_source(given.entries, self.message)
             return
-        from smscli.bulkinput import open_rows
+        from smscli.bulkinput import open_source
 
-        with open_rows(given.path, given.name, self.scanned.encoding, self.spec) as rows:
-            yield rows
+        with open_source(given.path, given.name, self.scanned.encoding, self.spec) as source:
+            yield source
 
     def into(self, store: Store) -> str:
         """A new run, planned into ``store``; raises (leaving nothing) on any input error."""
         o = self.options
         given = o.input
-        source = given.name if isinstance(given, BulkInput) else None
+        origin = given.name if isinstance(given, BulkInput) else None
         run_id = store.create_run(
             command=o.command, provider=o.driver.name, profile=o.profile, account=self.account,
-            sender=self.sender, source=source, fingerprint=self.fingerprint, options=None,
+            sender=self.sender, source=origin, fingerprint=self.fingerprint, options=None,
         )  # fmt: skip
-        with self.rows() as rows:
+        with self.source() as source:
             prepare(
-                store, run_id, rows, provider=o.driver.name, capabilities=o.driver.capabilities,
+                store, run_id, source, provider=o.driver.name, capabilities=o.driver.capabilities,
                 rules=self.rules, region=o.region, exclude=self.exclusions,
             )  # fmt: skip
         if o.command == "send" and not store.totals(run_id).pending:

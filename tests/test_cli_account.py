@@ -284,7 +284,7 @@ def test_report_message_without_an_id_is_not_asked_about(cli, setup, emulator, h
             command="send", provider="masgsm", profile="mas", account=aid, sender="ACME",
             source=None, fingerprint=None, options=None,
         )  # fmt: skip
-        store.add_messages(run, [NewMessage(0, "argument 1", A, A, "hi", "GSM-7", 1)])
+        store.add_messages(run, [[NewMessage(0, "argument 1", A, A, "hi", "GSM-7", 1)]])
         store.mark_ready(run)
         (row,) = store.messages(run)
         store.record([Recorded([(row.id, "accepted", None, None)])])

@@ -93,13 +93,10 @@ def new_run(store, numbers=NUMBERS) -> str:
         command="send", provider="scripted", profile=None, account="acct", sender="ACME",
         source=None, fingerprint=None, options=None,
     )  # fmt: skip
-    store.add_messages(
-        run_id,
-        [
-            NewMessage(i, f"argument {i}", n, n, "Merhaba", "GSM-7", 1)
-            for i, n in enumerate(numbers)
-        ],
-    )
+    messages = [
+        NewMessage(i, f"argument {i}", n, n, "Merhaba", "GSM-7", 1) for i, n in enumerate(numbers)
+    ]
+    store.add_messages(run_id, [messages])
     store.mark_ready(run_id)
     return run_id
 

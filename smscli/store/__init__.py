@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from smscli.store.records import (
     Claim,
     MessageRecord,
+    MessageRow,
     NewMessage,
     Recorded,
     ReportUpdate,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Claim",
     "MessageRecord",
+    "MessageRow",
     "NewMessage",
     "Permits",
     "Recorded",
@@ -128,9 +130,10 @@ class Store(Protocol):
         """How many messages :meth:`add_messages` takes at once."""
         ...
 
-    def add_messages(self, run_id: str, messages: Sequence[NewMessage]) -> None:
-        """Messages of a run being prepared (not durable on their own: the run stays
-        ``preparing`` until :meth:`mark_ready`)."""
+    def add_messages(self, run_id: str, chunks: Iterable[Sequence[MessageRow]]) -> None:
+        """Messages of a run being prepared, a chunk (at most :meth:`insert_chunk_size`) at a
+        time as ``chunks`` yields them (not durable on their own: the run stays ``preparing``
+        until :meth:`mark_ready`)."""
         ...
 
     def mark_ready(self, run_id: str) -> None:

@@ -39,6 +39,11 @@ class Recorded(NamedTuple):
     state: tuple[StateItem, ...] = ()
 
 
+MessageRow = tuple[int, str, str, str | None, str, str, int, str, str | None]
+"""A message as a plan writes it: the fields of :class:`NewMessage`, as a plain tuple (a plan
+makes one per row of a campaign of millions)."""
+
+
 class NewMessage(NamedTuple):
     """A message as a plan writes it (``seq`` is its place in the input)."""
 
