@@ -179,7 +179,7 @@ class Engine:
         messages, turkish, flight = request
         stats.claimed += len(messages)
         stats.requests += 1
-        batch = Batch(tuple(messages), sender=self.sender, turkish=turkish)
+        batch = Batch(tuple(messages), sender=self.sender, turkish=bool(turkish))
         inflight[pool.submit(self._send, batch, permit)] = flight
 
     def _windows(self, run_id: str, stats: SendStats) -> Iterator[list[Request]]:

@@ -39,6 +39,7 @@ from smscli.store.records import (
     RunRecord,
     StateCount,
     Totals,
+    Window,
 )
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class Store(Protocol):
         """SMS parts of the next ``limit`` pending messages (all without a limit)."""
         ...
 
-    def pending_window(self, run_id: str, limit: int) -> list[tuple[int, str, str, bool]]:
+    def pending_window(self, run_id: str, limit: int) -> list[Window]:
         """The next ``limit`` pending messages in input order: ``(id, to, text, turkish)``."""
         ...
 

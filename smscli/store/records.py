@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 STATES = (
     "pending",
@@ -42,6 +42,11 @@ class Recorded(NamedTuple):
 MessageRow = tuple[int, str, str, str | None, str, str, int, str, str | None]
 """A message as a plan writes it: the fields of :class:`NewMessage`, as a plain tuple (a plan
 makes one per row of a campaign of millions)."""
+
+
+Window = list[Any]
+"""A pending message as the engine reads it: ``(id, to, text, turkish)``, ``turkish`` 0 or 1
+(a list decoded from JSON, as it comes: one window holds thousands)."""
 
 
 class NewMessage(NamedTuple):

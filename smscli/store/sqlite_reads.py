@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-from smscli.store.records import STATES, MessageRecord, RunRecord, StateCount, Totals
+from smscli.store.records import STATES, MessageRecord, RunRecord, StateCount, Totals, Window
 
 _RUN = (
     "SELECT id, created_at, finished_at, command, provider, profile, account, sender, source,"
@@ -103,7 +102,7 @@ class Reads:
         ).fetchone()[0]
         return found
 
-    def pending_window(self, run_id: str, limit: int) -> list[tuple[int, str, str, bool]]:
+    def pending_window(self, run_id: str, limit: int) -> list[Window]:
         # One row of JSON, not a row per message: sqlite3 gives up the GIL for every row it
         # steps to, and waits behind the HTTP threads to get it back each time.
         (found,) = self.conn.execute(
@@ -112,9 +111,9 @@ class Reads:
             " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?)",
             (run_id, limit),
         ).fetchone()
-        rows: list[Any] = json.loads(found)
+        rows: list[Window] = json.loads(found)  # as decoded: no second object a message
         rows.sort()  # by id, which is input order (a run's rows are inserted in order)
-        return [(i, to, text, bool(turkish)) for i, to, text, turkish in rows]
+        return rows
 
     def messages(
         self, run_id: str, states: Sequence[str] = (), limit: int | None = None
