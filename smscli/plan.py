@@ -12,7 +12,6 @@ that is held in memory.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import unicodedata
@@ -53,6 +52,7 @@ class Spec(NamedTuple):
 
     def fingerprint(self, account: str) -> str:
         import hashlib  # not on a send's path: ~5 ms to load OpenSSL
+        import json
 
         blob = json.dumps([account, self._asdict()], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()

@@ -10,9 +10,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Protocol
 
 from smscli.errors import Unfinished
@@ -60,6 +58,8 @@ class Rate:
             if count.is_integer() and count * seconds == self.period:
                 period = name if count == 1 else f"{int(count)}{suffix}"
                 return f"{self.limit}/{period}"
+        from decimal import Decimal  # ~3 ms of every send's start-up otherwise
+
         return f"{self.limit}/{Decimal(repr(self.period)):f}s"  # no exponent: parse_rate
 
 
@@ -101,7 +101,6 @@ class RateWait(Unfinished):
         self.resume_at = resume_at
 
 
-@dataclass
 class Gate:
     """The one place that waits for a rate-limit permit, for every command.
 
@@ -112,13 +111,22 @@ class Gate:
     :class:`RateWait`, saying when to try again. A 429 or a 503 with Retry-After becomes a
     block every process of the account respects (:meth:`rate_limited`)."""
 
-    max_wait: float = 600.0
-    not_after: float | None = None
-    what: str = "this run"
-    again: str = "run the same command again after {time} to continue"
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    _backoff: float = field(default=1.0, init=False)
+    AGAIN = "run the same command again after {time} to continue"
+
+    def __init__(
+        self,
+        *,
+        max_wait: float = 600.0,
+        not_after: float | None = None,
+        what: str = "this run",
+        again: str = AGAIN,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        # A plain class: a dataclass compiles its methods on every start (~1 ms of a send).
+        self.max_wait, self.not_after, self.what, self.again = max_wait, not_after, what, again
+        self.clock, self.sleep = clock, sleep
+        self._backoff = 1.0
 
     def until_permitted(
         self, take: Callable[[], float], idle: Callable[[float], bool] | None = None
@@ -149,7 +157,9 @@ class Gate:
             raise RateWait(
                 f"the rate limit would make {self.what} wait {pause:.0f}s more, beyond "
                 f"--max-wait {self.max_wait:.0f}s",
-                hint=self.again.format(time=f"{datetime.fromtimestamp(resume):%Y-%m-%d %H:%M:%S}"),
+                hint=self.again.format(
+                    time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(resume))
+                ),
                 resume_at=resume,
             )
 

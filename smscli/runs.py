@@ -329,7 +329,7 @@ class Campaign:
         send = o.command == "send"
         gate = Gate(
             max_wait=o.max_wait, not_after=o.not_after, what="this " + o.command,
-            again="send the rest after {time}" if send else Gate.again,
+            again="send the rest after {time}" if send else Gate.AGAIN,
         )  # fmt: skip
         engine = Engine(
             driver, store, store.permits(self.plan.account, o.rates, covered_delay=JITTER_SECONDS),
