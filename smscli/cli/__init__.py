@@ -112,7 +112,7 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    """Send SMS through customersms, vairosms, masgsm or the built-in sandbox."""
+    """Send SMS through HTTP SMS gateways, or the built-in sandbox."""
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
+from smscli.providers import BUILTIN
+
 ProfileNameArg = Annotated[str, typer.Argument(help="Profile name.")]
 RequiredProviderOpt = Annotated[
     str,
     typer.Option(
         "--provider",
-        help="Provider: customersms, vairosms, masgsm or sandbox.",
+        help=f"Provider: {', '.join(BUILTIN)} or an installed plugin.",
         show_default=False,
     ),
 ]
