@@ -33,6 +33,9 @@ Behaviour the provider docs leave open, chosen here (each marked "undocumented" 
 - ``received`` holds what the provider accepted for delivery. ``undelivered_numbers`` and
   ``pending_numbers`` only change delivery reports; ``reject_numbers`` are never received.
 - 1 credit per recipient, whatever the length.
+- ``emu.answer(provider, body, ...)`` scripts the reply to the next call of a provider (a send,
+  balance, report or header list alike) with any body: undocumented codes, other wordings, a
+  BOM, ``"nan"``, an HTML page. A send is processed first unless ``process=False`` (a refusal).
 
 Faults (``emu.inject``) apply only to send requests; rate limiting applies to every request of
 a provider and is checked on arrival, before ``latency`` and before any fault is taken from the
@@ -464,6 +467,7 @@ class Emulator:
         self._pairs: Counter[tuple[str, str]] = Counter()
         self._vairo_sends: dict[int, _VairoSend] = {}
         self._mas_sends: dict[str, _MasSend] = {}
+        self._answers: dict[str, deque[tuple[_Reply, bool]]] = {p: deque() for p in PROVIDERS}
         self._seq = 1000
         self._generation = 0
         self._server: _Server | None = None
@@ -596,6 +600,34 @@ base_url = "{self.base_url("masgsm")}"
         with self._lock:
             self._faults[provider].extend((fault, dict(params)) for _ in range(times))
 
+    def answer(
+        self,
+        provider: str,
+        body: str | bytes | dict[str, Any] | list[Any],
+        *,
+        status: int = 200,
+        content_type: str | None = None,
+        times: int = 1,
+        process: bool = True,
+    ) -> None:
+        """Answer the next ``times`` calls to ``provider`` (sends, balance, reports, header
+        lists alike) with ``body``: a dict or list as JSON, a str as UTF-8 text, bytes as they
+        are. ``content_type`` defaults to JSON for a dict or list, else to a PHP page's
+        ``text/html``. A send is processed as usual before the scripted answer replaces its
+        reply (the provider took it and said something else), or with ``process=False`` not
+        at all (a refusal). A scripted answer is taken before any injected fault."""
+        self._check_provider(provider)
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        structured = isinstance(body, dict | list)
+        if isinstance(body, dict | list):
+            raw = _dumps(body)
+        else:
+            raw = body.encode() if isinstance(body, str) else body
+        reply = _Reply(status, raw, content_type or (_JSON if structured else _PHP_TEXT))
+        with self._lock:
+            self._answers[provider].extend((reply, process) for _ in range(times))
+
     def pending_faults(self, provider: str) -> list[str]:
         with self._lock:
             return [name for name, _ in self._faults[self._check_provider(provider)]]
@@ -637,6 +669,7 @@ base_url = "{self.base_url("masgsm")}"
             for p in PROVIDERS:
                 self._credits[p] = DEFAULT_CREDITS
                 self._faults[p].clear()
+                self._answers[p].clear()
                 self._windows[p].clear()
 
     # -- request handling -------------------------------------------------------------------------
@@ -720,6 +753,13 @@ base_url = "{self.base_url("masgsm")}"
         if provider is None:
             return _html_reply(404, _nginx_page(404, "Not Found"))
         action, is_send = self._route(provider, req)
+        with self._lock:
+            scripted = self._answers[provider].popleft() if self._answers[provider] else None
+        if scripted is not None:
+            answer, process = scripted
+            if is_send and process:
+                action()
+            return answer
 
         fault: tuple[str, dict[str, float]] | None = None
         if is_send:

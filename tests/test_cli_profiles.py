@@ -302,3 +302,80 @@ def test_test_provider_unreachable_is_exit_6(cli, home):
               "--base-url", f"http://127.0.0.1:{port}", "--test")  # fmt: skip
     assert out.exit_code == 6
     assert "could not connect" in out.stderr
+
+
+NGINX_404 = "/no/such/root"
+HTML_PAGE = "<!DOCTYPE html><html><body><h1>Sitemiz bakımdadır</h1></body></html>"
+
+
+@pytest.mark.parametrize("provider", ["masgsm", "vairosms"])
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("wrong base_url", "HTTP 404"),
+        ("html page", "Sitemiz bakımdadır"),
+        ("html 404 page", "HTTP 404"),
+        ("json of another shape", '{"status":"ok"}'),
+        ("empty", "HTTP 200"),
+        ("server error", "HTTP 500"),
+        ("redirect", "HTTP 301"),
+    ],
+)
+def test_test_never_says_ok_without_a_readable_answer(cli, home, emulator, provider, fault, said):
+    args = creds(emulator, provider, wrong=False)
+    if fault == "wrong base_url":
+        args = (*args[:-1], emulator.url + NGINX_404)
+    else:
+        status, body, kind = {
+            "html page": (200, HTML_PAGE, "text/html; charset=UTF-8"),
+            "html 404 page": (404, HTML_PAGE + " HTTP 404", "text/html"),
+            "json of another shape": (200, {"status": "ok"}, None),
+            "empty": (200, "", "text/html"),
+            "server error": (500, HTML_PAGE + " HTTP 500", "text/html"),
+            "redirect": (301, "", "text/html"),
+        }[fault]
+        emulator.answer(provider, body, status=status, content_type=kind)
+    out = cli("profiles", "add", "p", "--provider", provider, *args, "--test")
+    assert out.exit_code == 6, out.stdout + out.stderr
+    shown = out.stdout + out.stderr
+    assert "Credentials OK" not in shown
+    assert "Could not check the credentials (the profile is saved)" in out.stdout
+    assert "error: could not check the credentials: " in out.stderr
+    assert said in out.stderr
+    assert home.config.exists()
+    assert emulator.received == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "status", "said"),
+    [
+        ("vairosms", {"durum": False, "aciklama": "Hesabınız askıya alındı"}, 400,
+         "vairosms refused the package report of id '0': Hesabınız askıya alındı"),
+        ("masgsm", '{"code":1,"message":"Hesap Bakiyesi","balance":"nan"}', 200,
+         "masgsm: unexpected balance reply"),
+        ("masgsm", "\ufeff5", 200, "masgsm: unexpected reply code 5"),
+    ],
+)  # fmt: skip
+def test_test_other_answers_could_not_check_json(cli, home, emulator, provider, body, status, said):
+    emulator.answer(provider, body, status=status)
+    out = cli("profiles", "add", "p", "--provider", provider,
+              *creds(emulator, provider, wrong=False), "--test", "--json")  # fmt: skip
+    assert out.exit_code == 6, out.stderr
+    test = out.json()["test"]
+    assert (test["checked"], test["ok"]) == (False, None)
+    assert test["detail"].startswith("could not check the credentials: ")
+    assert said in test["detail"]
+    assert said in out.stderr
+
+
+@pytest.mark.parametrize("body", [{"durum": False, "aciklama": "KAYIT BULUNAMADI"}, None])
+def test_test_vairosms_no_such_send_is_ok(cli, home, emulator, body):
+    """The provider's own "no such send" (any case form, 404 or 200) reads the credentials."""
+    if body is not None:
+        emulator.answer("vairosms", body, status=200)
+    out = cli("profiles", "add", "p", "--provider", "vairosms",
+              *creds(emulator, "vairosms", wrong=False), "--test", "--json")  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+    test = out.json()["test"]
+    assert (test["checked"], test["ok"]) == (True, True)
+    assert "credentials not rejected (vairosms has no send with id '0'" in test["detail"]

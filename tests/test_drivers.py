@@ -511,6 +511,7 @@ def test_customersms_401_failure_is_an_auth_error(
         customersms(client).send(batch(TR1))
 
 
+@pytest.mark.parametrize("status", [200, 400, 404])
 @pytest.mark.parametrize(
     "body",
     [
@@ -518,15 +519,39 @@ def test_customersms_401_failure_is_an_auth_error(
         {"success": True, "results": {"phone": TR1}},
         {"success": True, "results": [{"phone": TR1}]},
         {"success": True, "results": ["+905321112233"]},
-        {"success": "true", "results": []},
+        {"success": False, "error": "partly", "results": [{"phone": TR1, "success": "yes"}]},
     ],
 )
-def test_customersms_wrong_shape_is_unreadable(
-    server: Server, client: httpx.Client, body: object
+def test_customersms_success_it_cannot_read_is_unknown_whatever_the_status(
+    server: Server, client: httpx.Client, body: object, status: int
 ) -> None:
-    server.reply(200, body)
+    server.reply(status, body)
+    with pytest.raises(OutcomeUnknown, match="customersms: unexpected reply") as caught:
+        customersms(client).send(batch(TR1))
+    assert "may have taken" in caught.value.message
+
+
+def test_customersms_wrong_shape_is_unreadable(server: Server, client: httpx.Client) -> None:
+    server.reply(200, {"success": "true", "results": []})
     with pytest.raises(OutcomeUnknown, match="customersms: unexpected reply"):
         customersms(client).send(batch(TR1))
+
+
+@pytest.mark.parametrize(
+    ("value", "credits"),
+    [(98, 98.0), ("98", 98.0), (" 12.5 ", 12.5), ("nan", None), ("inf", None), ("-inf", None),
+     ("Infinity", None), (1e999, None), (float("nan"), None), (10**400, None), (True, None),
+     ("bol", None), (None, None)],
+)  # fmt: skip
+def test_customersms_remaining_credits_only_when_finite(
+    server: Server, client: httpx.Client, value: object, credits: float | None
+) -> None:
+    body = {"success": True, "remaining_credits": value, "results": [{"phone": TR1,
+            "success": True, "message_id": "m1"}]}  # fmt: skip
+    server.status, server.body = 200, json.dumps(body).encode()
+    result = customersms(client).send(batch(TR1))
+    assert result.credits_remaining == credits
+    assert [o.status for o in result.outcomes] == ["accepted"]
 
 
 def test_customersms_has_no_balance_call(server: Server, client: httpx.Client) -> None:
@@ -717,6 +742,36 @@ def test_vairosms_wrong_shape_is_unreadable(
         vairosms(client).send(batch(TR1, sender="ACME"))
 
 
+@pytest.mark.parametrize("status", [200, 202, 400, 404])
+@pytest.mark.parametrize("aciklama", ["", None, True, {"id": 1}, [1]])
+def test_vairosms_durum_true_without_an_id_is_unknown_whatever_the_status(
+    server: Server, client: httpx.Client, status: int, aciklama: object
+) -> None:
+    server.reply(status, {"durum": True, "aciklama": aciklama})
+    with pytest.raises(OutcomeUnknown, match="vairosms: unexpected reply") as caught:
+        vairosms(client).send(batch(TR1, sender="ACME"))
+    assert "durum true" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("aciklama", "error"),
+    [
+        ("invalid_source_address", SenderError),
+        ("Invalıd_Source_Address", SenderError),
+        ("İNVALİD_DESTİNATİON_ADDRESS", RecipientError),
+        ("message_too_long", InputError),
+        ("API_KEY HATALI", AuthError),
+        ("Gönderilen APİ_KEY bilgisi hatalı", AuthError),
+    ],
+)
+def test_vairosms_codes_in_any_case_form(
+    server: Server, client: httpx.Client, aciklama: str, error: type[SmscliError]
+) -> None:
+    server.reply(400, {"durum": False, "aciklama": aciklama})
+    with pytest.raises(error):
+        vairosms(client).send(batch(TR1, sender="ACME"))
+
+
 def test_vairosms_has_no_balance_call(server: Server, client: httpx.Client) -> None:
     with pytest.raises(UnsupportedOperation, match="vairosms offers no balance call"):
         vairosms(client).balance()
@@ -853,7 +908,6 @@ MAS_ERRORS = [
     (403, SenderError, ExitCode.CONFIG, ["masgsm", "forbidden", "header", "'ACME'"]),
     (405, RecipientError, ExitCode.BAD_INPUT,
      ["masgsm", "invalid number format", "5xxxxxxxxx", TR1, TR2]),
-    (999, ProviderError, ExitCode.PROVIDER, ["masgsm", "999"]),
 ]  # fmt: skip
 
 
@@ -875,6 +929,28 @@ def test_masgsm_documented_error_codes(
     assert caught.value.exit_code == exit_code
     for word in words:
         assert word in caught.value.message
+
+
+@pytest.mark.parametrize("form", ["json", "plain", "plain with id"])
+@pytest.mark.parametrize("code", [4, 5, 7, 99, 404, 999, 1234])
+def test_masgsm_undocumented_code_leaves_every_message_in_doubt(
+    server: Server, client: httpx.Client, form: str, code: int
+) -> None:
+    body: object = {
+        "json": {"code": code, "message": "hata", "id": "555"},
+        "plain": str(code),
+        "plain with id": f"{code} 555",
+    }[form]
+    server.reply(200, body)
+    result = masgsm(client).send(batch(TR1, TR2, sender="ACME"))
+    assert [o.status for o in result.outcomes] == ["unknown", "unknown"]
+    expected_id = None if form == "plain" else "555"
+    assert result.batch_id == expected_id
+    for outcome in result.outcomes:
+        assert outcome.message_id == expected_id
+        assert outcome.error is not None
+        assert outcome.error.startswith(f"masgsm: reply code {code}, which is not in masgsm's")
+        assert "may have been processed" in outcome.error
 
 
 @pytest.mark.parametrize(

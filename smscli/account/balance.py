@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from smscli.account import SIMULATED, Source, is_simulated, now
 from smscli.errors import NotSent, ProviderError, RateLimited, UnsupportedOperation
+from smscli.providers.base import finite_number, is_no_such_send
 
 if TYPE_CHECKING:
     from smscli.providers.base import Provider
@@ -36,10 +37,10 @@ def balance(driver: Provider, store: Store, account: str) -> BalanceReport:
                 hint="no send through this account has reported remaining credits yet",
             ) from None
         value, updated_at = stored
-        credits = float(value)
-        return BalanceReport(
-            name, credits, f"{credits:g}", "ledger", f"last reported by {name}", updated_at
-        )
+        credits = finite_number(value)
+        # A value we cannot read (an older smscli stored ``repr(nan)``) is shown as unknown.
+        raw = value if credits is None else f"{credits:g}"
+        return BalanceReport(name, credits, raw, "ledger", f"last reported by {name}", updated_at)
     if is_simulated(driver):
         return BalanceReport(name, found.credits, found.raw, "simulated", SIMULATED, now())
     return BalanceReport(name, found.credits, found.raw, "provider", f"{name} balance call", now())
@@ -61,10 +62,13 @@ class CredentialCheck(NamedTuple):
 def check_credentials(driver: Provider) -> CredentialCheck:
     """Check the credentials live through a call that costs nothing and changes nothing.
 
-    The balance call where there is one; else a report on a send id that does not exist
-    (``0``): a rejected key is an :class:`AuthError`, any other answer means the key was not
-    rejected. No call at all could reach the provider: the error is raised (nothing checked).
-    A provider with neither call cannot be checked without sending, which costs credit.
+    The balance call where there is one: a balance read means the credentials work. Else a
+    report on a send id that does not exist (``0``): a rejected key is an :class:`AuthError`;
+    the provider's own clear "no such send" (``base.no_such_send``) or a report means the key
+    was not rejected. Anything else (a 404 or an HTML page from a wrong ``base_url``, a reply we
+    cannot read, another refusal, no reply at all) checks nothing: its error is raised, for
+    the caller to say the credentials could not be checked. A provider with neither call
+    cannot be checked without sending, which costs credit.
     """
     name = driver.name
     caps = driver.capabilities
@@ -75,9 +79,9 @@ def check_credentials(driver: Provider) -> CredentialCheck:
         how = f"{name} report call for send id {PROBE_ID}, which does not exist"
         try:
             driver.report(PROBE_ID, [PROBE_NUMBER])
-        except (NotSent, RateLimited):
-            raise
         except ProviderError as exc:
+            if not is_no_such_send(exc) or isinstance(exc, NotSent | RateLimited):
+                raise
             return CredentialCheck(True, how, f"credentials not rejected ({exc.message})")
         return CredentialCheck(True, how, "credentials not rejected")
     return CredentialCheck(

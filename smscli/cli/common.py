@@ -61,9 +61,32 @@ DebugOpt = Annotated[
 
 def print_json(document: dict[str, Any]) -> None:
     """A command's ``--json`` document on stdout, as UTF-8 text."""
+    print(json_text(document))
+
+
+def json_text(document: Any) -> str:
+    """``document`` as JSON text (UTF-8 letters as they are). JSON has no NaN or infinity
+    (``json.dumps`` would write ``NaN``, which no JSON reader takes): a non-finite float is
+    written as null."""
     import json
 
-    print(json.dumps(document, ensure_ascii=False))
+    try:
+        return json.dumps(document, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(document), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±infinity) replaced by None."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 @dataclass

@@ -18,8 +18,8 @@ from smscli.cli.common import (
     SenderOpt,
     command,
     print_json,
-    warn_if_plain_http,
 )
+from smscli.cli.credcheck import check_document, check_line, run_check
 from smscli.cli.options import (
     ApiKeyOpt,
     BaseUrlOpt,
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from smscli.errors import SmscliError
     from smscli.profile_writer import Written
     from smscli.providers.base import Provider
-    from smscli.redact import Redactor
 
 app = typer.Typer(help="List profiles, show one with the origin of every value, or add one.")
 
@@ -244,7 +243,7 @@ def add(
         check: CredentialCheck | None = None
         failure: SmscliError | None = None
         if test:
-            check, failure = _test(cli, cls, values)
+            check, failure = run_check(cli, cls, values)
         _render_added(cli, name, written, check, failure)
         if failure is not None:
             raise failure
@@ -308,28 +307,6 @@ def _check_name(name: str) -> None:
         raise UsageError(f"{name!r} is not a usable profile name (1 to 64 printable characters)")
 
 
-def _test(
-    cli: Cli, cls: type[Provider], values: dict[str, Any]
-) -> tuple[CredentialCheck, SmscliError | None]:
-    """The live check; an error is returned (the profile is saved either way)."""
-    from smscli.account.balance import CredentialCheck, check_credentials
-    from smscli.cli.common import open_driver
-    from smscli.config import make_account
-    from smscli.errors import SmscliError
-
-    if not cls.capabilities.network:
-        return CredentialCheck(
-            True, f"{cls.name} (simulated)", f"the {cls.name} needs no credentials"
-        ), None
-    account = make_account(cls.name, values.get, cls.default_base_url)
-    warn_if_plain_http(cli, account)
-    try:
-        with open_driver(cli, cls, account) as driver:
-            return check_credentials(driver), None
-    except SmscliError as exc:
-        return CredentialCheck(True, cls.name, f"failed: {exc.message}"), exc
-
-
 def _render_added(
     cli: Cli,
     name: str,
@@ -349,7 +326,7 @@ def _render_added(
                 "action": action,
                 "default": written.default,
                 "settings": settings,
-                "test": _test_document(check, failure, redact),
+                "test": check_document(check, failure, redact),
             }
         )
         return
@@ -367,32 +344,4 @@ def _render_added(
         table.add_row(str(row["setting"]), _text(row["value"]))
     out.print(table)
     if check is not None:
-        if not check.checked:
-            line = f"Credentials not tested: {redact(_detail(check))}"
-        elif failure is None:
-            line = f"Credentials OK: {check.how}: {redact(_detail(check))}"
-        else:
-            line = "Credentials test failed (the profile is saved; fix it with profiles add)"
-        out.print(line)
-
-
-def _test_document(
-    check: CredentialCheck | None, failure: SmscliError | None, redact: Redactor
-) -> dict[str, Any] | None:
-    """The ``test`` member of the ``--json`` document: None when there was no --test."""
-    if check is None:
-        return None
-    return {
-        "checked": check.checked,
-        "ok": failure is None if check.checked else None,
-        "how": check.how,
-        "detail": redact(_detail(check)),
-    }
-
-
-def _detail(check: CredentialCheck) -> str:
-    from smscli.cli.display import credits_text
-
-    if check.credits is not None and not check.detail:
-        return f"{credits_text(check.credits)} credits"
-    return check.detail
+        out.print(check_line(check, failure, redact))

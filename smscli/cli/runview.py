@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from smscli.cli.common import print_json
+from smscli.cli.common import json_text, print_json
 
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
@@ -152,8 +152,6 @@ def _print_summary(cli: Cli, result: RunResult) -> None:
 
 def _print_document(result: RunResult) -> None:
     """The contract's document, streamed: a result for every row, never all in memory."""
-    import json
-
     view, stats = result.view, result.stats
     t, run = view.totals, view.run
     head = {
@@ -173,7 +171,7 @@ def _print_document(result: RunResult) -> None:
         "stopped": stats.stop.error.message if stats and stats.stop else None,
     }
     write = sys.stdout.write
-    write(json.dumps(head, ensure_ascii=False)[:-1] + ', "results": [')
+    write(json_text(head)[:-1] + ', "results": [')
     first = True
     for m in view.messages():
         item = {
@@ -185,7 +183,7 @@ def _print_document(result: RunResult) -> None:
             "input": m.raw,
             "source": m.source,
         }
-        write(("" if first else ", ") + json.dumps(item, ensure_ascii=False))
+        write(("" if first else ", ") + json_text(item))
         first = False
     write("]}\n")
     sys.stdout.flush()

@@ -8,11 +8,15 @@ per-recipient outcomes are returned as :class:`Outcome` data.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import httpx
+
+    from smscli.errors import ProviderError
 
 OutcomeStatus = Literal["accepted", "failed", "unknown"]
 
@@ -193,3 +197,67 @@ def numbers_in(batch: Batch, shown: int = 10) -> str:
     listed = ", ".join(m.to for m in batch.messages[:shown])
     more = len(batch.messages) - shown
     return listed + (f" and {more} more" if more > 0 else "")
+
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def finite_number(value: object) -> float | None:
+    """A count a provider wrote (a JSON number, or a string of a decimal number such as
+    ``"000123"``, ``" 12.5 "``) as a finite float; else None: ``"nan"``, ``"inf"``, ``1e999``
+    and ``NaN`` (which Python's JSON reader accepts), a bool, any other text. JSON has no
+    NaN or infinity: such a value must never reach ``--json`` or a comparison of credits."""
+    if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def fold(text: str) -> str:
+    """``text`` for comparing provider wordings in any case form, Turkish letters included.
+
+    ``casefold()`` alone does not do: ``"İ".casefold()`` is ``i`` plus a combining dot (two code
+    points), so ``"YETERSİZ BAKİYE"`` would not contain ``"bakiye"``, and the dotless ``ı`` is
+    a letter of its own. Here the text is decomposed (NFKD), its combining marks dropped (``İ``
+    → ``I``, ``ş`` → ``s``, ``ğ`` → ``g``, ``ç ö ü`` → ``c o u``), the dotless ``ı`` made ``i``
+    and the rest case-folded: ``YETERSİZ BAKİYE``, ``Yetersiz Bakiye``, ``YETERSIZ BAKIYE``
+    and ``yetersi̇z baki̇ye`` all fold to ``yetersiz bakiye``. Fold both sides of a comparison.
+    """
+    import unicodedata
+
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return bare.replace("ı", "i").casefold()
+
+
+def mentions(text: str, words: Sequence[str]) -> bool:
+    """Whether ``text`` contains any of ``words``, compared with :func:`fold`."""
+    folded = fold(text)
+    return any(fold(word) in folded for word in words)
+
+
+CREDIT_WORDS = ("kredi", "bakiye", "kontör", "credit", "balance")
+"""Words of a credit refusal where a provider gives no code for it (vairosms, customersms):
+"Yetersiz kredi", "Yetersiz Bakiye", "Insufficient credits", ... (compared with :func:`fold`;
+"kontör" is the Turkish word for SMS credit that masgsm's page uses)."""
+
+
+_NO_SUCH_SEND = "no_such_send"
+
+
+def no_such_send(error: ProviderError) -> ProviderError:
+    """Mark ``error``, raised by ``report``, as the provider's clear answer that it has no send
+    with the id asked about: the call was read, and the credentials were not rejected (what
+    ``profiles add --test`` asks a report call with a made-up id). A mark, not a subclass: to
+    everyone else it stays a plain provider error."""
+    vars(error)[_NO_SUCH_SEND] = True
+    return error
+
+
+def is_no_such_send(error: BaseException) -> bool:
+    """Whether ``error`` is a report's clear "no such send" (see :func:`no_such_send`)."""
+    return vars(error).get(_NO_SUCH_SEND) is True

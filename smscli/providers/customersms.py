@@ -26,10 +26,19 @@ no balance call, so ``balance()`` is unsupported and the ledger shows the last v
   (an authentication error, as is any HTTP 401 with a ``success: false`` body). A
   ``success: false`` reply that still lists ``results`` is read number by number, because some
   numbers may have been accepted and must not be sent again. Otherwise a code or text about
-  credit or balance (``INSUFFICIENT_CREDITS`` is a guess, undocumented) is a credit error, and any
-  other code a provider error quoting it.
+  credit or balance (``INSUFFICIENT_CREDITS`` is a guess, undocumented; also ``Insufficient
+  credits``, ``Yetersiz kredi``, ``YETERSİZ BAKİYE``: the words of ``base.CREDIT_WORDS``) is a
+  credit error, and any other code a provider error quoting it. Codes and wordings are compared
+  with :func:`smscli.providers.base.fold`, in any case form, Turkish dotted and dotless i alike.
+- Unknown versus failed: a message is ``failed`` only where customersms said so (its result
+  entry has ``success: false``, or a ``success: false`` reply without results refused the
+  request) or the request never left. A ``success: true`` reply whose ``results`` are missing or
+  of another shape, or any reply with an unreadable result entry, leaves every message
+  ``unknown`` whatever the HTTP status: the provider may have taken them.
 - Anything else (HTML, empty body, JSON of another shape) is an unreadable reply: in doubt after a
-  2xx, a provider error after a 4xx.
+  2xx, a provider error after a 3xx or 4xx (the web server refused the request).
+- ``remaining_credits`` that is not a finite number (``"nan"``, ``"inf"``, ``1e999``) is read as
+  not given (None): the messages' outcomes stand, and no NaN reaches the ledger or ``--json``.
 - Max recipients per request is undocumented; we send at most 100. Rate limits are documented:
   100/minute, 5,000/hour, 50,000/day per API key.
 - No delivery report call and no sender header list are documented: ``report()`` and
@@ -42,9 +51,17 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from smscli.errors import AuthError, ConfigError, CreditError, ProviderError, UnsupportedOperation
+from smscli.errors import (
+    AuthError,
+    ConfigError,
+    CreditError,
+    OutcomeUnknown,
+    ProviderError,
+    UnsupportedOperation,
+)
 from smscli.http import json_body, request, unreadable
 from smscli.providers.base import (
+    CREDIT_WORDS,
     Account,
     Balance,
     Batch,
@@ -55,6 +72,9 @@ from smscli.providers.base import (
     Message,
     Outcome,
     State,
+    finite_number,
+    fold,
+    mentions,
     need_client,
 )
 from smscli.redact import Redactor, excerpt
@@ -120,17 +140,17 @@ class CustomerSms:
         results = reply.get("results")
         if reply["success"]:
             if not isinstance(results, list):
-                raise unreadable(self.name, response, self._redact)
+                raise self._in_doubt(response, "success true without a list of results")
             return self._read_results(batch, reply, results, response)
         said = self._said(reply, response)
-        if _text(reply.get("code")).upper() == "INVALID_API_KEY" or response.status_code == 401:
+        if fold(_text(reply.get("code"))) == "invalid_api_key" or response.status_code == 401:
             raise AuthError(
                 f"customersms rejected the API key: {said}",
                 hint="check api_key in the profile or SMSCLI_API_KEY",
             )
         if isinstance(results, list):
             return self._read_results(batch, reply, results, response)
-        if any(word in said.upper() for word in ("CREDIT", "BALANCE")):
+        if mentions(said, CREDIT_WORDS):
             raise CreditError(f"customersms: insufficient credit; nothing sent ({said})")
         raise ProviderError(f"customersms refused the request: {said}")
 
@@ -156,6 +176,15 @@ class CustomerSms:
         said = " ".join(p for p in (_text(reply.get("code")), _text(reply.get("error"))) if p)
         return excerpt(said or response.text, self._redact)
 
+    def _in_doubt(self, response: httpx.Response, why: str) -> OutcomeUnknown:
+        """A reply that says the provider took messages but cannot be read: in doubt, whatever
+        the HTTP status."""
+        return OutcomeUnknown(
+            f"customersms: unexpected reply (HTTP {response.status_code}): "
+            f"{excerpt(response.text, self._redact)}; {why}: the provider may have taken the "
+            "messages"
+        )
+
     def _read_results(
         self,
         batch: Batch,
@@ -174,7 +203,7 @@ class CustomerSms:
                 and isinstance(entry.get("phone"), str | int)
                 and isinstance(entry.get("success"), bool)
             ):
-                raise unreadable(self.name, response, self._redact)
+                raise self._in_doubt(response, "a result of another shape")
             if unmatched is None:
                 if n < len(messages) and entry["phone"] == messages[n].to:
                     outcomes[messages[n].key] = self._outcome(messages[n], entry)
@@ -193,7 +222,7 @@ class CustomerSms:
             )
         return BatchResult(
             outcomes=tuple(outcomes[m.key] for m in batch.messages),
-            credits_remaining=_number(reply.get("remaining_credits")),
+            credits_remaining=finite_number(reply.get("remaining_credits")),
         )
 
     def _outcome(self, message: Message, entry: dict[str, Any]) -> Outcome:
@@ -213,19 +242,6 @@ class CustomerSms:
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 class _Unmatched:

@@ -29,15 +29,26 @@ Decisions where the docs are silent:
   ``{"code", "message", "id"?}`` (``code`` an int or a string of digits), and also a bare code in
   plain text, optionally followed by whitespace, ``|``, ``:``, ``,`` or ``;`` and an id
   (``1``, ``1 12345``, ``1|12345``). The id becomes the batch id and every message's id (the
-  report call ``type=2`` takes it). Anything else is an unreadable reply (in doubt after a 2xx).
+  report call ``type=2`` takes it). Byte order marks and whitespace before a reply are skipped
+  (``\ufeff1`` is ``1``, a BOM before JSON too). Anything else is an unreadable reply: in doubt
+  (``unknown``) after a 2xx; after a 3xx or 4xx page the web server refused the request.
 - Codes: 1 accepted; 0 every message failed; 2 insufficient balance, nothing sent (credit error);
   3 "sent as far as the balance allowed" without saying to which numbers: every message is
-  ``unknown`` (never ``failed``, so never re-sent automatically; ``smscli report`` can tell);
-  400 missing parameter; 401 wrong username or password; 402 invalid and 403 forbidden sender
-  header; 405 invalid number format. Any other code is quoted as a provider error.
+  ``unknown`` (``smscli report`` can tell); 400 missing parameter; 401 wrong username or
+  password; 402 invalid and 403 forbidden sender header; 405 invalid number format.
+- Unknown versus failed: a message is ``failed`` only where masgsm said it took nothing (codes
+  0, 400 and 405; 2, 401, 402 and 403 refuse the request and stop the run, nothing sent) or
+  where the request never left. Any code outside the documented list (``5``, ``1234``,
+  ``{"code": 7}``, whatever the HTTP status) may mean the request was processed: every message
+  is ``unknown``, with the reply's id if it gave one, never sent again automatically (not even
+  by ``--retry-failed``). The wording of a reply never decides: code 3's "Yetersiz Bakiye"
+  comes with a partial send.
 - The body decides, not the HTTP status.
-- A balance reply we cannot read (or a code 1 without a readable ``balance``) is a plain
-  provider error: the call sends nothing, so nothing is in doubt.
+- A balance reply we cannot read is a plain provider error (exit 6), as is any code but 1: the
+  call sends nothing, so nothing is in doubt. That includes a code 1 whose ``balance`` is not
+  a finite decimal number (``"nan"``, ``"inf"``, ``1e999``, ``NaN``): such a value never
+  reaches ``--json`` or a credit check (where NaN would pass every comparison), and a send's
+  balance check refuses to send on it (``--force`` skips the check).
 - Rate limits and the largest batch are undocumented: we send at most 500 numbers per request.
 
 Delivery report (``report``): ``type=2`` with ``u``, ``p`` and ``id`` (the batch id of the send),
@@ -84,9 +95,9 @@ from smscli.providers.base import (
     Delivery,
     Header,
     Outcome,
-    OutcomeStatus,
     State,
     check_turkish_mobile,
+    finite_number,
     need_client,
     turkish_mobile,
 )
@@ -97,6 +108,7 @@ from smscli.providers.masgsm_replies import (
     refusal,
     report_lists,
     said,
+    send_outcome,
 )
 from smscli.redact import Redactor, excerpt
 
@@ -164,19 +176,7 @@ class MasGsm:
         reply = read_reply(response)
         if reply is None:
             raise unreadable(self.name, response, self._redact)
-        status: OutcomeStatus
-        if reply.code == 1:
-            status, error = "accepted", None
-        elif reply.code == 0:
-            status, error = "failed", said("sending error (code 0)", reply, self._redact)
-        elif reply.code == 3:
-            status = "unknown"
-            error = (
-                "masgsm: insufficient balance (code 3); it sent only as far as the balance "
-                "allowed and does not say to which numbers; `smscli report` can tell"
-            )
-        else:
-            raise refusal(reply, self._redact, batch=batch)
+        status, error = send_outcome(reply, batch, self._redact)
         message_id = reply.id if status != "failed" else None
         return BatchResult(
             outcomes=tuple(
@@ -191,14 +191,14 @@ class MasGsm:
         if reply is not None and reply.code != 1:
             raise refusal(reply, self._redact)
         raw = reply.balance if reply is not None else None
-        credits = _float(raw)
-        if credits is None:
+        found = finite_number(raw)
+        if found is None:
             # A balance call sends nothing, so a reply we cannot read leaves nothing in doubt.
             raise ProviderError(
                 f"masgsm: unexpected balance reply (HTTP {response.status_code}): "
                 f"{excerpt(response.text, self._redact)}"
             )
-        return Balance(credits=credits, raw=raw)
+        return Balance(credits=found, raw=raw)
 
     def report(self, batch_id: str, numbers: Sequence[str]) -> list[Delivery]:
         if not batch_id:
@@ -271,10 +271,3 @@ class MasGsm:
             target = f" to {excerpt(location, self._redact)}" if location else ""
             status += f" redirect{target}, not followed"
         return status
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -4,14 +4,16 @@ driver reads.
 Follows ``shared/providers/masgsm-api-destegi.txt`` ("APİ CEVAP KODLARI", and the ``CEVAP``
 samples of "GÖNDERİM RAPORU" and the ``type=4`` balance call). The shapes read where the docs
 show none (the send reply, a coded report reply, the legacy header list) are the decisions
-listed in the driver's docstring.
+listed in the driver's docstring. Every body is read after its leading byte order marks and
+whitespace (a PHP file saved "UTF-8 with BOM" prints its BOM before the reply, once per file).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from smscli.errors import (
     AuthError,
@@ -21,14 +23,20 @@ from smscli.errors import (
     SenderError,
     SmscliError,
 )
-from smscli.http import json_body
-from smscli.providers.base import Batch, Delivery, DeliveryStatus, numbers_in
+from smscli.providers.base import (
+    Batch,
+    Delivery,
+    DeliveryStatus,
+    OutcomeStatus,
+    numbers_in,
+)
 from smscli.redact import Redactor, excerpt
 
 if TYPE_CHECKING:
     import httpx
 
 _PLAIN_REPLY = re.compile(r"(\d{1,4})(?:[\s|:,;]+([\w.-]+))?")
+_BOM = b"\xef\xbb\xbf"
 _HEADER_HINT = "use a header approved for your masgsm account (see `smscli headers`)"
 _AUTH_HINT = (
     "check username and password in the profile, or SMSCLI_USERNAME and SMSCLI_PASSWORD; "
@@ -77,10 +85,10 @@ class Reply(NamedTuple):
 
 def read_reply(response: httpx.Response) -> Reply | None:
     """The code, message and id of a reply, or None when it has neither documented form."""
-    plain = _PLAIN_REPLY.fullmatch(response.text.strip())
+    plain = _PLAIN_REPLY.fullmatch(_text(response).strip())
     if plain:
         return Reply(code=int(plain[1]), message="", id=plain[2])
-    body = json_body(response)
+    body = _json(response)
     if not isinstance(body, dict):
         return None
     code = body.get("code")
@@ -94,6 +102,30 @@ def read_reply(response: httpx.Response) -> Reply | None:
         message=message if isinstance(message, str) else "",
         id=_scalar(body.get("id")),
         balance=_scalar(body.get("balance")),
+    )
+
+
+def send_outcome(reply: Reply, batch: Batch, redact: Redactor) -> tuple[OutcomeStatus, str | None]:
+    """The state of every message of ``batch`` from the code of its send reply, and the error
+    shown with it; a code that refuses the whole request is raised (see :func:`refusal`).
+
+    ``failed`` only where masgsm says it sent nothing (code 0); a code its docs do not list
+    may mean the request was processed: ``unknown``, never sent again automatically."""
+    if reply.code == 1:
+        return "accepted", None
+    if reply.code == 0:
+        return "failed", said("sending error (code 0)", reply, redact)
+    if reply.code == 3:
+        return "unknown", (
+            "masgsm: insufficient balance (code 3); it sent only as far as the balance "
+            "allowed and does not say to which numbers; `smscli report` can tell"
+        )
+    if reply.code in _REFUSALS:
+        raise refusal(reply, redact, batch=batch)
+    what = f"reply code {reply.code}, which is not in masgsm's list of reply codes"
+    return "unknown", (
+        said(what, reply, redact) + "; the request may have been processed, so its messages "
+        "are in doubt and never sent again automatically; `smscli report` can tell"
     )
 
 
@@ -121,7 +153,7 @@ def refusal(
 
 def report_lists(response: httpx.Response) -> dict[str, list[str]] | None:
     """The three lists of a ``type=2`` reply (a missing one empty), or None for another shape."""
-    body = json_body(response)
+    body = _json(response)
     if not isinstance(body, dict) or not any(name in body for name, _ in _REPORT_LISTS):
         return None
     lists: dict[str, list[str]] = {}
@@ -146,7 +178,7 @@ def delivery(e164: str, lists: dict[str, list[str]]) -> Delivery:
 def header_names(response: httpx.Response) -> list[str] | None:
     """The names in a legacy ``apiNo=3`` reply (a JSON array of strings), blank and repeated
     ones dropped, or None for another shape."""
-    body = json_body(response)
+    body = _json(response)
     if not isinstance(body, list) or not all(isinstance(h, str) for h in body):
         return None
     return [name for name in dict.fromkeys(h.strip() for h in body) if name]
@@ -161,11 +193,29 @@ def _same_number(e164: str, theirs: str) -> bool:
     return e164 == "+" + digits
 
 
+def _text(response: httpx.Response) -> str:
+    """The body as UTF-8 text (as PHP writes it) after its leading BOMs and whitespace."""
+    body = response.content
+    while (rest := body.lstrip(b" \t\r\n").removeprefix(_BOM)) != body:
+        body = rest
+    return body.decode("utf-8", "replace")
+
+
+def _json(response: httpx.Response) -> Any:
+    """The body as JSON (after any BOM), or None when it is not JSON."""
+    try:
+        return json.loads(_text(response))
+    except ValueError:
+        return None
+
+
 def _scalar(value: object) -> str | None:
+    """A JSON scalar as text; None for none, a bool, a container or a non-finite number (JSON
+    has none: Python reads ``NaN`` and ``1e999`` into one)."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str):
         return value.strip() or None
-    if isinstance(value, int | float):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return json.dumps(value)
     return None

@@ -23,9 +23,21 @@ Decisions where the docs are silent or disagree:
   in ``aciklama`` map to: ``INVALID_SOURCE_ADDRESS`` → the sender header was refused;
   ``MISSING_MESSAGE`` / ``MESSAGE_TOO_LONG`` → bad input; ``MISSING_DESTINATION_ADDRESS`` /
   ``INVALID_DESTINATION_ADDRESS`` → the numbers were refused. Any other ``aciklama`` is quoted.
-- Apart from a 401, the body decides, not the status: a ``durum: true`` is success even if the
-  status is odd, because calling accepted messages failed could make them be sent twice.
-  Anything that is not the documented shape is an unreadable reply (in doubt after a 2xx).
+- Wordings are compared with :func:`smscli.providers.base.fold` (dotted and dotless i, Turkish
+  letters and case all alike), never with ``casefold()`` alone, for which ``"YETERSİZ BAKİYE"``
+  does not contain ``"bakiye"``.
+- A credit refusal has no documented code: a ``durum: false`` whose ``aciklama`` names
+  ``kredi``, ``bakiye``, ``kontör``, ``credit`` or ``balance`` in any case form (``Yetersiz
+  kredi``, ``YETERSİZ BAKİYE``, ``YETERSIZ BAKIYE``) is a credit error: nothing sent, the run
+  stops with exit 5 and keeps its messages to send once topped up. One that says part of the
+  request went out (masgsm's wording "Parça gönderim sağlandı ... bakiyesi kadar gönderim")
+  leaves every message ``unknown``.
+- Unknown versus failed: a message is ``failed`` only where vairosms refused the request
+  (``durum: false``: its documented error shape) or the request never left. Apart from a 401,
+  the body decides, not the status: a ``durum: true`` is success even if the status is odd,
+  because calling accepted messages failed could make them be sent twice, and a ``durum: true``
+  without a send id is ``unknown`` whatever the status. Any other reply is an unreadable reply:
+  in doubt (``unknown``) after a 2xx; a 3xx or 4xx page is the web server refusing it.
 - No balance call is documented (``balance()`` is unsupported); rate limits and the largest
   batch are undocumented: we send at most 1000 numbers per request.
 - No call lists the account's sender headers (``headers()`` is unsupported; the CLI shows the
@@ -51,10 +63,12 @@ Delivery report (``report``), in two steps:
   has finished. A number that is not a Turkish mobile cannot have gone through vairosms: it is
   ``unknown`` and not asked about.
 - Errors: HTTP 401 or an ``api_key`` complaint is an authentication error; "Kayıt bulunamadı"
-  (or a 404 with ``durum: false``) for the package names the id as unknown to vairosms; any other
-  ``durum: false`` is quoted; a reply of another shape is an unreadable reply. A report changes
-  nothing at the provider, so all of these, and a 5xx or a lost reply, are plain provider errors
-  (safe to ask again), never the "outcome unknown" of a send. The first error stops the report.
+  (or a 404 with ``durum: false``) for the package names the id as unknown to vairosms (marked
+  with ``base.no_such_send``: the one answer ``profiles add --test`` takes as "credentials not
+  rejected"); any other ``durum: false`` is quoted; a reply of another shape is an unreadable
+  reply. A report changes nothing at the provider, so all of these, and a 5xx or a lost reply,
+  are plain provider errors (safe to ask again), never the "outcome unknown" of a send. The
+  first error stops the report.
 """
 
 from __future__ import annotations
@@ -65,13 +79,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from smscli.errors import (
-    AuthError,
     ConfigError,
-    CreditError,
     InputError,
+    OutcomeUnknown,
     ProviderError,
-    RecipientError,
-    SenderError,
     UnsupportedOperation,
 )
 from smscli.http import json_body, request, unreadable
@@ -82,14 +93,23 @@ from smscli.providers.base import (
     BatchResult,
     Capabilities,
     Delivery,
-    DeliveryStatus,
     Header,
     Outcome,
     State,
     check_turkish_mobile,
     need_client,
-    numbers_in,
+    no_such_send,
     turkish_mobile,
+)
+from smscli.providers.vairosms_replies import (
+    PACKAGE_FAILED,
+    PACKAGE_SENDING,
+    about_api_key,
+    auth_error,
+    delivery_status,
+    not_found,
+    paket_durum,
+    send_refusal,
 )
 from smscli.redact import Redactor, excerpt
 
@@ -99,27 +119,6 @@ if TYPE_CHECKING:
 SEND_PATH = "/SmsGonder"
 PACKAGE_PATH = "/GonderimBilgisi/"
 NUMBER_PATH = "/NumaraRaporu/"
-PACKAGE_FAILED, PACKAGE_SENDING, PACKAGE_FINISHED = -1, 0, 1
-DELIVERY_WORDS: dict[str, DeliveryStatus] = {
-    "DELIVERED": "delivered",
-    "SENT": "delivered",
-    "SENDING": "pending",
-    "WAITING": "pending",
-    **dict.fromkeys(
-        (
-            "NOT_DELIVERED",
-            "UNDELIVERED",
-            "EXPIRED",
-            "INVALID_DESTINATION_ADDRESS",
-            "REJECTED",
-            "FAILED",
-            "BLACKLISTED",
-            "DUPLICATE",
-        ),
-        "undelivered",
-    ),
-}
-"""``durum_gonderim`` values we know (Verimor's list; see the module docstring)."""
 
 
 class VairoSms:
@@ -190,14 +189,19 @@ class VairoSms:
             headers={"Content-Type": "application/json"},
         )
         if response.status_code == 401:
-            raise self._auth_error(response)
+            raise auth_error(response, self._redact)
         reply = json_body(response)
         if not isinstance(reply, dict) or not isinstance(reply.get("durum"), bool):
             raise unreadable(self.name, response, self._redact)
         aciklama = reply.get("aciklama")
         if reply["durum"]:
             if isinstance(aciklama, bool) or not isinstance(aciklama, str | int) or aciklama == "":
-                raise unreadable(self.name, response, self._redact)
+                # It says it took the messages, without the id: in doubt whatever the status.
+                raise OutcomeUnknown(
+                    f"vairosms: unexpected reply (HTTP {response.status_code}): "
+                    f"{excerpt(response.text, self._redact)}; durum true says the provider "
+                    "took the messages, but there is no send id"
+                )
             send_id = str(aciklama)
             return BatchResult(
                 outcomes=tuple(
@@ -205,7 +209,7 @@ class VairoSms:
                 ),
                 batch_id=send_id,
             )
-        raise self._refusal(batch, response, aciklama)
+        raise send_refusal(batch, response, aciklama, self._redact)
 
     def balance(self) -> Balance:
         raise UnsupportedOperation(
@@ -226,17 +230,19 @@ class VairoSms:
         response = self._ask("GET", PACKAGE_PATH + path_id)
         aciklama = self._aciklama(response, what)
         if aciklama is None:
-            if _not_found(response):
-                raise ProviderError(
-                    f"vairosms has no send with id {batch_id!r}: {self._said(response)}"
+            if not_found(response):
+                raise no_such_send(
+                    ProviderError(
+                        f"vairosms has no send with id {batch_id!r}: {self._said(response)}"
+                    )
                 )
             raise ProviderError(f"vairosms refused {what}: {self._said(response)}")
-        paket_durum = _paket_durum(aciklama)
-        if paket_durum is None:
+        package = paket_durum(aciklama)
+        if package is None:
             raise self._unexpected(response, what)
-        if paket_durum == PACKAGE_FAILED:
+        if package == PACKAGE_FAILED:
             return [Delivery(n, "undelivered", "package failed (paket_durum -1)") for n in numbers]
-        return [self._number_report(path_id, batch_id, n, paket_durum) for n in numbers]
+        return [self._number_report(path_id, batch_id, n, package) for n in numbers]
 
     def headers(self) -> list[Header]:
         raise UnsupportedOperation(
@@ -257,7 +263,7 @@ class VairoSms:
         response = self._ask("POST", NUMBER_PATH + path_id, body)
         aciklama = self._aciklama(response, what)
         if aciklama is None:
-            if not _not_found(response):
+            if not not_found(response):
                 raise ProviderError(f"vairosms refused {what}: {self._said(response)}")
             durum = None
         else:
@@ -269,8 +275,7 @@ class VairoSms:
             if paket_durum == PACKAGE_SENDING:
                 return Delivery(number, "pending", "no report yet (paket_durum 0)")
             return Delivery(number, "unknown", "vairosms has no report for this number")
-        status = DELIVERY_WORDS.get(word.upper(), "unknown")
-        return Delivery(number, status, excerpt(word, self._redact, limit=60))
+        return Delivery(number, delivery_status(word), excerpt(word, self._redact, limit=60))
 
     def _ask(self, method: str, path: str, body: bytes | None = None) -> httpx.Response:
         """One report call. It changes nothing at vairosms, so a 5xx or a lost reply leaves
@@ -294,7 +299,7 @@ class VairoSms:
         Raises for a rejected key and for a reply of another shape.
         """
         if response.status_code == 401:
-            raise self._auth_error(response)
+            raise auth_error(response, self._redact)
         reply = json_body(response)
         if not isinstance(reply, dict) or not isinstance(reply.get("durum"), bool):
             raise self._unexpected(response, what)
@@ -303,8 +308,8 @@ class VairoSms:
             if not isinstance(aciklama, dict):
                 raise self._unexpected(response, what)
             return aciklama
-        if isinstance(aciklama, str) and "API_KEY" in aciklama.upper():
-            raise self._auth_error(response)
+        if about_api_key(aciklama):
+            raise auth_error(response, self._redact)
         return None
 
     def _said(self, response: httpx.Response) -> str:
@@ -319,56 +324,3 @@ class VairoSms:
             f"vairosms: unexpected reply to {what} (HTTP {response.status_code}): "
             f"{excerpt(response.text, self._redact)}"
         )
-
-    def _auth_error(self, response: httpx.Response) -> AuthError:
-        reply = json_body(response)
-        said = reply.get("aciklama") if isinstance(reply, dict) else None
-        quoted = said if isinstance(said, str) and said.strip() else response.text
-        return AuthError(
-            f"vairosms rejected the API key: {excerpt(quoted, self._redact)}",
-            hint="check api_key in the profile or SMSCLI_API_KEY",
-        )
-
-    def _refusal(self, batch: Batch, response: httpx.Response, aciklama: object) -> Exception:
-        """The error for a ``durum: false`` reply."""
-        said = aciklama.strip() if isinstance(aciklama, str) else ""
-        code = said.upper()
-        if "API_KEY" in code:
-            return self._auth_error(response)
-        if "INVALID_SOURCE_ADDRESS" in code:
-            return SenderError(
-                f"vairosms rejected the sender header (başlık) {batch.sender!r} "
-                "(INVALID_SOURCE_ADDRESS)",
-                hint="use a header approved for your vairosms account",
-            )
-        if "MISSING_MESSAGE" in code:
-            return InputError("vairosms: the message text is empty (MISSING_MESSAGE)")
-        if "MESSAGE_TOO_LONG" in code:
-            return InputError("vairosms: the message is too long (MESSAGE_TOO_LONG)")
-        for refused in ("MISSING_DESTINATION_ADDRESS", "INVALID_DESTINATION_ADDRESS"):
-            if refused in code:
-                return RecipientError(
-                    f"vairosms rejected the numbers of the request ({refused}): {numbers_in(batch)}"
-                )
-        quoted = excerpt(said or response.text, self._redact)
-        # Undocumented: a credit refusal has no code; its Turkish wording names kredi/bakiye.
-        if any(word in said.casefold() for word in ("kredi", "bakiye", "credit", "balance")):
-            return CreditError(f"vairosms: insufficient credit; nothing sent ({quoted})")
-        return ProviderError(f"vairosms refused the request: {quoted}")
-
-
-def _paket_durum(aciklama: dict[str, Any]) -> int | None:
-    """``paket_durum`` (an int or a string of one) if it is -1, 0 or 1, else None."""
-    value = aciklama.get("paket_durum")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value if value in (PACKAGE_FAILED, PACKAGE_SENDING, PACKAGE_FINISHED) else None
-
-
-def _not_found(response: httpx.Response) -> bool:
-    """Whether a ``durum: false`` reply says there is no such record ("Kayıt bulunamadı")."""
-    reply = json_body(response)
-    said = reply.get("aciklama") if isinstance(reply, dict) else None
-    return response.status_code == 404 or (isinstance(said, str) and "bulunamad" in said.casefold())
