@@ -7,6 +7,9 @@ from smscli.errors import ConfigError, UnsupportedOperation
 from smscli.providers.base import Capabilities
 
 TURKISH_LETTERS = frozenset("çğıİşŞĞÇÖÜöü")
+TURKISH_SHIFTED = "çğĞıİşŞ"
+"""The Turkish letters GSM-7's default alphabet lacks: only the Turkish table (or UCS-2)
+carries them. (Ç Ö Ü ö ü are in the default alphabet.)"""
 
 
 def check_sender(sender: str) -> str | None:
@@ -42,3 +45,17 @@ def check_turkish_mode(provider: str, capabilities: Capabilities, turkish: bool 
             f"{provider} has no Turkish-character mode; drop --tr (the text is sent as UCS-2 "
             "when it needs Turkish letters) or use --ascii"
         )
+
+
+def turkish_flag(encoding: str, text: str, turkish: bool | None) -> bool:
+    """Whether a message goes with the provider's Turkish mode (``lang=tr``, ``tr_char``), for
+    a provider that has one: an explicit ``--tr`` always, ``--no-tr`` never; by default any
+    text with a letter only the Turkish table carries (ç ğ Ğ ı İ ş Ş), whatever its encoding
+    class: a GSM-7+TR text, and a UCS-2 one too (an emoji beside them). The parts are those of
+    the text's class either way. (The store computes the default rule in SQL for the engine's
+    windows: :meth:`smscli.store.Store.pending_window`.)"""
+    if turkish is not None:
+        return turkish
+    return encoding == "GSM-7+TR" or (
+        encoding == "UCS-2" and any(c in TURKISH_SHIFTED for c in text)
+    )

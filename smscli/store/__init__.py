@@ -34,6 +34,8 @@ from smscli.store.records import (
     MessageRecord,
     MessageRow,
     NewMessage,
+    OptOut,
+    RecentSend,
     Recorded,
     ReportUpdate,
     RunRecord,
@@ -50,7 +52,9 @@ __all__ = [
     "MessageRecord",
     "MessageRow",
     "NewMessage",
+    "OptOut",
     "Permits",
+    "RecentSend",
     "Recorded",
     "ReportUpdate",
     "RunRecord",
@@ -123,8 +127,10 @@ class Store(Protocol):
         source: str | None,
         fingerprint: str | None,
         options: str | None,
+        offline: bool = False,
     ) -> str:
-        """A new run in state ``preparing``, with no messages; returns its id."""
+        """A new run in state ``preparing``, with no messages; returns its id. An ``offline``
+        run's provider sends nothing anywhere (the sandbox): no repeat guard counts it."""
         ...
 
     def insert_chunk_size(self) -> int:
@@ -162,9 +168,11 @@ class Store(Protocol):
 
     def last_run(self, account: str) -> str | None: ...
 
-    def finish(self, run_id: str, credits_remaining: float | None) -> bool:
+    def finish(
+        self, run_id: str, credits_remaining: float | None, exit_code: int | None = None
+    ) -> bool:
         """Mark the run complete if nothing is left ``pending`` or ``sending`` (and record the
-        last credits reported); returns whether it is complete."""
+        last credits reported and the exit code earned); returns whether it is complete."""
         ...
 
     def requeue(self, run_id: str, states: Sequence[str]) -> int:
@@ -228,6 +236,50 @@ class Store(Protocol):
         write-ahead log in a thread of its own meanwhile)."""
         ...
 
+    # --- who never gets a message ---------------------------------------------------------
+
+    def optouts(self) -> dict[str, str]:
+        """Every opted-out number (E.164) → the day it was added (``YYYY-MM-DD``)."""
+        ...
+
+    def list_optouts(self) -> list[OptOut]:
+        """The opt-out list, oldest first."""
+        ...
+
+    def add_optouts(self, entries: Iterable[tuple[str, str | None, str | None]]) -> list[str]:
+        """``(number, reason, source)`` onto the list, in one transaction; returns the numbers
+        that were not on it already."""
+        ...
+
+    def remove_optouts(self, numbers: Iterable[str]) -> list[str]:
+        """Returns the numbers that were on the list."""
+        ...
+
+    def skip_optouts(self, run_id: str) -> int:
+        """The run's ``pending`` messages to numbers on the opt-out list become ``skipped``
+        ("opted out on DATE"), as the plan would have made them; returns how many."""
+        ...
+
+    def sent_since(self, since: float) -> bool:
+        """Whether any message may have been claimed at or after ``since`` (when not, the
+        repeat guard has nothing to look up)."""
+        ...
+
+    def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[RecentSend]:
+        """Of these ``(recipient, text)`` pairs, those sent the same text, claimed at or after
+        ``since`` (Unix time) by any run of any account, that may have reached the recipient
+        (not refused, not put back; not of an ``offline`` run, whose provider sends nothing
+        anywhere); oldest first."""
+        ...
+
+    def find_key(self, account: str, key: str) -> tuple[str, str] | None:
+        """``(request digest, run id)`` of an idempotency key of the account."""
+        ...
+
+    def keep_key(self, account: str, key: str, request: str, run_id: str) -> None:
+        """Remember an idempotency key for the run (deleted with the run)."""
+        ...
+
     # --- reports and account state ------------------------------------------------------
 
     def apply_report(self, updates: Sequence[ReportUpdate]) -> None: ...
@@ -248,6 +300,13 @@ class AccountState:
     def get(self, key: str) -> str | None:
         found = self._store.get_state(self._account, key)
         return found[0] if found else None
+
+
+def open_existing(location: Path) -> Store | None:
+    """The store at ``location`` if there is one (a dry run reads it, never creates it)."""
+    if not location.expanduser().exists():
+        return None
+    return open_store(location)
 
 
 def open_store(location: Path) -> Store:

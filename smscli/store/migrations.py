@@ -79,4 +79,34 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_provider_id ON messages(provider_message_id)
         WHERE provider_message_id IS NOT NULL;
     """,
+    # 6: who never gets a message. The opt-out list; when each message was claimed (sent_at,
+    # written by the claim's own UPDATE), found by recipient and time for the repeat guard: a
+    # partial index gets its entry at the claim and keeps it through the message's outcomes;
+    # messages sent in the last week before this version are given theirs. Runs of a provider
+    # without network (``offline``) reach nobody. Idempotency keys of ``send``; a run's exit
+    # code (a replay exits with it).
+    """
+    CREATE TABLE optouts (
+        number TEXT PRIMARY KEY,
+        added_at TEXT NOT NULL,
+        reason TEXT,
+        source TEXT
+    );
+    ALTER TABLE messages ADD COLUMN sent_at REAL;
+    UPDATE messages SET sent_at = (julianday(updated_at) - 2440587.5) * 86400.0
+        WHERE state IN ('accepted', 'unknown', 'delivered', 'undelivered', 'sending')
+        AND updated_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days');
+    CREATE INDEX messages_sent ON messages(recipient, sent_at) WHERE sent_at IS NOT NULL;
+    CREATE TABLE idempotency_keys (
+        account TEXT NOT NULL,
+        key TEXT NOT NULL,
+        request TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    );
+    ALTER TABLE runs ADD COLUMN exit_code INTEGER;
+    ALTER TABLE runs ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;
+    UPDATE runs SET offline = 1 WHERE provider = 'sandbox';
+    """,
 )

@@ -46,7 +46,8 @@ makes one per row of a campaign of millions)."""
 
 Window = list[Any]
 """A pending message as the engine reads it: ``(id, to, text, turkish)``, ``turkish`` 0 or 1
-(a list decoded from JSON, as it comes: one window holds thousands)."""
+by the default rule of :func:`smscli.senders.turkish_flag` (a list decoded from JSON, as it
+comes: one window holds thousands)."""
 
 
 class NewMessage(NamedTuple):
@@ -77,7 +78,10 @@ class RunRecord(NamedTuple):
     state: str
     """``preparing``, ``ready`` or ``complete``."""
     options: str | None
+    """JSON: what the run was told that its messages do not show (``ignore_optout``)."""
     credits_remaining: float | None
+    exit_code: int | None = None
+    """The exit code the run earned (a replayed ``send`` exits with it)."""
 
 
 class MessageRecord(NamedTuple):
@@ -131,6 +135,8 @@ class Totals:
     invalid: int = 0
     duplicate: int = 0
     excluded: int = 0
+    opted_out: int = 0
+    repeat: int = 0
     delivered: int = 0
     undelivered: int = 0
     parts_pending: int = 0
@@ -139,11 +145,45 @@ class Totals:
     @property
     def messages(self) -> int:
         """Messages to send or sent: every row that is not invalid or skipped."""
-        return self.rows - self.invalid - self.duplicate - self.excluded
+        return self.rows - self.invalid - self.skipped
+
+    @property
+    def skipped(self) -> int:
+        return self.duplicate + self.excluded + self.opted_out + self.repeat
 
     @property
     def sent_ok(self) -> int:
         return self.accepted + self.delivered + self.undelivered
+
+
+SKIPPED_BECAUSE = {
+    "duplicate": "duplicate",
+    "excluded ": "excluded",
+    "opted out": "opted_out",
+    "same text": "repeat",
+}
+"""The first 9 characters of a skipped message's error → the :class:`Totals` field counting
+it (the errors are written by the plan: "duplicate of …", "excluded (…)", "opted out on …",
+"same text sent in run …")."""
+
+
+class OptOut(NamedTuple):
+    number: str
+    """E.164."""
+    added_at: str
+    reason: str | None
+    source: str | None
+    """Where it came from: ``optout add``, the file imported (and its line)."""
+
+
+class RecentSend(NamedTuple):
+    """A message that may have reached its recipient (claimed, and not failed since)."""
+
+    recipient: str
+    text: str
+    run_id: str
+    at: float
+    """When it was claimed (Unix time)."""
 
 
 class StateCount(NamedTuple):

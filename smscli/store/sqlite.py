@@ -39,6 +39,7 @@ from smscli.store.sqlite_db import (
 )
 from smscli.store.sqlite_holds import Holds
 from smscli.store.sqlite_reads import Reads
+from smscli.store.sqlite_screen import Screens
 
 if TYPE_CHECKING:
     from smscli.ratelimit import Rate
@@ -64,7 +65,7 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
 
 
-class SqliteStore(Holds, Reads):
+class SqliteStore(Holds, Reads, Screens):
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
@@ -147,15 +148,16 @@ class SqliteStore(Holds, Reads):
         source: str | None,
         fingerprint: str | None,
         options: str | None,
+        offline: bool = False,
     ) -> str:
         run_id = new_run_id()
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, created_at, command, provider, profile, account, sender,"
-                " source, fingerprint, state, options)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing', ?)",
+                " source, fingerprint, state, options, offline)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing', ?, ?)",
                 (run_id, now(), command, provider, profile, account, sender, source,
-                 fingerprint, options),
+                 fingerprint, options, int(offline)),
             )  # fmt: skip
         return run_id
 
@@ -196,16 +198,19 @@ class SqliteStore(Holds, Reads):
 
     def delete_run(self, run_id: str) -> None:
         with self.transaction() as db:
+            db.execute("DELETE FROM idempotency_keys WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM messages WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
-    def finish(self, run_id: str, credits_remaining: float | None) -> bool:
+    def finish(
+        self, run_id: str, credits_remaining: float | None, exit_code: int | None = None
+    ) -> bool:
         with self.transaction() as db:
-            if credits_remaining is not None:
-                db.execute(
-                    "UPDATE runs SET credits_remaining = ? WHERE id = ?",
-                    (credits_remaining, run_id),
-                )
+            db.execute(
+                "UPDATE runs SET credits_remaining = COALESCE(?, credits_remaining),"
+                " exit_code = COALESCE(?, exit_code) WHERE id = ?",
+                (credits_remaining, exit_code, run_id),
+            )
             if db.execute(
                 "SELECT 1 FROM messages WHERE run_id = ? AND state IN ('pending', 'sending')"
                 " LIMIT 1",
@@ -268,9 +273,9 @@ class SqliteStore(Holds, Reads):
             if count:
                 ids = [i for batch in batches[:count] for i in batch]
                 moved = db.execute(
-                    "UPDATE messages SET state = 'sending', updated_at = ?"
+                    "UPDATE messages SET state = 'sending', updated_at = ?, sent_at = ?"
                     " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
-                    (now(), json.dumps(ids)),
+                    (now(), time.time(), json.dumps(ids)),
                 ).rowcount
                 if moved != len(ids):  # undone whole, permits included, by the rollback
                     raise Unfinished(

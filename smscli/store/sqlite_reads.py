@@ -6,11 +6,20 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-from smscli.store.records import STATES, MessageRecord, RunRecord, StateCount, Totals, Window
+from smscli.senders import TURKISH_SHIFTED
+from smscli.store.records import (
+    SKIPPED_BECAUSE,
+    STATES,
+    MessageRecord,
+    RunRecord,
+    StateCount,
+    Totals,
+    Window,
+)
 
 _RUN = (
     "SELECT id, created_at, finished_at, command, provider, profile, account, sender, source,"
-    " fingerprint, state, options, credits_remaining FROM runs"
+    " fingerprint, state, options, credits_remaining, exit_code FROM runs"
 )
 _MESSAGE = (
     "SELECT id, run_id, seq, source, raw, recipient, text, encoding, segments, state,"
@@ -72,10 +81,8 @@ class Reads:
         ):
             t.rows += count
             if state == "skipped":
-                if reason == "duplicate":
-                    t.duplicate += count
-                else:
-                    t.excluded += count
+                field = SKIPPED_BECAUSE.get(reason, "excluded")
+                setattr(t, field, getattr(t, field) + count)
                 continue
             setattr(t, state, getattr(t, state) + count)
             if state != "invalid":
@@ -107,7 +114,8 @@ class Reads:
         # steps to, and waits behind the HTTP threads to get it back each time.
         (found,) = self.conn.execute(
             "SELECT json_group_array(json_array(id, recipient, text,"
-            " encoding = 'GSM-7+TR')) FROM (SELECT * FROM messages"
+            f" encoding = 'GSM-7+TR' OR (encoding = 'UCS-2' AND text GLOB '*[{TURKISH_SHIFTED}]*')"
+            ")) FROM (SELECT * FROM messages"
             " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?)",
             (run_id, limit),
         ).fetchone()

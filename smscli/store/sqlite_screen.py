@@ -1,0 +1,104 @@
+"""Who never gets a message, in the SQLite store (a part of
+:class:`smscli.store.sqlite.SqliteStore`): the opt-out list, the messages that may have reached
+their recipient lately (the repeat guard), and ``send``'s idempotency keys."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from smscli.store.records import OptOut, RecentSend
+from smscli.store.sqlite_db import write_transaction
+
+REACHED_NOT = ("pending", "failed", "invalid", "skipped")
+"""States of a message that was claimed once but cannot have reached its recipient: put back
+after a refused request, or refused by the provider."""
+
+
+class Screens:
+    conn: sqlite3.Connection
+
+    def optouts(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT number, substr(added_at, 1, 10) FROM optouts"))
+
+    def list_optouts(self) -> list[OptOut]:
+        rows = self.conn.execute(
+            "SELECT number, added_at, reason, source FROM optouts ORDER BY added_at, number"
+        )
+        return [OptOut(*r) for r in rows]
+
+    def add_optouts(self, entries: Iterable[tuple[str, str | None, str | None]]) -> list[str]:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        added = []
+        with write_transaction(self.conn) as db:
+            for number, reason, source in entries:
+                cur = db.execute(
+                    "INSERT INTO optouts (number, added_at, reason, source) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (number) DO NOTHING",
+                    (number, stamp, reason, source),
+                )
+                if cur.rowcount:
+                    added.append(number)
+        return added
+
+    def remove_optouts(self, numbers: Iterable[str]) -> list[str]:
+        removed = []
+        with write_transaction(self.conn) as db:
+            for number in numbers:
+                if db.execute("DELETE FROM optouts WHERE number = ?", (number,)).rowcount:
+                    removed.append(number)
+        return removed
+
+    def skip_optouts(self, run_id: str) -> int:
+        with write_transaction(self.conn) as db:
+            return db.execute(
+                "UPDATE messages SET state = 'skipped',"
+                " error = 'opted out on ' || substr(o.added_at, 1, 10)"
+                " FROM optouts AS o WHERE messages.run_id = ? AND messages.state = 'pending'"
+                " AND messages.recipient = o.number",
+                (run_id,),
+            ).rowcount
+
+    def sent_since(self, since: float) -> bool:
+        # A claim writes no run column, so this is conservative: any run that may have been
+        # sending since then (unfinished, or finished after it) counts.
+        stamp = datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds")
+        return bool(
+            self.conn.execute(
+                "SELECT 1 FROM runs WHERE offline = 0 AND state != 'preparing'"
+                " AND (finished_at IS NULL OR finished_at >= ?) LIMIT 1",
+                (stamp,),
+            ).fetchone()
+        )
+
+    def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[RecentSend]:
+        # One statement a chunk: the (recipient, text) pairs as one JSON array, each looked up
+        # in the partial index of claimed messages by recipient and time, the text compared
+        # here so that only repeats come back.
+        rows = self.conn.execute(
+            "SELECT m.recipient, m.text, m.run_id, m.sent_at"
+            " FROM json_each(?1) AS w JOIN messages AS m INDEXED BY messages_sent"
+            " ON m.recipient = json_extract(w.value, '$[0]') AND m.sent_at >= ?2"
+            " AND m.text = json_extract(w.value, '$[1]')"
+            f" JOIN runs AS r ON r.id = m.run_id WHERE m.state NOT IN {REACHED_NOT!r}"
+            " AND r.offline = 0 ORDER BY m.sent_at",
+            (json.dumps(messages, ensure_ascii=False), since),
+        )
+        return [RecentSend(*r) for r in rows]
+
+    def find_key(self, account: str, key: str) -> tuple[str, str] | None:
+        row = self.conn.execute(
+            "SELECT request, run_id FROM idempotency_keys WHERE account = ? AND key = ?",
+            (account, key),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def keep_key(self, account: str, key: str, request: str, run_id: str) -> None:
+        with write_transaction(self.conn) as db:
+            db.execute(
+                "INSERT INTO idempotency_keys (account, key, request, run_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (account, key, request, run_id, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
