@@ -13,10 +13,12 @@ if TYPE_CHECKING:
 
 
 def account_id(account: Account, capabilities: Capabilities) -> str:
-    """A stable, secret-free name for a provider account (rate limits, balances, runs).
+    """A stable, secret-free name for the credentials of a provider account: what the
+    provider counts its rate limits against (its key), and the state it reports (credits).
 
     API keys are represented by a truncated SHA-256, never by the key itself. A provider
-    without network (the sandbox) has one account, named after it.
+    without network (the sandbox) has one account, named after it. A run keeps it, to say
+    when a resumed run's credentials changed; what resumes a run never depends on it.
     """
     if not capabilities.network:
         return account.provider
@@ -26,6 +28,13 @@ def account_id(account: Account, capabilities: Capabilities) -> str:
 
         who = "key-" + hashlib.sha256(account.api_key.encode()).hexdigest()[:12]
     return f"{account.provider}:{who}@{account.base_url.rstrip('/')}"
+
+
+def account_name(account: Account, profile: str | None) -> str:
+    """The account as a user names it, for what must survive a key rotation or a respelt
+    ``base_url`` (``send``'s idempotency keys): the provider and its user name where it has
+    one (masgsm's user code), else the profile's name."""
+    return f"{account.provider}:{account.username or profile or '-'}"
 
 
 def require_credentials(settings: Settings, provider: str, capabilities: Capabilities) -> None:

@@ -48,16 +48,31 @@ def open_source(path: Path, name: str, encoding: str, spec: Spec) -> Iterator[So
         yield Source(table.rows, phone, render, name)
 
 
+UNKNOWN_NOTE = "may have been delivered: check `smscli report` first"
+
+
 def write_failed_csv(
-    store: Store, run_id: str, path: Path, name: str, encoding: str, spec: Spec, out: Path
+    store: Store,
+    run_id: str,
+    path: Path,
+    name: str,
+    encoding: str,
+    spec: Spec,
+    out: Path,
+    *,
+    unknown: bool = False,
 ) -> int:
-    """The input rows that were invalid, skipped or failed, with an error column, in the
-    input's encoding and delimiter. Streams the input and the store side by side."""
+    """The input rows worth sending again: ``invalid`` and ``failed`` (and ``unknown`` ones,
+    marked "may have been delivered", when asked), with an error column, in the input's
+    encoding and delimiter. Never a skipped row (excluded, opted out, duplicate, repeat): a
+    file made to be sent again must not hold anyone who must not get the message. Streams the
+    input and the store side by side."""
     import csv
 
     from smscli.csvfile import open_table
 
-    problems = store.messages(run_id, ("invalid", "skipped", "failed"))
+    states = ("invalid", "failed", "unknown") if unknown else ("invalid", "failed")
+    problems = store.messages(run_id, states)
     count = 0
     nxt = next(problems, None)
     try:
@@ -72,7 +87,8 @@ def write_failed_csv(
                 while nxt is not None and nxt.seq < line:
                     nxt = next(problems, None)
                 if nxt is not None and nxt.seq == line:
-                    writer.writerow([*row, f"{nxt.state}: {nxt.error}"])
+                    note = UNKNOWN_NOTE if nxt.state == "unknown" else nxt.error
+                    writer.writerow([*row, f"{nxt.state}: {note}"])
                     count += 1
     except OSError as exc:
         raise InputError(f"cannot write {out}: {exc.strerror}") from None

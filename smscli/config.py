@@ -46,6 +46,9 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
     "concurrency": int,
     "rate_limits": list,
     "senders": list,
+    "repeat_window": (str, int),
+    "send_repeat_window": (str, int),
+    "send_window": str,
 }
 
 NO_PROVIDER_HINT = (

@@ -128,14 +128,20 @@ def read_numbers(
     """``(raw number, source)`` from a CSV with a header or from one number per line."""
     text, _ = decode(data, name)
     lines = text.splitlines()
-    first = next((ln for ln in lines if ln.strip()), "")
+    # Blank and ``#`` comment lines before the first line of data or the header are skipped.
+    skip = next((i for i, ln in enumerate(lines) if ln.strip() and not _comment(ln)), 0)
+    first = lines[skip] if lines else ""
     delimiter = detect_delimiter(first)
     if delimiter is None and phone_column is None and any(c.isdigit() for c in first):
         for i, line in enumerate(lines, start=1):
-            if line.strip() and not line.lstrip().startswith("#"):
+            if line.strip() and not _comment(line):
                 yield line.strip(), f"{name} line {i}"
         return
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter or ",")
+    reader = csv.reader(
+        io.StringIO("\n" * skip + "\n".join(lines[skip:])), delimiter=delimiter or ","
+    )
+    for _ in range(skip):
+        next(reader, None)
     try:
         headers = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -155,6 +161,10 @@ def read_numbers(
                 f"the phone column is field {col + 1}"
             )
         yield row[col], f"{name} line {reader.line_num}"
+
+
+def _comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
 
 
 _CP1254_UNDEFINED = frozenset(b"\x81\x8d\x8e\x8f\x90\x9d\x9e")

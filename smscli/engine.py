@@ -98,6 +98,9 @@ class Engine:
     concurrency: int = 4
     limit: int | None = None
     sender: str | None = None
+    turkish: bool | None = None
+    """``--tr``/``--no-tr`` for every message (a provider with a Turkish mode only); None:
+    each message's own, by :func:`smscli.senders.turkish_flag`'s default rule."""
     clock: Callable[[], float] = time.time
     progress: Callable[[int], None] | None = None
     """Called with the number of messages whose outcome was just recorded."""
@@ -140,7 +143,9 @@ class Engine:
                     windows = self._windows(run_id, stats)
                     continue
                 if self.gate.not_after is not None and self.clock() >= self.gate.not_after:
-                    stats.stop = Stop(Unfinished("stopped at --not-after; the rest was not sent"))
+                    stats.stop = Stop(
+                        Unfinished(f"stopped at {self.gate.deadline}; the rest was not sent")
+                    )
                     break
                 ahead = list(islice(queue, slots - len(inflight)))
                 claimed = self._claim(run_id, [f.ids for *_, f in ahead], stats, inflight)
@@ -201,7 +206,10 @@ class Engine:
                 return
             requests: list[Request] = []
             groups: dict[tuple[str, bool], tuple[list[Message], _InFlight]] = {}
+            forced = self.turkish
             for i, to, text, turkish in rows:
+                if forced is not None:
+                    turkish = forced
                 key = ("" if not shared_text else text, turkish)
                 if (group := groups.get(key)) is None:
                     group = groups[key] = ([], _InFlight({}))

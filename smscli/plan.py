@@ -15,10 +15,11 @@ from __future__ import annotations
 import queue
 import threading
 import unicodedata
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, suppress
 from itertools import islice
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from smscli.encoding import Segmentation, analyse, encoding_and_parts, transliterate
@@ -29,7 +30,7 @@ from smscli.senders import TURKISH_LETTERS
 from smscli.store import MessageRow
 
 if TYPE_CHECKING:
-    from smscli.store import Store
+    from smscli.store import RecentSend, Store
 
 T = TypeVar("T")
 SHOWN_PROBLEMS = 10
@@ -72,6 +73,18 @@ class Source(NamedTuple):
     (``argument 2``, ``stdin line 3``)."""
 
 
+class Screen(NamedTuple):
+    """Who is not sent to although the number is valid: ``skipped``, with why."""
+
+    exclude: frozenset[str] = frozenset()
+    """``--exclude``'s numbers (E.164)."""
+    optouts: Mapping[str, str] = MappingProxyType({})
+    """The ledger's opt-out list: number → the day it was added."""
+    recent: Callable[[Sequence[tuple[str, str]]], Sequence[RecentSend]] | None = None
+    """The repeat guard: which of these ``(recipient, text)`` may have reached the recipient
+    within the repeat window (None: the guard is off)."""
+
+
 class Pricing(NamedTuple):
     """How texts are made ready: NFC, ``--ascii``, the Turkish switch of the provider."""
 
@@ -87,6 +100,7 @@ def check_text(text: str, rules: Pricing) -> tuple[str, Segmentation, list[str]]
     """One text (``send``'s) as it will be sent, its segmentation, and what to warn about."""
     from smscli.encoding import unsupported_chars
 
+    check_decodable(text, "the message")
     text = unicodedata.normalize("NFC", text)
     if rules.ascii_only:
         text = transliterate(text)
@@ -102,6 +116,21 @@ def check_text(text: str, rules: Pricing) -> tuple[str, Segmentation, list[str]]
             "characters" + ("; --ascii transliterates Turkish letters" if tip else "")
         )
     return text, seg, warnings
+
+
+def check_decodable(text: str, what: str) -> None:
+    """Text that came from bytes that are not valid in the locale's encoding (an argument
+    ``$'\\xfe'``: Python keeps such bytes as lone surrogates) cannot be sent: exit 3, saying
+    where."""
+    bad = next((i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        byte = ord(text[bad]) - 0xDC00 if ord(text[bad]) >= 0xDC80 else None
+        shown = f"byte 0x{byte:02x}" if byte is not None else repr(text[bad])
+        raise InputError(
+            f"{what} is not valid text: {shown} at character {bad + 1} is not UTF-8",
+            hint="save or pass the text as UTF-8 (a Windows-1254 script: "
+            "iconv -f windows-1254 -t utf-8)",
+        )
 
 
 class _Problems:
@@ -134,7 +163,7 @@ def _messages(
     turkish_only: bool,
     rules: Pricing,
     region: str,
-    exclude: frozenset[str],
+    screen: Screen,
 ) -> Iterator[MessageRow]:
     """Every row as the message to store. Once per row of a campaign of up to millions: one
     generator, plain tuples, locals only, no call that can be saved (a NamedTuple a row, or a
@@ -142,6 +171,7 @@ def _messages(
     turkish, ascii_only = rules
     nfc = unicodedata.normalize
     phone, render, name = source.phone, source.render, source.name
+    exclude, optouts = screen.exclude, screen.optouts
     for seq, row in source.rows:
         where = f"{name} line {seq}" if name is not None else row[-1]
         text, empty = render(row)
@@ -159,6 +189,8 @@ def _messages(
             if turkish_only and not turkish_mobile(e164):  # type: ignore[arg-type]
                 state = "invalid"
                 error = f"invalid number: {provider} sends only to Turkish mobile numbers"
+            elif e164 in optouts:
+                state, error = "skipped", f"opted out on {optouts[e164]}"  # type: ignore[index]
             elif e164 in exclude:
                 state, error = "skipped", "excluded (listed in --exclude)"
             else:
@@ -179,25 +211,52 @@ def prepare(
     capabilities: Capabilities,
     rules: Pricing,
     region: str,
-    exclude: frozenset[str] = frozenset(),
+    screen: Screen,
 ) -> None:
     """Validate, render and price every row into the run ``run_id`` (``preparing``), then make
     it ``ready``; raise, with the run deleted, before anything could be sent."""
     problems = _Problems()
     messages = _messages(
         source, problems, provider=provider, turkish_only=capabilities.turkish_numbers_only,
-        rules=rules, region=region, exclude=exclude,
+        rules=rules, region=region, screen=screen,
     )  # fmt: skip
+    recent = screen.recent
     try:
         with closing(_drawn_ahead(messages, store.insert_chunk_size())) as chunks:
             # problems.count is set by the helper thread: from then on nothing needs writing
-            store.add_messages(run_id, (chunk for chunk in chunks if not problems.count))
+            screened = (
+                chunk if recent is None else _unrepeated(chunk, recent)
+                for chunk in chunks
+                if not problems.count
+            )
+            store.add_messages(run_id, screened)
         if problems.count:
             raise problems.error()
     except BaseException:
         store.delete_run(run_id)
         raise
     store.mark_ready(run_id)
+
+
+def _unrepeated(
+    chunk: list[MessageRow], repeats: Callable[[Sequence[tuple[str, str]]], Sequence[RecentSend]]
+) -> list[MessageRow]:
+    """The chunk, its messages whose recipient may have got the same text within the repeat
+    window ``skipped``: one query a chunk, on the caller's thread (the ledger's)."""
+    from smscli.timing import shown
+
+    wanted = [(m[3], m[4]) for m in chunk if m[7] == "pending" and m[3] is not None]
+    found = {(r.recipient, r.text): r for r in repeats(wanted)} if wanted else {}
+    if not found:
+        return chunk
+    screened = []
+    for m in chunk:
+        hit = found.get((m[3], m[4])) if m[7] == "pending" else None  # type: ignore[arg-type]
+        if hit is not None:
+            why = f"same text sent in run {hit.run_id} at {shown(hit.at)}"
+            m = (*m[:7], "skipped", why)
+        screened.append(m)
+    return screened
 
 
 def _drawn_ahead(items: Iterator[T], size: int, depth: int = 2) -> Generator[list[T]]:

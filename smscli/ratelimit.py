@@ -118,6 +118,7 @@ class Gate:
         *,
         max_wait: float = 600.0,
         not_after: float | None = None,
+        deadline: str = "--not-after",
         what: str = "this run",
         again: str = AGAIN,
         clock: Callable[[], float] = time.time,
@@ -125,6 +126,8 @@ class Gate:
     ) -> None:
         # A plain class: a dataclass compiles its methods on every start (~1 ms of a send).
         self.max_wait, self.not_after, self.what, self.again = max_wait, not_after, what, again
+        self.deadline = deadline
+        """What ``not_after`` is, for messages: ``--not-after``, the send window's close."""
         self.clock, self.sleep = clock, sleep
         self._backoff = 1.0
 
@@ -148,7 +151,7 @@ class Gate:
         resume = self.clock() + pause
         if self.not_after is not None and resume >= self.not_after:
             raise RateWait(
-                f"the rate limit allows no more requests before --not-after; the rest of "
+                f"the rate limit allows no more requests before {self.deadline}; the rest of "
                 f"{self.what} was not sent",
                 hint=None,
                 resume_at=None,

@@ -4,33 +4,44 @@ The CLI builds one frozen :class:`RunOptions`, then either previews it (:func:`d
 it (:meth:`Campaign.open`: held by this process, found again or planned into the store), checks
 credit, asks on a terminal, and sends (:meth:`Campaign.send`). No typer, no rich.
 
-A ``bulk`` run is identified by its fingerprint (account, input content, template, sender,
-options): the same command resumes it, and a completed one refuses unless ``--again``. A
-``send`` run has no fingerprint: each ``send`` is a run of its own, and what it did not send
-(an interrupt, a rate quota beyond ``--max-wait``) is settled ``failed``, "not sent", since no
-later command resumes it.
+A ``bulk`` run is identified by its fingerprint (provider, input content, template, sender,
+options; never a secret, nor how ``base_url`` is spelt): the same command resumes it, after a
+key rotation too, and a completed one refuses unless ``--again``. A ``send`` run has no
+fingerprint: each ``send`` is a run of its own (or the replay of the first one with its
+idempotency key), and what it did not send (an interrupt, a rate quota beyond ``--max-wait``)
+is settled ``failed``, "not sent", since no later command resumes it. Who is never sent to
+(opt-outs, repeats) and when nothing leaves is in :mod:`smscli.guards`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from smscli.accounts import account_id
+from smscli.accounts import account_id, account_name
 from smscli.encoding import Segmentation
-from smscli.errors import CreditError, ExitCode, InputError, SmscliError, UsageError
-from smscli.plan import Pricing, Source, Spec, check_text, prepare, pricing, send_source
-from smscli.senders import check_turkish_mode, resolve_sender
+from smscli.errors import ExitCode, InputError
+from smscli.plan import (
+    Pricing,
+    Screen,
+    Source,
+    Spec,
+    check_decodable,
+    check_text,
+    prepare,
+    pricing,
+    send_source,
+)
+from smscli.senders import check_turkish_mode, resolve_sender, turkish_flag
 
 if TYPE_CHECKING:
     from smscli.engine import SendStats
     from smscli.providers.base import Account, Provider
     from smscli.ratelimit import Rate
     from smscli.store import MessageRecord, RunRecord, Store, Totals
+    from smscli.timing import SendWindow
 
 STALE_AFTER = 24 * 3600
 SHOWN_INVALID = 5
@@ -46,6 +57,8 @@ class BulkInput(NamedTuple):
     delimiter: str | None = None
     exclude: Path | None = None
     failed_csv: Path | None = None
+    failed_csv_unknown: bool = False
+    """``unknown`` rows go to the failed CSV too (marked "may have been delivered")."""
 
 
 class SendInput(NamedTuple):
@@ -75,6 +88,13 @@ class RunOptions(NamedTuple):
     batch_size: int | None = None
     concurrency: int = 4
     rates: tuple[Rate, ...] = ()
+    ignore_optout: bool = False
+    """``send --ignore-optout`` (a transactional message): recorded on the run."""
+    repeat_window: float = 0.0
+    """Seconds within which the same text to the same number is a repeat (0: no guard)."""
+    idempotency_key: str | None = None
+    not_before: float | None = None
+    send_window: SendWindow | None = None
 
     @property
     def command(self) -> Literal["send", "bulk"]:
@@ -93,6 +113,8 @@ class RunView(NamedTuple):
     """``send``'s one text."""
     notices: list[str]
     """What to tell the user before the results: warnings about the text, resumed runs."""
+    replayed: bool = False
+    """The first result of a ``send`` with the same idempotency key, sent nothing now."""
 
     def pending(self, limit: int) -> list[MessageRecord]:
         return list(self.store.messages(self.run.id, ("pending",), limit))
@@ -120,20 +142,31 @@ class _Plan:
         self.sender = resolve_sender(o.driver.name, caps, o.sender)
         self.rules: Pricing = pricing(caps, o.turkish, o.ascii_only)
         self.account = account_id(o.account, caps)
+        self.identity = account_name(o.account, o.profile)
         self.text: Segmentation | None = None
         self.warnings: list[str] = []
         self.fingerprint: str | None = None
+        self.legacy: str | None = None
         self.exclusions: frozenset[str] = frozenset()
         if isinstance(o.input, SendInput):
             self.message, self.text, self.warnings = check_text(o.input.text, self.rules)
+            flag = caps.turkish_mode and turkish_flag(
+                self.text.encoding, self.message, self.rules.turkish
+            )
+            self.text = self.text._replace(turkish=flag)
         else:
             self._bulk(o.input)
+        from smscli.guards import check_deadline
+
+        check_deadline(o)
 
     def _bulk(self, given: BulkInput) -> None:
         from smscli.csvfile import scan
         from smscli.plan import read_exclusions
 
         o = self.options
+        if given.template is not None:
+            check_decodable(given.template, "the template")
         self.scanned = scan(given.path, given.name, given.encoding)
         digest = None
         if given.exclude is not None:
@@ -143,7 +176,8 @@ class _Plan:
             given.template, given.message_column, self.sender, o.turkish, o.ascii_only, digest,
             o.region,
         )  # fmt: skip
-        self.fingerprint = self.spec.fingerprint(self.account)
+        self.fingerprint = self.spec.fingerprint(o.driver.name)
+        self.legacy = self.spec.fingerprint(self.account)  # of runs before smscli 0.x: a key
 
     @contextmanager
     def source(self) -> Iterator[Source]:
@@ -156,26 +190,84 @@ class _Plan:
         with open_source(given.path, given.name, self.scanned.encoding, self.spec) as source:
             yield source
 
-    def into(self, store: Store) -> str:
+    def find(self, store: Store) -> RunRecord | None:
+        """The run this bulk command continues (found by its fingerprint, or by the one runs
+        had before a run's identity stopped depending on the account's key)."""
+        if self.fingerprint is None:
+            return None
+        found = store.find_run(self.fingerprint)
+        if found is None and self.legacy is not None:
+            found = store.find_run(self.legacy)
+        return found
+
+    def screen(self, ledger: Store | None) -> Screen:
+        from smscli.guards import ignored_optouts, screen
+
+        o = self.options
+        if o.ignore_optout and isinstance(o.input, SendInput):
+            n = ignored_optouts(o.input, o.region, ledger)
+            self.warnings.append(
+                "--ignore-optout: the opt-out list is not consulted (a transactional message)"
+                + (f"; {n} recipient(s) on it get this message" if n else "")
+            )
+        return screen(o, self.exclusions, ledger)
+
+    def into(self, store: Store, screen: Screen) -> str:
         """A new run, planned into ``store``; raises (leaving nothing) on any input error."""
+        import json
+
         o = self.options
         given = o.input
         origin = given.name if isinstance(given, BulkInput) else None
         run_id = store.create_run(
             command=o.command, provider=o.driver.name, profile=o.profile, account=self.account,
-            sender=self.sender, source=origin, fingerprint=self.fingerprint, options=None,
+            sender=self.sender, source=origin, fingerprint=self.fingerprint,
+            options=json.dumps({"ignore_optout": True}) if o.ignore_optout else None,
+            offline=not o.driver.capabilities.network,
         )  # fmt: skip
         with self.source() as source:
             prepare(
                 store, run_id, source, provider=o.driver.name, capabilities=o.driver.capabilities,
-                rules=self.rules, region=o.region, exclude=self.exclusions,
+                rules=self.rules, region=o.region, screen=screen,
             )  # fmt: skip
-        if o.command == "send" and not store.totals(run_id).pending:
+        totals = store.totals(run_id)
+        if o.command == "send" and not totals.pending and not totals.skipped:
             invalid = list(store.messages(run_id, ("invalid",), SHOWN_INVALID))
             store.delete_run(run_id)
             detail = "; ".join(f"{m.raw!r} ({m.source}): {_reason(m)}" for m in invalid)
             raise InputError("no valid recipient" + (f": {detail}" if detail else ""))
         return run_id
+
+    def _screened(self, t: Totals) -> list[str]:
+        """What the screen skipped, said before the results."""
+        from smscli.timing import human_duration
+
+        said = []
+        if t.opted_out:
+            said.append(f"{t.opted_out:,} recipient(s) on the opt-out list: skipped")
+        if t.repeat:
+            window = human_duration(self.options.repeat_window)
+            said.append(
+                f"{t.repeat:,} would repeat a message sent in the last {window}: skipped "
+                "(--allow-repeat sends them)"
+            )
+        return said
+
+    def keyed(self, store: Store, key: str) -> tuple[str, bool] | None:
+        """The run of the ``send`` that used this idempotency key first, and whether it
+        finished (a run whose process died before it finished is resumed, not replayed);
+        None when the key is new."""
+        from smscli.guards import mismatch, request_digest
+
+        o = self.options
+        found = store.find_key(self.identity, key)
+        if found is None or not isinstance(o.input, SendInput):
+            return None
+        request, run_id = found
+        if request != request_digest(o.input, o.region):
+            raise mismatch(key, run_id)
+        run = store.run(run_id)
+        return run_id, run is None or run.exit_code is not None
 
     def view(
         self,
@@ -185,12 +277,15 @@ class _Plan:
         resumed: bool = False,
         dry_run: bool = False,
         totals: Totals | None = None,
+        replayed: bool = False,
     ) -> RunView:
         run = store.run(run_id)
         assert run is not None
         totals = totals or store.totals(run_id)  # a count of a whole run: once where it can
         notices = list(self.warnings)
-        return RunView(store, run, totals, resumed, dry_run, self.text, notices)
+        if not resumed and not replayed:
+            notices += self._screened(totals)
+        return RunView(store, run, totals, resumed, dry_run, self.text, notices, replayed)
 
 
 def _reason(m: MessageRecord) -> str:
@@ -198,21 +293,25 @@ def _reason(m: MessageRecord) -> str:
 
 
 @contextmanager
-def dry_run(options: RunOptions, store: Callable[[], Store] | None = None) -> Iterator[RunView]:
+def dry_run(options: RunOptions, ledger: Store | None = None) -> Iterator[RunView]:
     """What the options would send, planned into a scratch store (nothing leaves, the ledger
-    is not written). A bulk run that exists already (``store``, the ledger) is shown as it is."""
+    is not written), screened against the ledger (opt-outs, repeats) as a send would be. A
+    bulk run that exists already, or a send's idempotency key already used, is shown as it
+    is in the ledger."""
     from smscli.store.sqlite import SqliteStore
 
     plan = _Plan(options)
-    if plan.fingerprint is not None and store is not None and not options.again:
-        ledger = store()
-        try:
-            found = ledger.find_run(plan.fingerprint)
-            if found is not None and found.state != "preparing":
-                yield plan.view(ledger, found.id, resumed=True, dry_run=True)
-                return
-        finally:
-            ledger.close()
+    if ledger is not None:
+        key = options.idempotency_key
+        keyed = plan.keyed(ledger, key) if key else None
+        if keyed is not None:
+            run_id, done = keyed
+            yield plan.view(ledger, run_id, dry_run=True, resumed=not done, replayed=done)
+            return
+        run = None if options.again else plan.find(ledger)
+        if run is not None and run.state != "preparing":
+            yield plan.view(ledger, run.id, resumed=True, dry_run=True)
+            return
     with ExitStack() as stack:
         path = None
         if isinstance(options.input, BulkInput):  # a campaign's rows: on disk, not in memory
@@ -221,147 +320,4 @@ def dry_run(options: RunOptions, store: Callable[[], Store] | None = None) -> It
             path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smscli-dry-")))
         scratch = SqliteStore.scratch(path and path / "dry-run.db")
         stack.callback(scratch.close)
-        yield plan.view(scratch, plan.into(scratch), dry_run=True)
-
-
-class Campaign:
-    """A run opened for sending, held by this process (no other works on it meanwhile)."""
-
-    def __init__(self, store: Store, plan: _Plan, run_id: str, *, fresh: bool) -> None:
-        self.store, self.plan, self.run_id, self.fresh = store, plan, run_id, fresh
-        self.view = plan.view(store, run_id, resumed=not fresh)
-
-    @classmethod
-    @contextmanager
-    def open(cls, store: Store, options: RunOptions) -> Iterator[Campaign]:
-        plan = _Plan(options)
-        with store.hold(plan.fingerprint):
-            notices: list[str] = []
-            found = cls._resume(store, plan, notices)
-            run_id = plan.into(store) if found is None else found
-            campaign = cls(store, plan, run_id, fresh=found is None)
-            campaign.view.notices[:0] = notices
-            yield campaign
-
-    @staticmethod
-    def _resume(store: Store, plan: _Plan, notices: list[str]) -> str | None:
-        """The run this bulk command continues, settled and requeued as asked; None for a new
-        one."""
-        o = plan.options
-        run = store.find_run(plan.fingerprint) if plan.fingerprint else None
-        if run is not None and run.state == "preparing":
-            store.delete_run(run.id)  # a preparation that died; nothing was sent
-            run = None
-        if run is None:
-            return None
-        store.keep_holding(run.id)  # refuses while a live process on another path holds it
-        settled = store.settle(
-            run.id, ["sending"], "unknown", "the sending process ended while the request was "
-            "on the wire",
-        )  # fmt: skip
-        if settled:
-            notices.append(
-                f"{settled} message(s) were on the wire when an earlier process ended: "
-                "marked unknown, not re-sent (--retry-unknown re-sends them)"
-            )
-        states = [s for s, on in (("unknown", o.retry_unknown), ("failed", o.retry_failed)) if on]
-        requeued = store.requeue(run.id, states)
-        if run.state == "complete" and not requeued:
-            if not o.again:
-                t = store.totals(run.id)
-                raise UsageError(
-                    f"this campaign was already sent: run {run.id} of "
-                    f"{run.created_at[:16].replace('T', ' ')} UTC ({t.sent_ok} accepted, "
-                    f"{t.failed} failed, {t.unknown} unknown); nothing sent",
-                    hint="--again sends it once more; --retry-failed / --retry-unknown "
-                    "re-send only those; `smscli history show RUN` shows it",
-                )
-            return None
-        if time.time() - datetime.fromisoformat(run.created_at).timestamp() > STALE_AFTER:
-            notices.append(
-                f"RESUMING RUN {run.id} STARTED {run.created_at[:16].replace('T', ' ')} UTC, "
-                "MORE THAN 24 HOURS AGO: its messages may be out of date"
-            )
-        return run.id
-
-    def cancel(self) -> None:
-        """Nothing is sent: a run planned by this command is forgotten."""
-        if self.fresh:
-            self.store.delete_run(self.run_id)
-
-    def check_credit(self, driver: Provider) -> None:
-        """The provider's balance against the parts this invocation will send (where the
-        provider reports one, unless ``--force``); nothing is sent when it is too low."""
-        o = self.plan.options
-        if o.force or not driver.capabilities.balance:
-            return
-        needed = self.store.pending_parts(self.run_id, o.limit)
-        try:
-            balance = driver.balance()
-        except SmscliError as exc:
-            self.refused(exc)
-            raise
-        if balance.credits is not None and balance.credits < needed:
-            raise self.refused(
-                CreditError(
-                    f"{driver.name}: the balance is {balance.credits:g} credits, sending "
-                    f"{'this run' if o.limit is None else 'these messages'} needs {needed:,} "
-                    "(one per SMS part); nothing sent",
-                    hint="top up"
-                    + (", send part of it with --limit" if o.command == "bulk" else "")
-                    + ", or pass --force",
-                )
-            )
-
-    def refused(self, error: SmscliError) -> SmscliError:
-        """Nothing of a send is sent: its messages are recorded as not sent, with why (a bulk
-        run stays as it is, to resume)."""
-        if self.plan.options.command == "send":
-            self.store.settle(self.run_id, ["pending"], "failed", f"not sent: {error.message}")
-            self.store.finish(self.run_id, None)
-        return error
-
-    def send(self, driver: Provider, progress: Callable[[int], None] | None = None) -> RunResult:
-        from smscli.engine import Engine
-        from smscli.ratelimit import JITTER_SECONDS, Gate
-
-        o, store = self.plan.options, self.store
-        send = o.command == "send"
-        gate = Gate(
-            max_wait=o.max_wait, not_after=o.not_after, what="this " + o.command,
-            again="send the rest after {time}" if send else Gate.AGAIN,
-        )  # fmt: skip
-        engine = Engine(
-            driver, store, store.permits(self.plan.account, o.rates, covered_delay=JITTER_SECONDS),
-            gate, self.plan.account, batch_size=o.batch_size or driver.capabilities.max_batch,
-            concurrency=o.concurrency, limit=o.limit, sender=self.plan.sender, progress=progress,
-        )  # fmt: skip
-        stats = engine.run(self.run_id)
-        return self.finish(stats)
-
-    def finish(self, stats: SendStats | None) -> RunResult:
-        """The run's outcome: a send settles what it did not send; the failed-rows CSV."""
-        from smscli.engine import exit_code
-
-        o, store = self.plan.options, self.store
-        counted = store.totals(self.run_id)
-        code = exit_code(counted, stats)
-        totals: Totals | None = counted  # still the run's, unless messages are settled below
-        if o.command == "send" and counted.pending:
-            why = "interrupted" if stats and stats.interrupted else None
-            if stats and stats.stop:
-                why = stats.stop.error.message
-            store.settle(self.run_id, ["pending"], "failed", f"not sent: {why or 'stopped'}")
-            totals = None
-        store.finish(self.run_id, stats.credits_remaining if stats else None)
-        written, given = None, o.input
-        failed_csv = given.failed_csv if isinstance(given, BulkInput) else None
-        if isinstance(given, BulkInput) and failed_csv is not None:
-            from smscli.bulkinput import write_failed_csv
-
-            written = write_failed_csv(
-                store, self.run_id, given.path, given.name, self.plan.scanned.encoding,
-                self.plan.spec, failed_csv,
-            )  # fmt: skip
-        view = self.plan.view(store, self.run_id, resumed=not self.fresh, totals=totals)
-        return RunResult(view._replace(notices=self.view.notices), stats, code, written, failed_csv)
+        yield plan.view(scratch, plan.into(scratch, plan.screen(ledger)), dry_run=True)

@@ -243,7 +243,7 @@ def test_template_from_file_and_stdin_input(bulk, home, emulator):
 # --- hygiene, preview and safety ----------------------------------------------------------
 
 
-def test_duplicates_invalid_and_excluded_are_counted_and_written(bulk, home, emulator):
+def test_duplicates_invalid_and_excluded_are_counted_and_only_invalid_written(bulk, home, emulator):
     rows = [
         *PEOPLE,
         ("Tekrar", "+905321234567", "1"),
@@ -269,11 +269,9 @@ def test_duplicates_invalid_and_excluded_are_counted_and_written(bulk, home, emu
     assert out.exit_code == 1  # some rows were not sent
     assert len(emulator.received) == 3
     written = (home.cwd / "failed.csv").read_bytes().decode("cp1254").splitlines()
-    assert written == [
+    assert written == [  # only rows worth sending again: never a duplicate or an excluded one
         "Ad Soyad;Telefon;Tutar;error",
-        "Tekrar;+905321234567;1;skipped: duplicate of musteriler.csv line 2",
         "Kötü;12345;1;invalid: invalid number: too short",
-        "Yok;05559998877;1;skipped: excluded (listed in --exclude)",
     ]
 
 
@@ -376,7 +374,11 @@ def test_completed_campaign_refuses_unless_again(bulk, home, emulator):
     # another template is another campaign
     assert bulk(path, "-m", TEMPLATE + "!", "--yes").exit_code == 0
     assert len(emulator.received) == 6
-    assert bulk(path, "-m", TEMPLATE, "--yes", "--again").exit_code == 0
+    out = bulk(path, "-m", TEMPLATE, "--yes", "--again")  # within the repeat window
+    assert out.exit_code == 0
+    assert "3 would repeat a message sent in the last 24 h" in out.stderr
+    assert len(emulator.received) == 6
+    assert bulk(path, "-m", TEMPLATE, "--yes", "--again", "--allow-repeat").exit_code == 0
     assert len(emulator.received) == 9
 
 
@@ -421,9 +423,10 @@ def test_not_after_in_the_past_sends_nothing(bulk, home, emulator):
         write_csv(home, PEOPLE).name, "-m", TEMPLATE, "--yes", "--not-after", "2000-01-01T00:00"
     )
     assert out.exit_code == 8
-    assert "--not-after" in out.stderr
-    assert emulator.received == []
-    assert states(home) == Counter(pending=3)
+    assert "--not-after 2000-01-01 00:00" in out.stderr
+    assert "is already past" in out.stderr
+    assert emulator.requests == []
+    assert states(home) == Counter()  # said at once: nothing planned
 
 
 def test_rate_quota_beyond_max_wait_exits_8_with_the_time_to_resume(cli, home, emulator):

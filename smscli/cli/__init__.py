@@ -18,6 +18,7 @@ from smscli import __version__
 from smscli.cli.account import balance, headers, report
 from smscli.cli.bulk import bulk as bulk_command
 from smscli.cli.history import app as history_app
+from smscli.cli.optout import app as optout_app
 from smscli.cli.profiles import app as profiles_app
 from smscli.cli.send import send as send_command
 
@@ -28,6 +29,7 @@ COMMANDS: dict[str, Callable[..., Any] | typer.Typer] = {
     "report": report,
     "headers": headers,
     "history": history_app,
+    "optout": optout_app,
     "profiles": profiles_app,
 }
 
@@ -119,7 +121,42 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class _ClosableStdout:
+    """stdout that a reader may close (``| head``, ``| true``): the output is lost, never the
+    work nor its exit code. The first write that finds the pipe closed points the descriptor at
+    ``/dev/null``, so later writes, and the flush at exit, go nowhere quietly."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._discard()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._discard()
+
+    def _discard(self) -> None:
+        import os
+
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, self._stream.fileno())
+        finally:
+            os.close(null)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main() -> None:
     # SIGTERM (cron timeouts, CI cancellation) unwinds like Ctrl-C, so the ledger is settled.
     signal.signal(signal.SIGTERM, _terminate)
+    sys.stdout = cast(Any, _ClosableStdout(sys.stdout))
     sys.exit(app())

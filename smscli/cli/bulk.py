@@ -6,7 +6,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -28,6 +27,14 @@ from smscli.cli.common import (
     confirm,
     open_driver,
     run_options,
+)
+from smscli.cli.guarding import (
+    AllowRepeatOpt,
+    NotAfterOpt,
+    NotBeforeOpt,
+    NowOpt,
+    existing_ledger,
+    guard_fields,
 )
 from smscli.cli.runview import show_preview, show_result
 from smscli.errors import ExitCode, InputError, UsageError
@@ -71,11 +78,14 @@ RetryFailedOpt = Annotated[bool, typer.Option("--retry-failed", help="Send faile
 AgainOpt = Annotated[bool, typer.Option("--again", help="Send a completed campaign once more.")]
 FailedCsvOpt = Annotated[
     Path | None,
-    typer.Option("--failed-csv", help="Write invalid, skipped and failed rows here."),
+    typer.Option("--failed-csv", help="Write the invalid and failed rows here, to send again."),
 ]
-NotAfterOpt = Annotated[
-    str | None,
-    typer.Option("--not-after", help="Send nothing after this time (HH:MM or ISO 8601)."),
+FailedCsvUnknownOpt = Annotated[
+    bool,
+    typer.Option(
+        "--failed-csv-unknown",
+        help="Add unknown rows to --failed-csv (they may have been delivered).",
+    ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Send even if the balance looks too low.")]
 BatchSizeOpt = Annotated[
@@ -105,7 +115,11 @@ def bulk(
     retry_failed: RetryFailedOpt = False,
     again: AgainOpt = False,
     failed_csv: FailedCsvOpt = None,
+    failed_csv_unknown: FailedCsvUnknownOpt = False,
+    allow_repeat: AllowRepeatOpt = False,
+    not_before: NotBeforeOpt = None,
     not_after: NotAfterOpt = None,
+    now: NowOpt = False,
     max_wait: MaxWaitOpt = 600.0,
     force: ForceOpt = False,
     batch_size: BatchSizeOpt = None,
@@ -124,18 +138,23 @@ def bulk(
 
         _check_text_source(message, template, message_column)
         sep = _separator(delimiter)
-        deadline = _parse_time(not_after) if not_after else None
+        if failed_csv_unknown and failed_csv is None:
+            raise UsageError("--failed-csv-unknown adds to --failed-csv: give --failed-csv PATH")
         _check_confirmable(file, dry_run=dry_run, yes=yes)
         text = _read_template(template) if template is not None else message
         with _input(file) as (path, name):
             given = BulkInput(
-                path, name, text, message_column, phone_column, encoding, sep, exclude, failed_csv
-            )
+                path, name, text, message_column, phone_column, encoding, sep, exclude,
+                failed_csv, failed_csv_unknown,
+            )  # fmt: skip
             options = run_options(
                 cli, given, turkish=tr, ascii_only=ascii_only, max_wait=max_wait, force=force,
                 limit=limit, retry_unknown=retry_unknown, retry_failed=retry_failed, again=again,
-                not_after=deadline, batch_size=batch_size, concurrency=concurrency,
-            )  # fmt: skip
+                batch_size=batch_size, concurrency=concurrency,
+            )._replace(**guard_fields(
+                cli, command="bulk", allow_repeat=allow_repeat, not_before=not_before,
+                not_after=not_after, now=now,
+            ))  # fmt: skip
             if dry_run:
                 _preview(cli, options)
             _deliver(cli, options, ask=not yes)
@@ -176,15 +195,16 @@ def _read_template(path: Path) -> str:
 
 def _preview(cli: Cli, options: RunOptions) -> NoReturn:
     from smscli import runs
-    from smscli.store import open_store
 
-    with runs.dry_run(options, lambda: open_store(cli.env.ledger_path)) as view:
+    with existing_ledger(cli) as ledger, runs.dry_run(options, ledger) as view:
+        for notice in view.notices:
+            cli.warn(notice)
         show_preview(cli, view)
     raise typer.Exit(int(ExitCode.BAD_INPUT if view.totals.invalid else ExitCode.OK))
 
 
 def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
-    from smscli.runs import Campaign
+    from smscli.campaign import Campaign
     from smscli.store import open_store
 
     cls, account = options.driver, options.account
@@ -196,7 +216,7 @@ def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
             result = campaign.finish(None)
         else:
             with open_driver(cli, cls, account, account_state(store, cls, account)) as driver:
-                campaign.check_credit(driver)
+                campaign.check_ready(driver)
                 if ask and not confirm(campaign.view):
                     campaign.cancel()
                     raise UsageError("not confirmed; nothing sent")
@@ -212,21 +232,6 @@ def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
 def _interactive() -> bool:
     """Whether a person can answer the confirmation question."""
     return sys.stdin.isatty()
-
-
-def _parse_time(text: str) -> float:
-    """``HH:MM`` (today, local time) or an ISO 8601 date-time (local time if no offset)."""
-    try:
-        if len(text) <= 5 and ":" in text:
-            hour, minute = (int(x) for x in text.split(":"))
-            moment = datetime.now().replace(hour=hour, minute=minute, second=0, microsecond=0)
-        else:
-            moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"--not-after {text!r}: expected HH:MM or an ISO 8601 time like 2026-11-23T18:00"
-        ) from None
-    return moment.timestamp()
 
 
 @contextmanager

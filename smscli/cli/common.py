@@ -275,7 +275,6 @@ def run_options(
     retry_unknown: bool = False,
     retry_failed: bool = False,
     again: bool = False,
-    not_after: float | None = None,
     batch_size: int | None = None,
     concurrency: int | None = None,
 ) -> RunOptions:
@@ -293,7 +292,7 @@ def run_options(
         given, cls, account, settings.profile, settings.get("region"),
         sender=settings.get("sender"), turkish=turkish, ascii_only=ascii_only,
         max_wait=max_wait, force=force, limit=limit, retry_unknown=retry_unknown,
-        retry_failed=retry_failed, again=again, not_after=not_after,
+        retry_failed=retry_failed, again=again,
         batch_size=batch_size or settings.get("batch_size"),
         concurrency=concurrency or settings.get("concurrency") or 4,
         rates=tuple(rate_limits(cli, cls)),

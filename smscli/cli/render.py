@@ -80,8 +80,10 @@ def send_document(
         },
         "credits_needed": t.parts_total,
         "duplicates": [{"input": d.raw, "to": d.recipient, "source": d.source} for d in duplicates],
+        "skipped": t.skipped - t.duplicate,
         "warnings": [redact(w) for w in view.notices],
         "interrupted": bool(stats and stats.interrupted),
+        "replayed": view.replayed,
     }
 
 
@@ -126,17 +128,18 @@ def send_result(cli: Cli, view: RunView, stats: SendStats | None) -> None:
 def _summary(view: RunView, stats: SendStats | None, n: int, duplicates: int) -> str:
     seg, t = view.text, view.totals
     assert seg is not None
+    skipped = f"{t.skipped - t.duplicate} skipped, " if t.skipped - t.duplicate else ""
     mode = f"{seg.encoding}, {seg.chars} characters, {seg.parts} part{'s' * (seg.parts != 1)}"
     if view.dry_run:
         return (
             f"Dry run, nothing sent: {t.pending} to send, {t.invalid} invalid, "
-            f"{duplicates} duplicate · {mode} · {t.parts_total} credits needed · "
+            f"{skipped}{duplicates} duplicate · {mode} · {t.parts_total} credits needed · "
             f"{view.run.provider}"
         )
     counts = ", ".join(
         f"{c} {s}"
         for s, c in (("accepted", t.sent_ok), ("failed", t.failed), ("invalid", t.invalid),
-                     ("unknown", t.unknown))
+                     ("unknown", t.unknown), ("skipped", t.skipped - t.duplicate))
         if c
     )  # fmt: skip
     line = f"{n} message{'s' * (n != 1)}: {counts} · {mode} · {view.run.provider}"
@@ -145,4 +148,6 @@ def _summary(view: RunView, stats: SendStats | None, n: int, duplicates: int) ->
     line += f" · run {view.run.id}"
     if stats and stats.interrupted:
         line += " · interrupted"
+    if view.replayed:
+        line += " · a replay: nothing sent now"
     return line

@@ -34,6 +34,8 @@ def show_preview(cli: Cli, view: RunView) -> None:
         ("invalid", t.invalid),
         ("duplicate", t.duplicate),
         ("excluded", t.excluded),
+        ("opted out", t.opted_out),
+        ("repeat", t.repeat),
         ("messages", t.messages),
     ]
     if view.resumed:
@@ -74,6 +76,8 @@ def _preview_document(view: RunView) -> dict[str, Any]:
         "invalid": t.invalid,
         "duplicate": t.duplicate,
         "excluded": t.excluded,
+        "opted_out": t.opted_out,
+        "repeat": t.repeat,
         "messages": t.messages,
         "to_send": t.pending,
         "segments": t.parts_pending,
@@ -136,6 +140,8 @@ def _print_summary(cli: Cli, result: RunResult) -> None:
         ("invalid", t.invalid),
         ("duplicate", t.duplicate),
         ("excluded", t.excluded),
+        ("opted out", t.opted_out),
+        ("repeat", t.repeat),
         ("not yet sent", t.pending),
     ):
         if n:
@@ -168,6 +174,8 @@ def _print_document(result: RunResult) -> None:
         "invalid": t.invalid,
         "duplicate": t.duplicate,
         "excluded": t.excluded,
+        "opted_out": t.opted_out,
+        "repeat": t.repeat,
         "stopped": stats.stop.error.message if stats and stats.stop else None,
     }
     write = sys.stdout.write

@@ -25,10 +25,21 @@ from smscli.cli.common import (
     open_driver,
     run_options,
 )
+from smscli.cli.guarding import (
+    AllowRepeatOpt,
+    IdempotencyKeyOpt,
+    IgnoreOptoutOpt,
+    NoRepeatOpt,
+    NowOpt,
+    existing_ledger,
+    guard_fields,
+)
 from smscli.errors import ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
-    from smscli.runs import RunOptions
+    from smscli.campaign import Campaign
+    from smscli.providers.base import Provider
+    from smscli.runs import RunOptions, RunResult
 
 
 def send(
@@ -62,6 +73,11 @@ def send(
     force: Annotated[
         bool, typer.Option("--force", help="Send even if the balance looks too low.")
     ] = False,
+    ignore_optout: IgnoreOptoutOpt = False,
+    no_repeat: NoRepeatOpt = False,
+    allow_repeat: AllowRepeatOpt = False,
+    idempotency_key: IdempotencyKeyOpt = None,
+    now: NowOpt = False,
     profile: ProfileOpt = None,
     provider: ProviderOpt = None,
     json: JsonOpt = False,
@@ -79,7 +95,10 @@ def send(
         options = run_options(
             cli, SendInput(tuple(entries), text), turkish=tr, ascii_only=ascii_only,
             max_wait=max_wait, force=force,
-        )  # fmt: skip
+        )._replace(**guard_fields(
+            cli, command="send", allow_repeat=allow_repeat, no_repeat=no_repeat,
+            ignore_optout=ignore_optout, idempotency_key=idempotency_key, now=now,
+        ))  # fmt: skip
         if dry_run:
             _preview(cli, options)
         _deliver(cli, options, ask=not yes and sys.stdin.isatty())
@@ -136,26 +155,32 @@ def _preview(cli: Cli, options: RunOptions) -> NoReturn:
     from smscli import runs
     from smscli.cli import render
 
-    with runs.dry_run(options) as view:
+    with existing_ledger(cli) as ledger, runs.dry_run(options, ledger) as view:
         render.send_result(cli, view, None)
     raise typer.Exit(int(ExitCode.BAD_INPUT if view.totals.invalid else ExitCode.OK))
 
 
 def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
+    from smscli.campaign import Campaign
     from smscli.cli import render
-    from smscli.runs import Campaign
     from smscli.store import open_store
 
     cls, account = options.driver, options.account
-    with (
-        open_store(cli.env.ledger_path) as store,
-        Campaign.open(store, options) as campaign,
-        open_driver(cli, cls, account, account_state(store, cls, account)) as driver,
-    ):
-        campaign.check_credit(driver)
-        if ask and campaign.view.totals.pending > CONFIRM_ABOVE and not confirm(campaign.view):
-            campaign.cancel()
-            raise UsageError("not confirmed; nothing sent")
-        result = campaign.send(driver)
+    with open_store(cli.env.ledger_path) as store, Campaign.open(store, options) as campaign:
+        if campaign.replayed:
+            result = campaign.replay()
+            render.send_result(cli, result.view, None)
+            raise typer.Exit(int(result.exit_code))
+        with open_driver(cli, cls, account, account_state(store, cls, account)) as driver:
+            result = _send(campaign, driver, ask=ask)
         render.send_result(cli, result.view, result.stats)
     raise typer.Exit(int(result.exit_code))
+
+
+def _send(campaign: Campaign, driver: Provider, *, ask: bool) -> RunResult:
+    """Checked (the hours, the balance), confirmed on a terminal above 50 numbers, sent."""
+    campaign.check_ready(driver)
+    if ask and campaign.view.totals.pending > CONFIRM_ABOVE and not confirm(campaign.view):
+        campaign.cancel()
+        raise UsageError("not confirmed; nothing sent")
+    return campaign.send(driver)

@@ -1,0 +1,143 @@
+"""``smscli optout add|import|remove|list``: the numbers no ``send`` or ``bulk`` messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from smscli.cli.common import Cli, JsonOpt, ProfileOpt, QuietOpt, command, print_json
+from smscli.errors import ExitCode
+
+if TYPE_CHECKING:
+    from smscli.optouts import Change
+
+app = typer.Typer(help="The opt-out list: numbers no send or bulk ever messages.")
+
+NumbersArg = Annotated[
+    list[str], typer.Argument(help="Numbers (each may be a comma-separated list).")
+]
+SHOWN_INVALID = 20
+
+
+@app.command("add")
+def add(
+    numbers: NumbersArg,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (a STOP reply, a call, a request).")
+    ] = None,
+    profile: ProfileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Put numbers on the opt-out list."""
+    cli = Cli(json=json, quiet=quiet, profile=profile)
+    with command(cli):
+        from smscli import optouts
+        from smscli.recipients import split_arguments
+        from smscli.store import open_store
+
+        with open_store(cli.env.ledger_path) as store:
+            change = optouts.add(
+                store, split_arguments(numbers), _region(cli), reason=reason,
+                source="smscli optout add",
+            )  # fmt: skip
+        _done(cli, change, "added", "already on the list")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV with a phone column, or one number a line.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for every number.")] = None,
+    profile: ProfileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Put every number of a file on the opt-out list."""
+    cli = Cli(json=json, quiet=quiet, profile=profile)
+    with command(cli):
+        from smscli import optouts
+        from smscli.store import open_store
+
+        entries = optouts.read_file(file)
+        with open_store(cli.env.ledger_path) as store:
+            change = optouts.add(store, entries, _region(cli), reason=reason)
+        _done(cli, change, "added", "already on the list")
+
+
+@app.command("remove")
+def remove(
+    numbers: NumbersArg,
+    profile: ProfileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Take numbers off the opt-out list."""
+    cli = Cli(json=json, quiet=quiet, profile=profile)
+    with command(cli):
+        from smscli import optouts
+        from smscli.recipients import split_arguments
+        from smscli.store import open_store
+
+        with open_store(cli.env.ledger_path) as store:
+            change = optouts.remove(store, split_arguments(numbers), _region(cli))
+        _done(cli, change, "removed", "not on the list")
+
+
+@app.command("list")
+def list_(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """The numbers on the opt-out list, oldest first."""
+    cli = Cli(json=json, quiet=quiet)
+    with command(cli):
+        from smscli.store import open_existing
+
+        store = open_existing(cli.env.ledger_path)
+        listed = store.list_optouts() if store is not None else []
+        if store is not None:
+            store.close()
+        if cli.json:
+            print_json({"optouts": [o._asdict() for o in listed], "count": len(listed)})
+            return
+        if cli.quiet:
+            return
+        if not listed:
+            cli.out.print(f"The opt-out list is empty ({cli.env.ledger_path})")
+            return
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for col in ("Number", "Added (UTC)", "Reason", "Source"):
+            table.add_column(col, overflow="fold")
+        for o in listed:
+            table.add_row(o.number, o.added_at[:16].replace("T", " "), o.reason or "", o.source)
+        cli.out.print(table)
+        cli.out.print(f"{len(listed):,} number(s) on the opt-out list")
+
+
+def _region(cli: Cli) -> str:
+    region: str = cli.settings.get("region")
+    return region
+
+
+def _done(cli: Cli, change: Change, done: str, unchanged: str) -> None:
+    """The summary (or its JSON); exit 3 when some numbers were invalid (the rest is done)."""
+    bad = change.invalid
+    if cli.json:
+        document: dict[str, Any] = {
+            done: change.done,
+            unchanged.replace(" ", "_"): change.unchanged,
+            "invalid": [i._asdict() for i in bad],
+        }
+        print_json(document)
+    elif not cli.quiet:
+        cli.out.print(
+            f"{len(change.done):,} {done}, {len(change.unchanged):,} {unchanged}, "
+            f"{len(bad):,} invalid"
+        )
+    for i in bad[:SHOWN_INVALID]:
+        cli.error(f"{i.where}: {i.raw!r}: {i.why}; not {done}")
+    if len(bad) > SHOWN_INVALID:
+        cli.error(f"… and {len(bad) - SHOWN_INVALID:,} more invalid numbers")
+    if bad:
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
