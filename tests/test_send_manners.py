@@ -36,9 +36,7 @@ def _piped(home, emulator, command: str, reader: str) -> tuple[int, str]:
         ("bulk musteriler.csv -m '{Ad Soyad}' -p vs --yes --json", "true"),
     ],
 )
-def test_a_closed_stdout_keeps_the_exit_code_the_sending_earned(
-    home, emulator, command, reader
-):
+def test_a_closed_stdout_keeps_the_exit_code_the_sending_earned(home, emulator, command, reader):
     write_csv(home, PEOPLE)
     # a reader that exits before smscli writes: a long-enough output makes sure of the EPIPE
     code, stderr = _piped(home, emulator, command, f"{reader} >/dev/null")
@@ -104,9 +102,7 @@ def test_bulk_keeps_turkish_mode_for_ucs2_rows(cli, home, emulator):
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_a_windows_1254_message_argument_is_refused_before_anything_leaves(
-    home, emulator, dry_run
-):
+def test_a_windows_1254_message_argument_is_refused_before_anything_leaves(home, emulator, dry_run):
     home.write_config(emulator.profiles())
     args = [sys.executable.encode(), b"-m", b"smscli", b"send", b"05321234567", b"-m",
             b"Merhaba \xfe\xfd", b"-p", b"vs"] + ([b"--dry-run"] if dry_run else [])  # fmt: skip
@@ -228,3 +224,26 @@ def test_tz_is_named_in_times(cli, home, emulator, monkeypatch):
         monkeypatch.delenv("TZ")
         __import__("time").tzset()
 
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_windows_1254_message_on_stdin_is_refused(home, emulator, dry_run):
+    home.write_config(emulator.profiles())
+    args = [sys.executable, "-m", "smscli", "send", "05321234567", "-m", "-", "-p", "vs"]
+    done = subprocess.run(
+        args + (["--dry-run"] if dry_run else []), input=b"Merhaba \xfe\xfd\n", cwd=home.cwd,
+        env=home.env(), capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert b"the message on stdin is not valid text: byte 0xfe at byte 9" in done.stderr
+    assert emulator.requests == []
+
+
+def test_a_utf8_message_on_stdin_is_sent_whatever_the_locale(home, emulator):
+    home.write_config(emulator.profiles())
+    done = subprocess.run(
+        [sys.executable, "-m", "smscli", "send", "05321234567", "-m", "-", "-p", "vs"],
+        input="Günaydın\n".encode(), cwd=home.cwd, env=home.env(LC_ALL="C", PYTHONUTF8="0"),
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [r.text for r in emulator.received] == ["Günaydın"]

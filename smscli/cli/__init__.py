@@ -158,5 +158,10 @@ class _ClosableStdout:
 def main() -> None:
     # SIGTERM (cron timeouts, CI cancellation) unwinds like Ctrl-C, so the ledger is settled.
     signal.signal(signal.SIGTERM, _terminate)
+    # A terminal or log in another encoding (LANG=C without UTF-8 mode, ISO-8859-9) shows what
+    # it cannot encode as "?": the output may lose a character, never the command its result.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     sys.stdout = cast(Any, _ClosableStdout(sys.stdout))
     sys.exit(app())

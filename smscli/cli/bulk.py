@@ -136,10 +136,8 @@ def bulk(
     with command(cli):
         from smscli.runs import BulkInput
 
-        _check_text_source(message, template, message_column)
+        _check_flags(message, template, message_column, failed_csv, failed_csv_unknown)
         sep = _separator(delimiter)
-        if failed_csv_unknown and failed_csv is None:
-            raise UsageError("--failed-csv-unknown adds to --failed-csv: give --failed-csv PATH")
         _check_confirmable(file, dry_run=dry_run, yes=yes)
         text = _read_template(template) if template is not None else message
         with _input(file) as (path, name):
@@ -160,13 +158,20 @@ def bulk(
             _deliver(cli, options, ask=not yes)
 
 
-def _check_text_source(
-    message: str | None, template: Path | None, message_column: str | None
+def _check_flags(
+    message: str | None,
+    template: Path | None,
+    message_column: str | None,
+    failed_csv: Path | None,
+    failed_csv_unknown: bool,
 ) -> None:
-    """The texts come from exactly one of the template, its file and a column."""
+    """The texts come from exactly one of the template, its file and a column; what adds to
+    ``--failed-csv`` needs it."""
     sources = [x for x in (message, template, message_column) if x is not None]
     if len(sources) != 1:
         raise UsageError("give exactly one of -m TEMPLATE, --template FILE, --message-column")
+    if failed_csv_unknown and failed_csv is None:
+        raise UsageError("--failed-csv-unknown adds to --failed-csv: give --failed-csv PATH")
 
 
 def _separator(delimiter: str | None) -> str | None:

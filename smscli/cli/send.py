@@ -108,7 +108,7 @@ def _read_message(message: str | None, message_file: Path | None) -> str:
     if message is not None and message_file is not None:
         raise UsageError("give the text with -m or --message-file, not both")
     if message == "-":
-        return sys.stdin.read().removesuffix("\n")
+        return _stdin_text("the message on stdin").removesuffix("\n")
     if message is not None:
         return message
     if message_file is not None:
@@ -121,6 +121,20 @@ def _read_message(message: str | None, message_file: Path | None) -> str:
     raise UsageError("no message: pass -m TEXT, -m - (stdin) or --message-file PATH")
 
 
+def _stdin_text(what: str) -> str:
+    """stdin as UTF-8 text (a BOM dropped), whatever the locale; bytes that are not UTF-8 are
+    exit 3, saying where (a Windows-1254 script piping its text in)."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{what} is not valid text: byte 0x{data[exc.start]:02x} at byte {exc.start + 1} "
+            "is not UTF-8",
+            hint="pass the text as UTF-8 (a Windows-1254 script: iconv -f windows-1254 -t utf-8)",
+        ) from None
+
+
 def _entries(
     args: list[str], file: Path | None, stdin_used_for_message: bool
 ) -> list[tuple[str, str]]:
@@ -130,7 +144,7 @@ def _entries(
     if "-" in args:
         if stdin_used_for_message:
             raise UsageError("stdin cannot hold both the message (-m -) and the numbers (-)")
-        for i, line in enumerate(sys.stdin.read().splitlines(), start=1):
+        for i, line in enumerate(_stdin_text("the numbers on stdin").splitlines(), start=1):
             entries.extend(
                 (part.strip(), f"stdin line {i}") for part in line.split(",") if part.strip()
             )
