@@ -452,6 +452,11 @@ class Emulator:
         self.requests: list[RecordedRequest] = []
         self.rate_limited = 0
         self.hold_before_counting: dict[int, float] = {}
+        self.gate: threading.Event | None = None
+        """While set to an Event that is not set, every request waits for it (up to 30 s)
+        after it was recorded: a test holds a process with a request on the wire."""
+        self.arrived = threading.Event()
+        """Set when any request has been recorded."""
         """The n-th request since the last reset (from 1) waits this many seconds before it is
         counted and recorded: a queue in front of a provider's rate limiter."""
         self._arrivals = 0
@@ -661,6 +666,10 @@ base_url = "{self.base_url("masgsm")}"
             self.errors.clear()
             self.rate_limited = 0
             self.hold_before_counting.clear()
+            if self.gate is not None:
+                self.gate.set()  # a request still held goes on (and is dropped as stale)
+            self.gate = None
+            self.arrived.clear()
             self._arrivals = 0
             self._by_number.clear()
             self._pairs.clear()
@@ -733,6 +742,11 @@ base_url = "{self.base_url("masgsm")}"
         with self._lock:
             generation = self._generation
             self.requests.append(req)
+            gate = self.gate
+        self.arrived.set()
+        if gate is not None:
+            gate.wait(30.0)
+        with self._lock:
             limit = self.rate_limit_per_second
             if provider is not None and limit is not None:
                 window = self._windows[provider]

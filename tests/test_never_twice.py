@@ -9,8 +9,6 @@ import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta
 
-import pytest
-
 from tests.emulator import Emulator
 from tests.test_bulk import PEOPLE, TEMPLATE, states, write_csv
 
@@ -367,7 +365,10 @@ def test_failed_csv_holds_only_rows_worth_sending_again(cli, home, emulator):
     out = cli("bulk", path, "-m", TEMPLATE, "-p", "vs", "--yes", "--failed-csv", "f.csv")
     assert out.exit_code == 7
     written = (home.cwd / "f.csv").read_bytes().decode("cp1254").splitlines()
-    assert written == ["Ad Soyad;Telefon;Tutar;error", "Kötü;12345;1;invalid: invalid number: too short"]
+    assert written == [
+        "Ad Soyad;Telefon;Tutar;error",
+        "Kötü;12345;1;invalid: invalid number: too short",
+    ]
     emulator.inject("vairosms", "drop-after-processing")
     out = cli("bulk", path, "-m", TEMPLATE + "!", "-p", "vs", "--yes", "--failed-csv", "f.csv",
               "--failed-csv-unknown")  # fmt: skip
@@ -432,3 +433,33 @@ def test_the_readme_campaign_never_reaches_anyone_twice(cli, home, emulator, mon
     assert out.exit_code == 0, out.stderr
     assert len(emulator.received) == 5
     assert emulator.duplicates() == {}
+
+
+def test_two_processes_with_one_key_send_once(home, emulator):
+    """Two hosts run the same cron job at once: the second waits for nothing and sends
+    nothing while the first has its request on the wire; run again, it replays."""
+    import subprocess
+    import sys
+    import threading
+
+    home.write_config(emulator.profiles())
+    args = [sys.executable, "-m", "smscli", "send", "05321234567", "-m", "Merhaba", "-p", "cs",
+            "--idempotency-key", "cron-2026-11-30", "--json"]  # fmt: skip
+    emulator.gate = threading.Event()
+    first = subprocess.Popen(args, cwd=home.cwd, env=home.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert emulator.arrived.wait(30)  # the first one's request is on the wire
+        second = subprocess.run(args, cwd=home.cwd, env=home.env(), capture_output=True,
+                                text=True, timeout=60, check=False)  # fmt: skip
+        assert second.returncode == 8, second.stderr
+        assert "another smscli process" in second.stderr
+    finally:
+        emulator.gate.set()
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    third = subprocess.run(args, cwd=home.cwd, env=home.env(), capture_output=True, text=True,
+                           timeout=60, check=False)  # fmt: skip
+    assert third.returncode == 0
+    assert json.loads(third.stdout)["replayed"] is True
+    assert len(emulator.received) == 1

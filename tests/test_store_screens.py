@@ -1,0 +1,141 @@
+"""The store's part in who never gets a message, through the Store interface on a real ledger
+file: the opt-out list, the repeat guard's lookups, idempotency keys, and the migration that
+brings an older ledger's recent messages under the repeat guard."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from smscli.store import Recorded, Store, open_store
+from smscli.store.migrations import MIGRATIONS
+from smscli.store.sqlite_db import statements
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with open_store(tmp_path / "ledger.db") as s:
+        yield s
+
+
+def _run(store: Store, rows: list[tuple[str, str]], *, offline: bool = False) -> tuple[str, list]:
+    """A ready run of ``(recipient, text)`` messages; returns its id and message ids."""
+    run_id = store.create_run(
+        command="bulk", provider="sandbox" if offline else "vairosms", profile=None,
+        account="a", sender=None, source="f.csv", fingerprint=None, options=None,
+        offline=offline,
+    )  # fmt: skip
+    store.add_messages(
+        run_id,
+        [[(i, f"f.csv line {i}", to, to, text, "GSM-7", 1, "pending", None)
+          for i, (to, text) in enumerate(rows, start=2)]],
+    )  # fmt: skip
+    store.mark_ready(run_id)
+    return run_id, [m.id for m in store.messages(run_id)]
+
+
+def _send(store: Store, ids: list[int], state: str = "accepted") -> None:
+    store.claim([ids])
+    store.record([Recorded([(i, state, None, None) for i in ids])])
+
+
+def test_optouts_are_added_once_listed_and_removed(store):
+    assert store.add_optouts([("+905321234567", "STOP", "a"), ("+905321112233", None, "b")]) == [
+        "+905321234567",
+        "+905321112233",
+    ]
+    assert store.add_optouts([("+905321234567", "again", "c")]) == []
+    listed = store.list_optouts()
+    assert [(o.number, o.reason, o.source) for o in listed] == [
+        ("+905321112233", None, "b"),
+        ("+905321234567", "STOP", "a"),
+    ]
+    day = listed[0].added_at[:10]
+    assert store.optouts() == {"+905321234567": day, "+905321112233": day}
+    assert store.remove_optouts(["+905321234567", "+905550000000"]) == ["+905321234567"]
+    assert set(store.optouts()) == {"+905321112233"}
+
+
+def test_a_run_skips_numbers_opted_out_after_it_was_planned(store):
+    run_id, _ = _run(store, [("+905321234567", "hi"), ("+905321112233", "hi")])
+    store.add_optouts([("+905321112233", None, "x")])
+    assert store.skip_optouts(run_id) == 1
+    skipped = list(store.messages(run_id, ("skipped",)))
+    assert [m.recipient for m in skipped] == ["+905321112233"]
+    assert skipped[0].error.startswith("opted out on 20")
+    assert store.totals(run_id).opted_out == 1
+
+
+def test_repeats_are_what_may_have_reached_the_same_number_with_the_same_text(store):
+    before = time.time() - 1
+    assert not store.sent_since(before)
+    _, ids = _run(store, [("+1", "hi"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi"), ("+5", "hi")])
+    _send(store, ids[:1])  # accepted
+    _send(store, ids[1:2], "unknown")  # may have reached them
+    _send(store, ids[2:3], "failed")  # refused: reached nobody
+    store.claim([ids[3:4]])
+    store.put_back(ids[3:4])  # its request was not processed
+    assert store.sent_since(before)
+    asked = [("+1", "hi"), ("+1", "hello"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi"), ("+5", "hi")]
+    found = store.repeats(asked, before)
+    assert sorted((r.recipient, r.text) for r in found) == [("+1", "hi"), ("+2", "hi")]
+    assert all(before <= r.at <= time.time() for r in found)
+    assert store.repeats(asked, time.time() + 1) == []  # outside the window
+
+
+def test_offline_runs_reach_nobody(store):
+    before = time.time() - 1
+    _, ids = _run(store, [("+1", "hi")], offline=True)
+    _send(store, ids)
+    assert not store.sent_since(before)
+    assert store.repeats([("+1", "hi")], before) == []
+
+
+def test_idempotency_keys_belong_to_their_run(store):
+    run_id, _ = _run(store, [("+1", "hi")])
+    assert store.find_key("vairosms:p", "k") is None
+    store.keep_key("vairosms:p", "k", "digest", run_id)
+    assert store.find_key("vairosms:p", "k") == ("digest", run_id)
+    assert store.find_key("vairosms:q", "k") is None  # another account's key space
+    with pytest.raises(sqlite3.IntegrityError):
+        store.keep_key("vairosms:p", "k", "other", run_id)
+    store.delete_run(run_id)
+    assert store.find_key("vairosms:p", "k") is None
+
+
+def test_a_run_keeps_its_exit_code(store):
+    run_id, ids = _run(store, [("+1", "hi")])
+    _send(store, ids, "unknown")
+    assert store.finish(run_id, None, 7)
+    assert store.run(run_id).exit_code == 7
+
+
+def test_upgrading_a_ledger_brings_last_weeks_messages_under_the_repeat_guard(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # a ledger as the previous version left it
+        for script in MIGRATIONS[:5]:
+            for statement in statements(script):
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 5")
+        db.execute(
+            "INSERT INTO runs (id, created_at, command, provider, account, state)"
+            " VALUES ('r1', '2026-01-01', 'bulk', 'vairosms', 'a', 'complete'),"
+            " ('r2', '2026-01-01', 'bulk', 'sandbox', 'sandbox', 'complete')"
+        )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime())
+        rows = [("r1", "+1", "accepted", stamp), ("r1", "+2", "failed", stamp),
+                ("r1", "+3", "accepted", "2020-01-01T00:00:00.000+00:00"),
+                ("r2", "+4", "accepted", stamp)]  # fmt: skip
+        for i, (run, to, state, at) in enumerate(rows):
+            db.execute(
+                "INSERT INTO messages (run_id, seq, recipient, text, state, created_at,"
+                " updated_at) VALUES (?, ?, ?, 'hi', ?, ?, ?)",
+                (run, i, to, state, at, at),
+            )
+    with open_store(path) as store:
+        found = store.repeats([("+1", "hi"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi")], 0)
+        assert [r.recipient for r in found] == ["+1"]
+        assert store.run("r2").exit_code is None
