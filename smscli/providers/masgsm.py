@@ -6,7 +6,11 @@ KODLARI") and ``shared/providers/NOTES.md``.
 Request: ``POST {base_url}/api_post.php``, ``application/x-www-form-urlencoded``, fields in the
 order of the samples: ``type``, ``u`` (the user code: the phone number registered with masgsm),
 ``p`` (password), ``message``, ``title`` (sender header), ``numbers`` (comma-separated), and
-``lang=tr`` only when the batch needs Turkish characters. The samples build the body with PHP's
+``lang=tr`` when the batch goes in Turkish mode (``Batch.turkish``): always with ``--tr``, never
+with ``--no-tr``, and by default for any text with a letter only the Turkish table carries
+(``ç ğ Ğ ı İ ş Ş``), a UCS-2 one too: the page calls a send without it "Türkçe karaktersiz"
+(without Turkish characters), so a UCS-2 text of Turkish letters and an emoji goes with it
+(its parts are those of UCS-2 either way). The samples build the body with PHP's
 ``http_build_query``; we write the same (UTF-8, percent-encoded, ``+`` for a space) with
 ``urllib.parse.urlencode`` (``smscli.http.form_encode``, its faster equal) and send those
 exact bytes (the one difference, ``~`` left as it is

@@ -5,10 +5,13 @@ Follows ``shared/providers/vairosms-sms-gonder.txt`` (Toplu SMS Gönderim API) a
 
 Request: ``POST {base_url}/SmsGonder?api_key=K`` with JSON
 ``{"baslik": sender, "tr_char": true, "mesajlar": [{"msg": text, "dest": number}, ...]}``;
-``tr_char`` is sent only when the batch needs Turkish characters (the page shows it only in its
-"Türkçe Karakterli" variant). The body is encoded by us (compact JSON, UTF-8) so the bytes on the
-wire do not depend on the httpx version. The key always travels in the query string, so every URL
-that is shown must be redacted (``smscli.http`` does that for transport errors).
+``tr_char: true`` is sent when the batch goes in Turkish mode (``Batch.turkish``; the page shows
+it only in its "Türkçe Karakterli" variant): always with ``--tr``, never with ``--no-tr``, and by
+default for any text with a letter only the Turkish table carries (``ç ğ Ğ ı İ ş Ş``), a UCS-2
+one too (an emoji beside them); the parts stay those of the text's encoding class. The body is
+encoded by us (compact JSON, UTF-8) so the bytes on the wire do not depend on the httpx version.
+The key always travels in the query string, so every URL that is shown must be redacted
+(``smscli.http`` does that for transport errors).
 
 Reply: ``{"durum": bool, "aciklama": ...}``. Success is ``durum: true`` with the send id in
 ``aciklama``; it becomes the batch id and every message's id (the report calls take it).
