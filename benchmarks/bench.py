@@ -39,6 +39,8 @@ NAMES = ("Ayse", "Mehmet", "Fatma", "Ali", "Zeynep", "Mustafa", "Elif", "Emre")
 DRY_SEND = ["send", "05321234567", "-m", "Hello", "--dry-run", "--provider", "sandbox"]
 LATENCY = 0.050  # the "realistic network": 50 ms added to every request's round trip
 NO_LIMIT = ["1000000/second"]  # replaces customersms's documented 100/minute
+OPTOUTS = 10_000  # numbers on the opt-out list of every measured ledger
+YESTERDAY = "Hello {name}, your code was {code}. Reply STOP to opt out."  # the history's text
 
 sys.path.insert(0, str(REPO))
 from tests.emulator import Emulator  # noqa: E402
@@ -183,6 +185,9 @@ class Bench:
     notes: list[str] = field(default_factory=list)
     runs: int = 0
     warm: bool = False
+    seeded: bool = True
+    history: Path | None = None
+    """A ledger every measured run starts from (see :meth:`seed`); None: an empty one."""
 
     def add(self, *args: Any) -> None:
         self.rows.append(Row(*args))
@@ -205,7 +210,39 @@ class Bench:
         self.runs += 1
         path = self.tmp / f"run-{self.runs}"
         path.mkdir()
+        if self.history is not None:
+            shutil.copyfile(self.history, path / "ledger.db")
         return path
+
+    def seed(self, rows: int) -> None:
+        """The ledger of a user who sends every day: 10,000 numbers on the opt-out list (none
+        in the campaign, so every row is still sent and checked) and yesterday's campaign to
+        the same ``rows`` numbers with another text, within the repeat window. Every measured
+        run starts from a copy of it, so the opt-out list is read and every recipient's recent
+        messages are looked up (and compared) by the repeat guard. Built through smscli
+        itself: ``optout import`` and a real ``bulk``."""
+        work = self.tmp / "history"
+        work.mkdir()
+        numbers = self.tmp / "optouts.txt"
+        numbers.write_text("".join(f"0555{i:07d}\n" for i in range(OPTOUTS)))
+        emu = self.emulator()
+        write_config(work / "config.toml", "vairosms", emu.urls["vairosms"], None)
+        emu.reset()
+        for args in (
+            ["optout", "import", str(numbers)],
+            ["bulk", str(self.csv(rows)), "-m", YESTERDAY, "-p", "b", "--yes"],
+        ):
+            result = run([SMSCLI, *args], self.env(work), work)
+            if result.code:
+                raise RuntimeError(
+                    f"seeding the ledger: {args[0]}: exit {result.code}\n{result.stderr[-2000:]}"
+                )
+        self.history = work / "ledger.db"
+        self.notes.append(
+            f"Every run starts from a ledger with {OPTOUTS:,} opt-outs and yesterday's {rows:,}"
+            " messages to the same numbers (another text): the opt-out list and the repeat guard"
+            " are on and have work to do (--empty-ledger: without)."
+        )
 
     def env(self, work: Path) -> dict[str, str]:
         """The children's environment: no SMSCLI_ variable of the caller's, a profile of
@@ -235,6 +272,10 @@ class Bench:
             log("warm-up: 200 rows through each provider")
             for name in PROVIDERS:
                 self.bulk(name, 200)
+            if self.seeded:
+                size = 5_000 if self.quick else 100_000
+                log(f"seeding the ledger: {OPTOUTS:,} opt-outs, yesterday's {size:,} messages")
+                self.seed(size)
         emu, work = self.emulator(), self.workdir()
         shared = provider == "customersms"  # one text per request: measured at a shared text
         limits = [f"{limit}/second"] if limit else NO_LIMIT if shared else None
@@ -248,7 +289,10 @@ class Bench:
         accepted = 0
         if not dry and result.code == 0:
             with closing(sqlite3.connect(work / "ledger.db")) as db:
-                sql = "SELECT COUNT(*) FROM messages WHERE state = 'accepted'"
+                sql = (  # of this run (the ledger may hold yesterday's)
+                    "SELECT COUNT(*) FROM messages WHERE state = 'accepted' AND run_id ="
+                    " (SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1)"
+                )
                 (accepted,) = db.execute(sql).fetchone()
         shutil.rmtree(work)
         want = 0 if dry else rows
@@ -462,13 +506,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument(
+        "--empty-ledger",
+        action="store_true",
+        help="start every run from an empty ledger (no opt-out list, no history)",
+    )
     opts = parser.parse_args()
     chosen = {s.strip() for s in opts.only.split(",") if s.strip()}
     if unknown := chosen - set(SECTIONS):
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     load, started = os.getloadavg()[0], time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="smscli-bench-") as tmp:
-        b = Bench(Path(tmp), opts.quick)
+        b = Bench(Path(tmp), opts.quick, seeded=not opts.empty_ledger)
         try:
             for name, section in RUNNERS.items():
                 if name in chosen:
