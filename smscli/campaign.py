@@ -129,6 +129,8 @@ class Campaign:
         if o.force or not driver.capabilities.balance:
             return
         needed = self.store.pending_parts(self.run_id, o.limit)
+        if not needed:  # everyone skipped (opted out, a repeat): nothing to pay for
+            return
         try:
             balance = driver.balance()
         except SmscliError as exc:

@@ -26,11 +26,9 @@ def screen(options: RunOptions, exclude: frozenset[str], ledger: Store | None) -
     if ledger is None:
         return Screen(exclude)
     optouts = {} if options.ignore_optout else ledger.optouts()
-    recent = None
     since = time.time() - options.repeat_window
-    if options.repeat_window > 0 and ledger.sent_since(since):
-        recent = lambda wanted: ledger.repeats(wanted, since)  # noqa: E731
-    return Screen(exclude, optouts, recent)
+    on = options.repeat_window > 0 and ledger.sent_since(since)
+    return Screen(exclude, optouts, since if on else None)
 
 
 def ignored_optouts(given: SendInput, region: str, ledger: Store | None) -> int:

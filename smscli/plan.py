@@ -30,7 +30,7 @@ from smscli.senders import TURKISH_LETTERS
 from smscli.store import MessageRow
 
 if TYPE_CHECKING:
-    from smscli.store import RecentSend, Store
+    from smscli.store import Store
 
 T = TypeVar("T")
 SHOWN_PROBLEMS = 10
@@ -80,9 +80,9 @@ class Screen(NamedTuple):
     """``--exclude``'s numbers (E.164)."""
     optouts: Mapping[str, str] = MappingProxyType({})
     """The ledger's opt-out list: number → the day it was added."""
-    recent: Callable[[Sequence[tuple[str, str]]], Sequence[RecentSend]] | None = None
-    """The repeat guard: which of these ``(recipient, text)`` may have reached the recipient
-    within the repeat window (None: the guard is off)."""
+    repeats_since: float | None = None
+    """The repeat guard: the same text to the same number since then (Unix time) is a repeat
+    (None: the guard is off)."""
 
 
 class Pricing(NamedTuple):
@@ -220,43 +220,18 @@ def prepare(
         source, problems, provider=provider, turkish_only=capabilities.turkish_numbers_only,
         rules=rules, region=region, screen=screen,
     )  # fmt: skip
-    recent = screen.recent
     try:
         with closing(_drawn_ahead(messages, store.insert_chunk_size())) as chunks:
             # problems.count is set by the helper thread: from then on nothing needs writing
-            screened = (
-                chunk if recent is None else _unrepeated(chunk, recent)
-                for chunk in chunks
-                if not problems.count
-            )
-            store.add_messages(run_id, screened)
+            store.add_messages(run_id, (chunk for chunk in chunks if not problems.count))
         if problems.count:
             raise problems.error()
+        if screen.repeats_since is not None:
+            store.skip_repeats(run_id, screen.repeats_since)
     except BaseException:
         store.delete_run(run_id)
         raise
     store.mark_ready(run_id)
-
-
-def _unrepeated(
-    chunk: list[MessageRow], repeats: Callable[[Sequence[tuple[str, str]]], Sequence[RecentSend]]
-) -> list[MessageRow]:
-    """The chunk, its messages whose recipient may have got the same text within the repeat
-    window ``skipped``: one query a chunk, on the caller's thread (the ledger's)."""
-    from smscli.timing import shown
-
-    wanted = [(m[3], m[4]) for m in chunk if m[7] == "pending" and m[3] is not None]
-    found = {(r.recipient, r.text): r for r in repeats(wanted)} if wanted else {}
-    if not found:
-        return chunk
-    screened = []
-    for m in chunk:
-        hit = found.get((m[3], m[4])) if m[7] == "pending" else None  # type: ignore[arg-type]
-        if hit is not None:
-            why = f"same text sent in run {hit.run_id} at {shown(hit.at)}"
-            m = (*m[:7], "skipped", why)
-        screened.append(m)
-    return screened
 
 
 def _drawn_ahead(items: Iterator[T], size: int, depth: int = 2) -> Generator[list[T]]:

@@ -318,6 +318,6 @@ def dry_run(options: RunOptions, ledger: Store | None = None) -> Iterator[RunVie
             import tempfile
 
             path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smscli-dry-")))
-        scratch = SqliteStore.scratch(path and path / "dry-run.db")
+        scratch = SqliteStore.scratch(path and path / "dry-run.db", ledger)
         stack.callback(scratch.close)
         yield plan.view(scratch, plan.into(scratch, plan.screen(ledger)), dry_run=True)

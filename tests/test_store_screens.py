@@ -69,21 +69,30 @@ def test_a_run_skips_numbers_opted_out_after_it_was_planned(store):
     assert store.totals(run_id).opted_out == 1
 
 
+def _skipped(store: Store, rows: list[tuple[str, str]], since: float) -> dict[str, str]:
+    """A new run of ``rows`` screened by the repeat guard: recipient → why, of its repeats."""
+    run_id, _ = _run(store, rows)
+    store.skip_repeats(run_id, since)
+    return {m.recipient: m.error for m in store.messages(run_id, ("skipped",))}
+
+
 def test_repeats_are_what_may_have_reached_the_same_number_with_the_same_text(store):
     before = time.time() - 1
     assert not store.sent_since(before)
-    _, ids = _run(store, [("+1", "hi"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi"), ("+5", "hi")])
+    first, ids = _run(store, [("+1", "hi"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi"), ("+5", "hi")])
     _send(store, ids[:1])  # accepted
     _send(store, ids[1:2], "unknown")  # may have reached them
     _send(store, ids[2:3], "failed")  # refused: reached nobody
     store.claim([ids[3:4]])
     store.put_back(ids[3:4])  # its request was not processed
     assert store.sent_since(before)
-    asked = [("+1", "hi"), ("+1", "hello"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi"), ("+5", "hi")]
-    found = store.repeats(asked, before)
-    assert sorted((r.recipient, r.text) for r in found) == [("+1", "hi"), ("+2", "hi")]
-    assert all(before <= r.at <= time.time() for r in found)
-    assert store.repeats(asked, time.time() + 1) == []  # outside the window
+    rows = [("+1", "hi"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi"), ("+5", "hi")]
+    skipped = _skipped(store, rows, before)
+    assert _skipped(store, [("+1", "hello")], before) == {}  # another text
+    assert set(skipped) == {"+1", "+2"}
+    assert skipped["+1"].startswith(f"same text sent in run {first} at 20")
+    assert skipped["+1"].endswith(" UTC")
+    assert _skipped(store, rows, time.time() + 1) == {}  # outside the window
 
 
 def test_offline_runs_reach_nobody(store):
@@ -91,7 +100,20 @@ def test_offline_runs_reach_nobody(store):
     _, ids = _run(store, [("+1", "hi")], offline=True)
     _send(store, ids)
     assert not store.sent_since(before)
-    assert store.repeats([("+1", "hi")], before) == []
+    assert _skipped(store, [("+1", "hi")], before) == {}
+
+
+def test_a_dry_runs_scratch_store_looks_in_the_ledger(store):
+    from smscli.store.sqlite import SqliteStore
+
+    _, ids = _run(store, [("+1", "hi")])
+    _send(store, ids)
+    with SqliteStore.scratch(None, store) as scratch:
+        assert _skipped(scratch, [("+1", "hi"), ("+2", "hi")], 0) == {
+            "+1": scratch.messages(scratch.runs(limit=1, provider=None, profile=None)[0].id,
+                                   ("skipped",)).__next__().error,
+        }  # fmt: skip
+        assert store.totals(store.runs(limit=1, provider=None, profile=None)[0].id).rows == 1
 
 
 def test_idempotency_keys_belong_to_their_run(store):
@@ -136,6 +158,6 @@ def test_upgrading_a_ledger_brings_last_weeks_messages_under_the_repeat_guard(tm
                 (run, i, to, state, at, at),
             )
     with open_store(path) as store:
-        found = store.repeats([("+1", "hi"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi")], 0)
-        assert [r.recipient for r in found] == ["+1"]
+        rows = [(to, "hi") for to in ("+1", "+2", "+3", "+4")]
+        assert set(_skipped(store, rows, 0)) == {"+1"}
         assert store.run("r2").exit_code is None

@@ -35,7 +35,6 @@ from smscli.store.records import (
     MessageRow,
     NewMessage,
     OptOut,
-    RecentSend,
     Recorded,
     ReportUpdate,
     RunRecord,
@@ -54,7 +53,6 @@ __all__ = [
     "NewMessage",
     "OptOut",
     "Permits",
-    "RecentSend",
     "Recorded",
     "ReportUpdate",
     "RunRecord",
@@ -265,11 +263,11 @@ class Store(Protocol):
         repeat guard has nothing to look up)."""
         ...
 
-    def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[RecentSend]:
-        """Of these ``(recipient, text)`` pairs, those sent the same text, claimed at or after
-        ``since`` (Unix time) by any run of any account, that may have reached the recipient
-        (not refused, not put back; not of an ``offline`` run, whose provider sends nothing
-        anywhere); oldest first."""
+    def skip_repeats(self, run_id: str, since: float) -> int:
+        """The run's ``pending`` messages whose recipient may have got the same text since
+        ``since`` (Unix time), from any other run of any account, become ``skipped`` ("same
+        text sent in run RUN at TIME"): a message claimed then, not refused nor put back since,
+        not of an ``offline`` run (its provider sends nothing anywhere). Returns how many."""
         ...
 
     def find_key(self, account: str, key: str) -> tuple[str, str] | None:

@@ -176,16 +176,6 @@ class OptOut(NamedTuple):
     """Where it came from: ``optout add``, the file imported (and its line)."""
 
 
-class RecentSend(NamedTuple):
-    """A message that may have reached its recipient (claimed, and not failed since)."""
-
-    recipient: str
-    text: str
-    run_id: str
-    at: float
-    """When it was claimed (Unix time)."""
-
-
 class StateCount(NamedTuple):
     messages: int
     segments: int

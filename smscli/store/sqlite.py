@@ -43,17 +43,21 @@ from smscli.store.sqlite_screen import Screens
 
 if TYPE_CHECKING:
     from smscli.ratelimit import Rate
-    from smscli.store import Permits
+    from smscli.store import Permits, Store
     from smscli.store.sqlite_permits import RateLimiter
 
 
+UNSENT = 0.5
+"""``sent_at`` of a message never claimed: a float, as the claim's time is, so that the claim
+rewrites the row in place (same size: ``pending`` → ``sending`` too). A row that grew instead
+would be moved within its page, or split it: 20% of a 100k campaign's sending time."""
 _COLUMNS = (
     "run_id, seq, source, raw, recipient, text, encoding, segments, state, error, created_at,"
     " updated_at"
 )
 _PER_ROW = _COLUMNS.count(",") + 1
-_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES "
-_VALUES = "(" + ", ".join("?" * _PER_ROW) + ")"
+_INSERT = f"INSERT INTO messages ({_COLUMNS}, sent_at) VALUES "
+_VALUES = "(" + ", ".join("?" * _PER_ROW) + f", {UNSENT})"
 CHUNK = 5000
 
 
@@ -114,15 +118,23 @@ class SqliteStore(Holds, Reads, Screens):
         self.close()
 
     @classmethod
-    def scratch(cls, path: Path | None = None) -> SqliteStore:
+    def scratch(cls, path: Path | None = None, history: Store | None = None) -> SqliteStore:
         """A store for a dry run: in memory, or in ``path`` (a large input: a file keeps memory
-        flat), without journal or fsync: nothing in it needs to survive the process."""
+        flat), without journal or fsync: nothing in it needs to survive the process. With the
+        ledger as ``history`` (attached read-only), its repeat guard looks in the ledger."""
         conn = sqlite3.connect(":memory:" if path is None else path, isolation_level=None)
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
         store = cls(conn, path or Path(":memory:"))
         store._scratch = True
         migrate(conn, store.path)
+        if isinstance(history, SqliteStore):
+            from urllib.parse import quote
+
+            conn.execute(
+                "ATTACH DATABASE ? AS history", (f"file:{quote(str(history.path))}?mode=ro",)
+            )
+            store._history = "history"
         return store
 
     _scratch = False

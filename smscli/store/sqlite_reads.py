@@ -114,7 +114,10 @@ class Reads:
         # steps to, and waits behind the HTTP threads to get it back each time.
         (found,) = self.conn.execute(
             "SELECT json_group_array(json_array(id, recipient, text,"
-            f" encoding = 'GSM-7+TR' OR (encoding = 'UCS-2' AND text GLOB '*[{TURKISH_SHIFTED}]*')"
+            # CASE, not OR/AND: a result column's AND evaluates both sides, and a GLOB over every
+            # text cost 1.7 s a 100k campaign; only a UCS-2 text is looked at here.
+            " CASE encoding WHEN 'GSM-7+TR' THEN 1 WHEN 'UCS-2' THEN"
+            f" text GLOB '*[{TURKISH_SHIFTED}]*' ELSE 0 END"
             ")) FROM (SELECT * FROM messages"
             " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?)",
             (run_id, limit),

@@ -4,13 +4,12 @@ their recipient lately (the repeat guard), and ``send``'s idempotency keys."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from smscli.store.records import OptOut, RecentSend
-from smscli.store.sqlite_db import write_transaction
+from smscli.store.records import OptOut
+from smscli.store.sqlite_db import without_fsync, write_transaction
 
 REACHED_NOT = ("pending", "failed", "invalid", "skipped")
 """States of a message that was claimed once but cannot have reached its recipient: put back
@@ -19,6 +18,8 @@ after a refused request, or refused by the provider."""
 
 class Screens:
     conn: sqlite3.Connection
+    _history = "main"
+    """The schema whose messages the repeat guard looks in (a dry run's: the ledger's)."""
 
     def optouts(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT number, substr(added_at, 1, 10) FROM optouts"))
@@ -73,20 +74,23 @@ class Screens:
             ).fetchone()
         )
 
-    def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[RecentSend]:
-        # One statement a chunk: the (recipient, text) pairs as one JSON array, each looked up
-        # in the partial index of claimed messages by recipient and time, the text compared
-        # here so that only repeats come back.
-        rows = self.conn.execute(
-            "SELECT m.recipient, m.text, m.run_id, m.sent_at"
-            " FROM json_each(?1) AS w JOIN messages AS m INDEXED BY messages_sent"
-            " ON m.recipient = json_extract(w.value, '$[0]') AND m.sent_at >= ?2"
-            " AND m.text = json_extract(w.value, '$[1]')"
-            f" JOIN runs AS r ON r.id = m.run_id WHERE m.state NOT IN {REACHED_NOT!r}"
-            " AND r.offline = 0 ORDER BY m.sent_at",
-            (json.dumps(messages, ensure_ascii=False), since),
-        )
-        return [RecentSend(*r) for r in rows]
+    def skip_repeats(self, run_id: str, since: float) -> int:
+        # One statement, no row through Python: each pending message of the run looked up in
+        # the partial index of claimed messages by recipient and time, a hit's text compared.
+        # A dry run's scratch store reads the ledger attached as ``history``.
+        source = self._history
+        with without_fsync(self.conn) as db:  # the run is still preparing
+            return db.execute(
+                "UPDATE messages SET state = 'skipped', error = 'same text sent in run '"
+                " || o.run_id || ' at ' || strftime('%Y-%m-%d %H:%M UTC', o.sent_at, 'unixepoch')"
+                f" FROM {source}.messages AS o INDEXED BY messages_sent"
+                f" JOIN {source}.runs AS r ON r.id = o.run_id"
+                " WHERE messages.run_id = ?1 AND messages.state = 'pending'"
+                " AND o.recipient = messages.recipient"
+                " AND o.sent_at > 1 AND o.sent_at >= ?2 AND o.text = messages.text"
+                f" AND o.state NOT IN {REACHED_NOT!r} AND r.offline = 0 AND o.run_id != ?1",
+                (run_id, since),
+            ).rowcount
 
     def find_key(self, account: str, key: str) -> tuple[str, str] | None:
         row = self.conn.execute(
