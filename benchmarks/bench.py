@@ -214,35 +214,37 @@ class Bench:
             shutil.copyfile(self.history, path / "ledger.db")
         return path
 
-    def seed(self, rows: int) -> None:
-        """The ledger of a user who sends every day: 10,000 numbers on the opt-out list (none
-        in the campaign, so every row is still sent and checked) and yesterday's campaign to
-        the same ``rows`` numbers with another text, within the repeat window. Every measured
-        run starts from a copy of it, so the opt-out list is read and every recipient's recent
-        messages are looked up (and compared) by the repeat guard. Built through smscli
-        itself: ``optout import`` and a real ``bulk``."""
-        work = self.tmp / "history"
+    def seed(self, rows: int, *, same_numbers: bool = False) -> Path:
+        """A ledger as a sender's who sends every day, built through smscli itself
+        (``optout import`` and a real ``bulk``): 10,000 numbers on the opt-out list (none in the
+        campaign, so every row is still sent and checked) and yesterday's campaign of ``rows``
+        messages, within the repeat window, so that the repeat guard looks up every row. By
+        default yesterday's campaign went to other customers (the lookups find nothing);
+        ``same_numbers``: to the same ones with another text (every lookup finds yesterday's
+        message and compares its text)."""
+        work = self.tmp / f"history-{'same' if same_numbers else 'other'}"
         work.mkdir()
         numbers = self.tmp / "optouts.txt"
         numbers.write_text("".join(f"0555{i:07d}\n" for i in range(OPTOUTS)))
+        yesterday = self.csv(rows)
+        if not same_numbers:
+            yesterday = self.tmp / f"yesterday-{rows}.csv"
+            with yesterday.open("w", encoding="utf-8", newline="") as f:
+                f.write("phone,name,code\n")
+                f.writelines(f"0533{i:07d},{NAMES[i % 8]},{100000 + i}\n" for i in range(rows))
         emu = self.emulator()
         write_config(work / "config.toml", "vairosms", emu.urls["vairosms"], None)
         emu.reset()
         for args in (
             ["optout", "import", str(numbers)],
-            ["bulk", str(self.csv(rows)), "-m", YESTERDAY, "-p", "b", "--yes"],
+            ["bulk", str(yesterday), "-m", YESTERDAY, "-p", "b", "--yes"],
         ):
             result = run([SMSCLI, *args], self.env(work), work)
             if result.code:
                 raise RuntimeError(
                     f"seeding the ledger: {args[0]}: exit {result.code}\n{result.stderr[-2000:]}"
                 )
-        self.history = work / "ledger.db"
-        self.notes.append(
-            f"Every run starts from a ledger with {OPTOUTS:,} opt-outs and yesterday's {rows:,}"
-            " messages to the same numbers (another text): the opt-out list and the repeat guard"
-            " are on and have work to do (--empty-ledger: without)."
-        )
+        return work / "ledger.db"
 
     def env(self, work: Path) -> dict[str, str]:
         """The children's environment: no SMSCLI_ variable of the caller's, a profile of
@@ -275,7 +277,14 @@ class Bench:
             if self.seeded:
                 size = 5_000 if self.quick else 100_000
                 log(f"seeding the ledger: {OPTOUTS:,} opt-outs, yesterday's {size:,} messages")
-                self.seed(size)
+                self.history = self.seed(size)
+                self.notes.append(
+                    f"Every run starts from a ledger with {OPTOUTS:,} opt-outs and yesterday's"
+                    f" campaign of {size:,} messages to other customers: the opt-out list and the"
+                    " repeat guard are on, and the guard looks up every row (--empty-ledger:"
+                    " without). 'same numbers': yesterday's campaign went to the same customers"
+                    " with another text, so every lookup finds a message and compares its text."
+                )
         emu, work = self.emulator(), self.workdir()
         shared = provider == "customersms"  # one text per request: measured at a shared text
         limits = [f"{limit}/second"] if limit else NO_LIMIT if shared else None
@@ -382,6 +391,15 @@ def bulk(b: Bench) -> None:
             name += f" {result.cpu:.1f} s, emulator {stats['cpu']:.1f} s)"
             target, ok = ("≥ 15,000", rate >= 15_000) if latency == 0 else ("", None)
             b.add("bulk", name, f"{rate:,.0f}", "", target, ok)
+    if b.seeded:
+        usual, b.history = b.history, b.seed(rows, same_numbers=True)
+        for provider in PROVIDERS:
+            log(f"bulk: {provider}, {rows:,} rows, yesterday's campaign to the same numbers")
+            result, stats = b.bulk(provider, rows)
+            name = f"{provider} {rows // 1000}k +0 ms, same numbers yesterday: msg/s (1 run;"
+            name += f" {result.seconds:.1f} s; CPU smscli {result.cpu:.1f} s)"
+            b.add("bulk", name, f"{rows / result.seconds:,.0f}")
+        b.history = usual
     for latency in (0.0, LATENCY):
         for provider in PROVIDERS:
             log(f"bulk: one POST per number, {provider}, {sample} numbers, +{ms(latency)}")
