@@ -80,10 +80,10 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE provider_message_id IS NOT NULL;
     """,
     # 6: who never gets a message. The opt-out list; when each message was claimed (sent_at,
-    # written by the claim's own UPDATE), found by recipient and time for the repeat guard: a
-    # partial index gets its entry at the claim and keeps it through the message's outcomes (a
-    # message not yet claimed has sent_at 0.5: a float like a time, so the claim rewrites its
-    # row in place);
+    # written by the claim's own UPDATE, in place: a message not yet claimed has sent_at 0.5, a
+    # float like a time), for the repeat guard, which finds a recipient's messages in the runs
+    # that may have sent since the window opened through messages_run_recipient (no index of
+    # its own: one would be written by every claim);
     # messages sent in the last week before this version are given theirs. Runs of a provider
     # without network (``offline``) reach nobody. Idempotency keys of ``send``; a run's exit
     # code (a replay exits with it).
@@ -98,7 +98,6 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE messages SET sent_at = (julianday(updated_at) - 2440587.5) * 86400.0
         WHERE state IN ('accepted', 'unknown', 'delivered', 'undelivered', 'sending')
         AND updated_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days');
-    CREATE INDEX messages_sent ON messages(recipient, sent_at) WHERE sent_at > 1;
     CREATE TABLE idempotency_keys (
         account TEXT NOT NULL,
         key TEXT NOT NULL,

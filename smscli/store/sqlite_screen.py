@@ -75,21 +75,27 @@ class Screens:
         )
 
     def skip_repeats(self, run_id: str, since: float) -> int:
-        # One statement, no row through Python: each pending message of the run looked up in
-        # the partial index of claimed messages by recipient and time, a hit's text compared.
-        # A dry run's scratch store reads the ledger attached as ``history``.
+        # One statement, no row through Python. The runs that may have sent since then are few
+        # (unfinished, or finished after it): each pending message of the run is looked up in
+        # each of them by (run_id, recipient), the index the run's duplicates are found with,
+        # so no index is written when a message is claimed. A dry run's scratch store reads
+        # the ledger attached as ``history``.
         source = self._history
+        stamp = datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds")
         with without_fsync(self.conn) as db:  # the run is still preparing
             return db.execute(
-                "UPDATE messages SET state = 'skipped', error = 'same text sent in run '"
+                f"WITH c(id) AS MATERIALIZED (SELECT id FROM {source}.runs WHERE id != ?1"
+                " AND offline = 0 AND state != 'preparing'"
+                " AND (finished_at IS NULL OR finished_at >= ?3)),"
+                " hits(id, why) AS MATERIALIZED (SELECT m.id, (SELECT 'same text sent in run '"
                 " || o.run_id || ' at ' || strftime('%Y-%m-%d %H:%M UTC', o.sent_at, 'unixepoch')"
-                f" FROM {source}.messages AS o INDEXED BY messages_sent"
-                f" JOIN {source}.runs AS r ON r.id = o.run_id"
-                " WHERE messages.run_id = ?1 AND messages.state = 'pending'"
-                " AND o.recipient = messages.recipient"
-                " AND o.sent_at > 1 AND o.sent_at >= ?2 AND o.text = messages.text"
-                f" AND o.state NOT IN {REACHED_NOT!r} AND r.offline = 0 AND o.run_id != ?1",
-                (run_id, since),
+                f" FROM c CROSS JOIN {source}.messages AS o INDEXED BY messages_run_recipient"
+                " ON o.run_id = c.id AND o.recipient = m.recipient"
+                f" WHERE o.sent_at >= ?2 AND o.text = m.text AND o.state NOT IN {REACHED_NOT!r}"
+                " LIMIT 1) FROM messages AS m WHERE m.run_id = ?1 AND m.state = 'pending')"
+                " UPDATE messages SET state = 'skipped', error = hits.why FROM hits"
+                " WHERE messages.id = hits.id AND hits.why IS NOT NULL",
+                (run_id, since, stamp),
             ).rowcount
 
     def find_key(self, account: str, key: str) -> tuple[str, str] | None:
