@@ -463,3 +463,12 @@ def test_two_processes_with_one_key_send_once(home, emulator):
     assert third.returncode == 0
     assert json.loads(third.stdout)["replayed"] is True
     assert len(emulator.received) == 1
+
+
+def test_a_send_to_opted_out_numbers_only_asks_the_provider_nothing(cli, home, emulator):
+    home.write_config(emulator.profiles())
+    assert optout(cli, "add", "05321234567").exit_code == 0
+    out = cli("send", "05321234567", "-m", "Kampanya", "-p", "mas", "--json")
+    assert out.exit_code == 0, out.stderr
+    assert [r["status"] for r in out.json()["results"]] == ["skipped"]
+    assert emulator.requests == []  # not even the balance check
