@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from smscli.errors import CreditError, ExitCode, SmscliError, UsageError
+from smscli.guards import Deadline
 from smscli.runs import STALE_AFTER, BulkInput, RunOptions, RunResult, SendInput, _Plan
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class Campaign:
         self.store, self.plan, self.run_id, self.fresh = store, plan, run_id, fresh
         self.replayed = replayed
         self.view = plan.view(store, run_id, resumed=not fresh, replayed=replayed)
-        self.deadline: float | None = None
+        self.deadline = Deadline(None, "--not-after")
 
     @classmethod
     @contextmanager
@@ -174,12 +175,10 @@ class Campaign:
             digest = request_digest(o.input, o.region)
             store.keep_key(self.plan.identity, o.idempotency_key, digest, self.run_id)
         send = o.command == "send"
-        closes = o.send_window is not None and self.deadline != o.not_after
         gate = Gate(
-            max_wait=o.max_wait, not_after=self.deadline, what="this " + o.command,
+            max_wait=o.max_wait, not_after=self.deadline.at, what="this " + o.command,
             again="send the rest after {time}" if send else Gate.AGAIN,
-            deadline=f"the close of the send window {o.send_window.text}" if closes
-            and o.send_window else "--not-after",
+            deadline=self.deadline.what,
         )  # fmt: skip
         engine = Engine(
             driver, store, store.permits(self.plan.account, o.rates, covered_delay=JITTER_SECONDS),

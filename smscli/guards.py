@@ -9,7 +9,7 @@ a dry run applies the same ones against the same ledger, so the two never disagr
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from smscli.errors import Unfinished, UsageError
 from smscli.plan import Screen
@@ -80,10 +80,16 @@ def check_deadline(options: RunOptions, now: float | None = None) -> None:
         )
 
 
-def sending_deadline(options: RunOptions, now: float | None = None) -> float | None:
-    """When this run must stop sending: ``--not-after``, or the close of the send window
-    (whichever comes first); raises :class:`Unfinished` saying when sending may start when
-    it may not now (``--not-before``, a closed window)."""
+class Deadline(NamedTuple):
+    at: float | None
+    what: str
+    """For messages: ``--not-after``, or the close of the send window."""
+
+
+def sending_deadline(options: RunOptions, now: float | None = None) -> Deadline:
+    """When this run must stop sending, and what that is: ``--not-after``, or the close of the
+    send window (whichever comes first); raises :class:`Unfinished` saying when sending may
+    start when it may not now (``--not-before``, a closed window)."""
     from smscli.timing import shown
 
     now = time.time() if now is None else now
@@ -94,7 +100,7 @@ def sending_deadline(options: RunOptions, now: float | None = None) -> float | N
             f"--not-before {shown(options.not_before)}: it is {shown(now)}; nothing sent",
             hint=again or "run it again then, or leave out --not-before",
         )
-    deadline = options.not_after
+    deadline = Deadline(options.not_after, "--not-after")
     window = options.send_window
     if window is not None:
         is_open, change = window.next_change(now)
@@ -104,5 +110,6 @@ def sending_deadline(options: RunOptions, now: float | None = None) -> float | N
                 f"{shown(change)}; nothing sent",
                 hint=again or "--now sends outside the window (a message that cannot wait)",
             )
-        deadline = change if deadline is None else min(deadline, change)
+        if deadline.at is None or change < deadline.at:
+            deadline = Deadline(change, f"the close of the send window {window.text}")
     return deadline

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +13,7 @@ from smscli.errors import ExitCode
 
 if TYPE_CHECKING:
     from smscli.optouts import Change
+    from smscli.store import Store
 
 app = typer.Typer(help="The opt-out list: numbers no send or bulk ever messages.")
 
@@ -36,14 +38,13 @@ def add(
     with command(cli):
         from smscli import optouts
         from smscli.recipients import split_arguments
-        from smscli.store import open_store
 
-        with open_store(cli.env.ledger_path) as store:
-            change = optouts.add(
-                store, split_arguments(numbers), _region(cli), reason=reason,
-                source="smscli optout add",
-            )  # fmt: skip
-        _done(cli, change, "added", "already on the list")
+        entries = list(split_arguments(numbers))
+        _change(
+            cli, lambda store, region: optouts.add(
+                store, entries, region, reason=reason, source="smscli optout add"
+            ), "added", "already on the list",
+        )  # fmt: skip
 
 
 @app.command("import")
@@ -58,12 +59,12 @@ def import_(
     cli = Cli(json=json, quiet=quiet, profile=profile)
     with command(cli):
         from smscli import optouts
-        from smscli.store import open_store
 
         entries = optouts.read_file(file)
-        with open_store(cli.env.ledger_path) as store:
-            change = optouts.add(store, entries, _region(cli), reason=reason)
-        _done(cli, change, "added", "already on the list")
+        _change(
+            cli, lambda store, region: optouts.add(store, entries, region, reason=reason),
+            "added", "already on the list",
+        )  # fmt: skip
 
 
 @app.command("remove")
@@ -78,11 +79,12 @@ def remove(
     with command(cli):
         from smscli import optouts
         from smscli.recipients import split_arguments
-        from smscli.store import open_store
 
-        with open_store(cli.env.ledger_path) as store:
-            change = optouts.remove(store, split_arguments(numbers), _region(cli))
-        _done(cli, change, "removed", "not on the list")
+        entries = list(split_arguments(numbers))
+        _change(
+            cli, lambda store, region: optouts.remove(store, entries, region),
+            "removed", "not on the list",
+        )  # fmt: skip
 
 
 @app.command("list")
@@ -90,12 +92,10 @@ def list_(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """The numbers on the opt-out list, oldest first."""
     cli = Cli(json=json, quiet=quiet)
     with command(cli):
-        from smscli.store import open_existing
+        from smscli.cli.guarding import existing_ledger
 
-        store = open_existing(cli.env.ledger_path)
-        listed = store.list_optouts() if store is not None else []
-        if store is not None:
-            store.close()
+        with existing_ledger(cli) as store:
+            listed = store.list_optouts() if store is not None else []
         if cli.json:
             print_json({"optouts": [o._asdict() for o in listed], "count": len(listed)})
             return
@@ -115,9 +115,15 @@ def list_(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         cli.out.print(f"{len(listed):,} number(s) on the opt-out list")
 
 
-def _region(cli: Cli) -> str:
+def _change(cli: Cli, apply: Callable[[Store, str], Change], done: str, unchanged: str) -> None:
+    """``apply(ledger, region)`` (the profile's region reads numbers without +country), then
+    its summary."""
+    from smscli.store import open_store
+
     region: str = cli.settings.get("region")
-    return region
+    with open_store(cli.env.ledger_path) as store:
+        change = apply(store, region)
+    _done(cli, change, done, unchanged)
 
 
 def _done(cli: Cli, change: Change, done: str, unchanged: str) -> None:
