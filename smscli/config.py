@@ -105,6 +105,18 @@ class Environment(NamedTuple):
             ledger_path = user_data_path("smscli") / "ledger.db"
         return cls(dict(environ), dotenv, dotenv_path, config_path, ledger_path)
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What every command says about the ``.env`` file: secrets others can read, as for
+        the config file."""
+        path = self.dotenv_path
+        secrets = (ENV_VARS[k] for k in SECRET_FIELDS)
+        if path is None or not any(self.dotenv.get(v) for v in secrets):
+            return ()
+        if not readable_by_others(path):
+            return ()
+        return (f"{path} holds secrets and is readable by other users; run: chmod 600 {path}",)
+
     def lookup(self, name: str) -> tuple[str, Origin] | None:
         """A variable from the process (first) or from ``.env`` (never overriding)."""
         if self.variables.get(name):
@@ -112,6 +124,15 @@ class Environment(NamedTuple):
         if self.dotenv.get(name):
             return self.dotenv[name], ".env"
         return None
+
+
+def readable_by_others(path: Path) -> bool:
+    """Whether users other than the owner may read ``path`` (POSIX permissions)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IRGRP | stat.S_IROTH)) and os.name == "posix"
 
 
 def _find_upwards(start: Path, name: str) -> str | None:
@@ -175,9 +196,7 @@ class ConfigFile(NamedTuple):
         if default is not None and not isinstance(default, str):
             raise ConfigError(f"{path}: default_profile must be a string")
         has_secrets = any(k in SECRET_FIELDS for p in profiles.values() for k in p)
-        mode = path.stat().st_mode
-        readable = bool(mode & (stat.S_IRGRP | stat.S_IROTH)) and os.name == "posix"
-        return cls(path, True, default, profiles, has_secrets and readable)
+        return cls(path, True, default, profiles, has_secrets and readable_by_others(path))
 
 
 class Settings(NamedTuple):
@@ -204,7 +223,9 @@ class Settings(NamedTuple):
         return name
 
     def account(self, default_base_url: str) -> Account:
-        return make_account(self.provider, self.get, default_base_url)
+        given = self.values.get("base_url")
+        where = given.detail if given is not None and given.value is not None else ""
+        return make_account(self.provider, self.get, default_base_url, where)
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(str(self.get(k)) for k in SECRET_FIELDS if self.get(k))
@@ -224,11 +245,13 @@ class Settings(NamedTuple):
             raise ConfigError(f"rate_limits: {exc}") from None
 
 
-def make_account(provider: str, get: Any, default_base_url: str) -> Account:
-    """The account of a profile's values (``get(key)`` reads one, None when unset)."""
+def make_account(provider: str, get: Any, default_base_url: str, where: str = "") -> Account:
+    """The account of a profile's values (``get(key)`` reads one, None when unset); a
+    ``base_url`` that cannot be a provider's root is refused here, before any request."""
+    given = get("base_url")
     return Account(
         provider=provider,
-        base_url=get("base_url") or default_base_url,
+        base_url=check_base_url(given, where) if given else default_base_url,
         api_key=get("api_key"),
         username=get("username"),
         password=get("password"),
@@ -258,9 +281,43 @@ def check_profile(values: dict[str, Any]) -> None:
             raise ConfigError(problem)
     if values.get("region") is not None:
         values["region"] = check_region(values["region"])
-    base_url = values.get("base_url")
-    if base_url is not None and not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
+    if values.get("base_url") is not None:
+        check_base_url(values["base_url"])
+
+
+def check_base_url(url: str, where: str = "") -> str:
+    """``url`` if it can be a provider's root: ``http(s)://`` and a host that parses, without
+    credentials (they would travel in every request line and log). Raises ConfigError naming
+    the value (its user-info part masked) and where it was set: nothing can have been sent."""
+    from urllib.parse import urlsplit
+
+    from smscli.redact import MASK
+
+    at = f"{where}: " if where else ""
+    try:
+        parts = urlsplit(url)
+        shown = url.replace(f"{parts.netloc.rpartition('@')[0]}@", f"{MASK}@", 1)
+    except ValueError:
+        parts, shown = None, url.split("@")[-1]
+    fix = "for example https://api.example.com/v1 (the provider's documented root)"
+    if parts is None:
+        raise ConfigError(f"{at}base_url {shown!r} is not a URL (it does not parse)", hint=fix)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigError(f"{at}base_url {shown!r} is not an http:// or https:// URL", hint=fix)
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{at}base_url {shown!r} holds credentials (user:password@host)",
+            hint="give them as api_key, or username and password, never inside the URL",
+        )
+    try:
+        port, host = parts.port, parts.hostname
+        if host:
+            host.encode("idna")
+    except (ValueError, UnicodeError):
+        port, host = None, None
+    if not host or (port is not None and not 0 < port < 65536):
+        raise ConfigError(f"{at}base_url {shown!r} has no valid host name or port", hint=fix)
+    return url
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -305,7 +362,7 @@ def resolve(
             values[key] = Value(value, "flag", f"--{key.replace('_', '-')}")
     region = values["region"]
     values["region"] = Value(check_region(region.value), region.origin, region.detail)
-    return Settings(name, name_origin, values, config, config.warnings)
+    return Settings(name, name_origin, values, config, config.warnings + env.warnings)
 
 
 def _select_profile(
