@@ -132,7 +132,12 @@ class Campaign:
         needed = self.store.pending_parts(self.run_id, o.limit)
         if not needed:  # everyone skipped (opted out, a repeat): nothing to pay for
             return
+        from smscli.ratelimit import Gate
+
+        permits = self.store.permits(self.plan.account, o.rates)
         try:
+            # A request like the sends: it takes a permit of the account's limits.
+            Gate(max_wait=o.max_wait, what="the balance check").take_one(permits)
             balance = driver.balance()
         except SmscliError as exc:
             self.refused(exc)

@@ -147,6 +147,16 @@ class Gate:
             elif not idle(pause):
                 return False
 
+    def take_one(self, permits: Acquirable) -> None:
+        """Wait for one permit and take it: a request outside the engine (a report's, the
+        balance checked before sending) counts against the account's limits like a send."""
+
+        def take() -> float:
+            taken, wait = permits.acquire(1)
+            return 0.0 if taken else wait
+
+        self.until_permitted(take)
+
     def _check(self, pause: float, waited: float) -> None:
         resume = self.clock() + pause
         if self.not_after is not None and resume >= self.not_after:
@@ -176,3 +186,7 @@ class Gate:
 
 class Blockable(Protocol):
     def block_until(self, until: float) -> None: ...
+
+
+class Acquirable(Protocol):
+    def acquire(self, wanted: int) -> tuple[list[int | None], float]: ...

@@ -85,3 +85,17 @@ def test_a_dotenv_without_secrets_draws_no_warning(proc, home):
     out = proc("send", "05321234567", "-m", "Merhaba", "--dry-run")
     assert out.exit_code == 0, out.stderr
     assert "readable by other users" not in out.stderr
+
+
+@pytest.mark.parametrize("profile", ["cs", "vs", "mas"])
+def test_the_balance_check_before_sending_takes_a_permit(cli, home, emulator, profile):
+    """A provider that enforces the profile's limit (2 requests a second) answers a request
+    over it with 429: the balance asked before sending is a request like the sends."""
+    emulator.rate_limit_per_second = 2
+    home.write_config(emulator.profiles('rate_limits = ["2/second"]\nconcurrency = 1'))
+    rows = "\n".join(f"0532{i:07d};Kişi {i}" for i in range(1, 5))
+    (home.cwd / "k.csv").write_text(f"telefon;ad\n{rows}\n", encoding="utf-8")
+    out = cli("bulk", "k.csv", "-m", "Sayın {ad}", "--yes", "-p", profile, "--batch-size", "1")
+    assert out.exit_code == 0, out.stderr
+    assert len(emulator.received) == 4
+    assert emulator.rate_limited == 0

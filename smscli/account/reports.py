@@ -74,12 +74,7 @@ def _count(keys: Iterable[str]) -> dict[str, int]:
 def pacer(permits: Permits, gate: Gate) -> Callable[[], None]:
     """Called before every HTTP request of a report: takes a permit, waiting through the
     gate (a report is not time-critical)."""
-
-    def take() -> float:
-        taken, wait = permits.acquire(1)
-        return 0.0 if taken else wait
-
-    return lambda: (gate.until_permitted(take), None)[1]
+    return lambda: gate.take_one(permits)
 
 
 def targets(selection: Selection) -> int:
