@@ -214,23 +214,19 @@ def prepare(
     screen: Screen,
 ) -> None:
     """Validate, render and price every row into the run ``run_id`` (``preparing``), then make
-    it ``ready``; raise, with the run deleted, before anything could be sent."""
+    it ``ready``; raise before anything could be sent (the caller deletes the run)."""
     problems = _Problems()
     messages = _messages(
         source, problems, provider=provider, turkish_only=capabilities.turkish_numbers_only,
         rules=rules, region=region, screen=screen,
     )  # fmt: skip
-    try:
-        with closing(_drawn_ahead(messages, store.insert_chunk_size())) as chunks:
-            # problems.count is set by the helper thread: from then on nothing needs writing
-            store.add_messages(run_id, (chunk for chunk in chunks if not problems.count))
-        if problems.count:
-            raise problems.error()
-        if screen.repeats_since is not None:
-            store.skip_repeats(run_id, screen.repeats_since)
-    except BaseException:
-        store.delete_run(run_id)
-        raise
+    with closing(_drawn_ahead(messages, store.insert_chunk_size())) as chunks:
+        # problems.count is set by the helper thread: from then on nothing needs writing
+        store.add_messages(run_id, (chunk for chunk in chunks if not problems.count))
+    if problems.count:
+        raise problems.error()
+    if screen.repeats_since is not None:
+        store.skip_repeats(run_id, screen.repeats_since)
     store.mark_ready(run_id)
 
 

@@ -225,11 +225,16 @@ class _Plan:
             options=json.dumps({"ignore_optout": True}) if o.ignore_optout else None,
             offline=not o.driver.capabilities.network,
         )  # fmt: skip
-        with self.source() as source:
-            prepare(
-                store, run_id, source, provider=o.driver.name, capabilities=o.driver.capabilities,
-                rules=self.rules, region=o.region, screen=screen,
-            )  # fmt: skip
+        try:
+            with self.source() as source:
+                prepare(
+                    store, run_id, source, provider=o.driver.name,
+                    capabilities=o.driver.capabilities, rules=self.rules, region=o.region,
+                    screen=screen,
+                )  # fmt: skip
+        except BaseException:  # an input error, a signal (exit 8): nothing of it is kept
+            store.delete_run(run_id)
+            raise
         totals = store.totals(run_id)
         if o.command == "send" and not totals.pending and not totals.skipped:
             invalid = list(store.messages(run_id, ("invalid",), SHOWN_INVALID))

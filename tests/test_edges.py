@@ -3,7 +3,11 @@ that is no provider's root, and secrets in files others can read."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -99,3 +103,37 @@ def test_the_balance_check_before_sending_takes_a_permit(cli, home, emulator, pr
     assert out.exit_code == 0, out.stderr
     assert len(emulator.received) == 4
     assert emulator.rate_limited == 0
+
+
+def _preparing(home) -> bool:
+    """Whether a run is being prepared in the ledger (read as another process would)."""
+    if not home.ledger.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{home.ledger}?mode=ro", uri=True) as db:
+            return bool(db.execute("SELECT 1 FROM runs WHERE state = 'preparing'").fetchall())
+    except sqlite3.Error:  # created but not yet migrated
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_a_run_is_prepared_exits_8_with_the_ledger_clean(home, signum):
+    rows = "".join(f"0532{i:07d};Kişi {i}\n" for i in range(100_000))
+    (home.cwd / "k.csv").write_text(f"telefon;ad\n{rows}", encoding="utf-8")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "smscli", "bulk", "k.csv", "-m", "Sayın {ad}", "--yes",
+         "--provider", "sandbox"],
+        cwd=home.cwd, env=home.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while not _preparing(home):  # an event: the run's row, written as preparation starts
+        assert child.poll() is None, child.communicate()
+        time.sleep(0.01)
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 8, err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    with sqlite3.connect(home.ledger) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -172,8 +172,10 @@ def command(cli: Cli) -> Iterator[Cli]:
         _print_error(cli, exc.message, exc.hint)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
-        _print_error(cli, "interrupted", None)
-        raise typer.Exit(130) from None
+        # Outside the engine's own handling (which says what was sent): preparing a run,
+        # checking it, a report. What was done is in the ledger, a half-prepared run is gone.
+        _print_error(cli, "interrupted", "nothing is lost: run the same command again to continue")
+        raise typer.Exit(int(ExitCode.UNFINISHED)) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
