@@ -38,12 +38,15 @@ class Campaign:
         planned into the store, held by this process meanwhile."""
         from smscli.guards import key_lock
 
+        # First, before this process writes; the check runs while the run is prepared.
+        verdict = store.verify()
         plan = _Plan(options)
         key = options.idempotency_key
         with store.hold(plan.fingerprint or (key and key_lock(plan.identity, key))):
             notices: list[str] = []
             keyed = plan.keyed(store, key) if key else None
             if keyed is not None and keyed[1]:
+                verdict()
                 yield cls(store, plan, keyed[0], fresh=False, replayed=True)
                 return
             if keyed is not None:  # its process ended before it finished; we hold its key
@@ -53,6 +56,7 @@ class Campaign:
                 found = cls._resume(store, plan, notices)
             run_id = plan.into(store, plan.screen(store)) if found is None else found
             campaign = cls(store, plan, run_id, fresh=found is None)
+            verdict()  # nothing is shown, nor sent, from a damaged ledger
             campaign.view.notices[:0] = notices
             yield campaign
 

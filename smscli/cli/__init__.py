@@ -18,6 +18,7 @@ from smscli import __version__
 from smscli.cli.account import balance, headers, report
 from smscli.cli.bulk import bulk as bulk_command
 from smscli.cli.history import app as history_app
+from smscli.cli.ledger import app as ledger_app
 from smscli.cli.optout import app as optout_app
 from smscli.cli.profiles import app as profiles_app
 from smscli.cli.send import send as send_command
@@ -29,6 +30,7 @@ COMMANDS: dict[str, Callable[..., Any] | typer.Typer] = {
     "report": report,
     "headers": headers,
     "history": history_app,
+    "ledger": ledger_app,
     "optout": optout_app,
     "profiles": profiles_app,
 }

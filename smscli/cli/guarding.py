@@ -122,8 +122,8 @@ def existing_ledger(cli: Cli) -> Iterator[Store | None]:
     from smscli.store import open_existing
 
     store = open_existing(cli.env.ledger_path)
-    try:
+    if store is None:
+        yield None
+        return
+    with store:
         yield store
-    finally:
-        if store is not None:
-            store.close()

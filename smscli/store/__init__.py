@@ -24,7 +24,7 @@ What a backend must guarantee, whatever its storage:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -99,7 +99,14 @@ class Store(Protocol):
 
     def __enter__(self) -> Store: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        """Closes the store; an error of the disk under it (full, read-only, locked, damaged)
+        is raised as the user's error naming the ledger (:mod:`smscli.store.problems`)."""
+
+    def verify(self) -> Callable[[], None]:
+        """Starts checking that the ledger's file is sound, as it is before this process
+        writes; the returned call waits for the verdict and raises unless it is sound.
+        Nothing is sent from a ledger before its verdict."""
 
     # --- runs ---------------------------------------------------------------------------
 

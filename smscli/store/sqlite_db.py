@@ -3,14 +3,75 @@ checkpoints in a thread of their own while a run sends."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, nullcontext
 from pathlib import Path
 
 from smscli.errors import ConfigError
 from smscli.store.migrations import MIGRATIONS
+from smscli.store.problems import LedgerEmpty, storage_error
+
+
+def connect_ledger(path: Path) -> sqlite3.Connection:
+    """A connection to the ledger at ``path`` (resolved), migrated; a new ledger is created
+    whole. An existing empty file is refused: SQLite would take it for a new database, and
+    a ledger that lost its contents must not send again what it had recorded as sent."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            _create(path)
+        elif path.stat().st_size == 0:
+            raise LedgerEmpty(str(path))
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        said = storage_error(exc, str(path))
+        raise (said or ConfigError(f"cannot open the ledger {path}: {exc}")) from None
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            # Switching a database to WAL takes an exclusive lock without waiting for the busy
+            # timeout, so two processes starting at once retry here (a no-op once it is WAL).
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            migrate(conn, path)
+            return conn
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            conn.close()
+            said = storage_error(exc, str(path))
+            raise (said or ConfigError(f"the ledger {path} is not usable: {exc}")) from None
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            said = storage_error(exc, str(path))
+            raise (said or ConfigError(f"the ledger {path} is not usable: {exc}")) from None
+
+
+def _create(path: Path) -> None:
+    """A new ledger appears at ``path`` whole (WAL mode, migrated) or not at all: built under
+    a temporary name, then linked into place, so that no process ever meets it empty (and
+    two processes creating it at once make one ledger)."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        with closing(sqlite3.connect(temp, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            migrate(conn, path)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the ledger
+        except OSError:  # a file system without hard links: same, unless it appeared meanwhile
+            if not path.exists():
+                os.replace(temp, path)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            temp.with_name(temp.name + suffix).unlink(missing_ok=True)
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:

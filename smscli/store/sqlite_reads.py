@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from smscli.senders import TURKISH_SHIFTED
+from smscli.store.problems import LedgerDamaged
 from smscli.store.records import (
     SKIPPED_BECAUSE,
     STATES,
@@ -30,6 +31,7 @@ _MESSAGE = (
 
 class Reads:
     conn: sqlite3.Connection
+    location: str
 
     def find_run(self, fingerprint: str) -> RunRecord | None:
         row = self.conn.execute(
@@ -84,6 +86,8 @@ class Reads:
                 field = SKIPPED_BECAUSE.get(reason, "excluded")
                 setattr(t, field, getattr(t, field) + count)
                 continue
+            if state not in STATES:  # no smscli writes it: a damaged file
+                raise LedgerDamaged(self.location, f"run {run_id} has a message in state {state!r}")
             setattr(t, state, getattr(t, state) + count)
             if state != "invalid":
                 t.parts_total += parts

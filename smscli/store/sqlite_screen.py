@@ -18,7 +18,7 @@ after a refused request, or refused by the provider."""
 
 class Screens:
     conn: sqlite3.Connection
-    _history = "main"
+    _history: str = "main"
     """The schema whose messages the repeat guard looks in (a dry run's: the ledger's)."""
 
     def optouts(self) -> dict[str, str]:

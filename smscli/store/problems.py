@@ -1,0 +1,78 @@
+"""What can go wrong with the disk under a ledger, said for the user: the ledger named, what to
+do, and an exit code of the contract (never "internal error": a full disk, a read-only mount, a
+lock held too long and a damaged file are things that happen to a user, not bugs)."""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+
+from smscli.errors import ConfigError, SmscliError, Unfinished
+
+
+class LedgerDamaged(ConfigError):
+    """The ledger's file fails SQLite's checks (or holds what no smscli wrote): nothing more
+    is sent from it."""
+
+    def __init__(self, location: str, detail: str) -> None:
+        super().__init__(
+            f"the ledger {location} is damaged ({detail}); nothing is sent from it",
+            hint=f"`smscli ledger check` says which runs can still be read. To start a new, "
+            f"empty ledger, move this one aside (mv {location} {location}.damaged): the new "
+            "one does not know what this one sent, so do not resume its campaigns blindly",
+        )
+
+
+class LedgerEmpty(ConfigError):
+    def __init__(self, location: str) -> None:
+        super().__init__(
+            f"the ledger {location} is an empty file (0 bytes): whatever it recorded is gone, "
+            "so smscli cannot know what was already sent; nothing sent",
+            hint=f"restore it from a backup, or, to start a new ledger on purpose, delete the "
+            f"empty file (rm {location}) and run the command again",
+        )
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def storage_error(exc: BaseException, location: str) -> SmscliError | None:
+    """The user's error for ``exc`` raised while using the ledger at ``location``, or None
+    when ``exc`` is not about the storage (a bug, raised as it is)."""
+    if isinstance(exc, OSError) and exc.errno in _FULL + _READ_ONLY:
+        kind = "SQLITE_FULL" if exc.errno in _FULL else "SQLITE_READONLY"
+        return _said(kind, exc.strerror or str(exc), location)
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    name = getattr(exc, "sqlite_errorname", None)
+    return _said(name, str(exc), location) if isinstance(name, str) else None
+
+
+def _said(name: str, detail: str, location: str) -> SmscliError | None:
+    if name.startswith("SQLITE_FULL"):
+        return Unfinished(
+            f"the disk holding the ledger {location} is full ({detail}); the run stopped",
+            hint="free space and run the same command again: it goes on where it stopped and "
+            "sends nothing twice (a request on the wire when it stopped is marked unknown)",
+        )
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return LedgerDamaged(location, detail)
+    if name.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN", "SQLITE_AUTH")):
+        return ConfigError(
+            f"the ledger {location} cannot be written ({detail})",
+            hint="make the file and its folder writable by this user, or point SMSCLI_LEDGER "
+            "at a writable place",
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return Unfinished(
+            f"the ledger {location} stayed locked by another process ({detail})",
+            hint="run the same command again once the other smscli command is done",
+        )
+    if name.startswith("SQLITE_IOERR"):
+        return Unfinished(
+            f"the ledger {location} could not be read or written ({detail})",
+            hint="check the disk (free space, the mount, the kernel log), then run the same "
+            "command again: it goes on where it stopped",
+        )
+    return None

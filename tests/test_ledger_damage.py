@@ -1,0 +1,279 @@
+"""A ledger on a disk that fails: damaged, emptied, full, read-only. Always a clear error naming
+the ledger and an exit code of the contract, never "internal error", and nothing sent from a
+ledger that fails its integrity check."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.emulator import Emulator
+
+ROWS = 200
+PAGE = 4096
+
+
+def campaign(home) -> list[str]:
+    lines = "".join(f"0532{i:07d};Kişi {i}\n" for i in range(ROWS))
+    (home.cwd / "k.csv").write_text(f"telefon;ad\n{lines}", encoding="utf-8")
+    return ["bulk", "k.csv", "-m", "Sayın {ad}, kodunuz hazır.", "--yes", "--batch-size", "10"]
+
+
+def env(emulator: Emulator) -> dict[str, str]:
+    return {
+        "SMSCLI_PROVIDER": "vairosms",
+        "SMSCLI_API_KEY": Emulator.VAIROSMS_KEY,
+        "SMSCLI_SENDER": "ACME",
+        "SMSCLI_BASE_URL": emulator.base_url("vairosms"),
+    }
+
+
+@pytest.fixture(scope="module")
+def half_sent(tmp_path_factory, _emulator) -> Path:
+    """A ledger in which a 200-row campaign was half sent (``--limit 100``), checkpointed
+    into its one file."""
+    import subprocess
+    import sys
+
+    from tests.conftest import Home
+
+    base = tmp_path_factory.mktemp("half")
+    (base / "work").mkdir()
+    home = Home(base / "work", base / "config.toml", base / "ledger.db")
+    _emulator.reset()
+    done = subprocess.run(
+        [sys.executable, "-m", "smscli", *campaign(home), "--limit", "100"],
+        cwd=home.cwd, env=home.env(**env(_emulator)), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(home.ledger) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _emulator.reset()
+    return home.ledger
+
+
+def install(ledger: Path, home, damage) -> None:
+    home.ledger.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ledger, home.ledger)
+    data = bytearray(home.ledger.read_bytes())
+    damage(data)
+    home.ledger.write_bytes(bytes(data))
+
+
+def quick_check(path: Path) -> bool:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return db.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    except sqlite3.DatabaseError:
+        return False
+
+
+def flips(seed: int):
+    def damage(data: bytearray) -> None:
+        rng = random.Random(seed)
+        for _ in range(20):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+
+    return damage
+
+
+def page_overwritten(seed: int):
+    def damage(data: bytearray) -> None:
+        rng = random.Random(seed)
+        page = rng.randrange(1, len(data) // PAGE)
+        data[page * PAGE : (page + 1) * PAGE] = rng.randbytes(PAGE)
+
+    return damage
+
+
+DAMAGES = [("flips", s, flips(s)) for s in range(20)] + [
+    ("page", s, page_overwritten(s)) for s in range(10)
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "seed", "damage"), DAMAGES, ids=[f"{k}{s}" for k, s, _ in DAMAGES]
+)
+def test_a_damaged_ledger_is_never_sent_from(proc, home, emulator, half_sent, kind, seed, damage):
+    install(half_sent, home, damage)
+    sound = quick_check(home.ledger)
+    out = proc(*campaign(home), **env(emulator))
+    assert out.exit_code != 70, out.stderr
+    assert "internal error" not in out.stderr and "Traceback" not in out.stderr
+    if not sound:
+        assert out.exit_code == 4, out.stderr
+        assert f"the ledger {home.ledger.resolve()} is damaged" in " ".join(out.stderr.split())
+        assert "smscli ledger check" in out.stderr
+        assert emulator.requests == []
+    assert emulator.duplicates() == {}
+
+
+def test_ledger_check_names_what_it_can_still_read(proc, home, half_sent):
+    install(half_sent, home, lambda data: None)
+    out = proc("ledger", "check")
+    assert out.exit_code == 0, out.stderr
+    assert "intact" in out.stdout and "1 run(s), 200 message(s)" in out.stdout
+
+    def middle_page(data: bytearray) -> None:  # messages, not the runs table (pages 2-4)
+        page = len(data) // PAGE // 2
+        data[page * PAGE : (page + 1) * PAGE] = random.Random(1).randbytes(PAGE)
+
+    install(half_sent, home, middle_page)
+    out = proc("ledger", "check", "--json")
+    assert out.exit_code == 4, out.stderr
+    health = out.json()
+    assert health["intact"] is False and health["problems"]
+    (run,) = health["runs"]
+    assert set(run) >= {"run_id", "readable", "messages", "error"}
+    out = proc("ledger", "check")
+    assert out.exit_code == 4
+    assert f"run {run['run_id']}: " in out.stdout
+    assert "is damaged" in out.stderr
+
+
+def test_an_emptied_ledger_is_refused_not_started_afresh(proc, home, emulator, half_sent):
+    install(half_sent, home, lambda data: data.clear())
+    out = proc(*campaign(home), **env(emulator))
+    assert out.exit_code == 4, out.stderr
+    said = " ".join(out.stderr.split())
+    assert f"the ledger {home.ledger.resolve()} is an empty file (0 bytes)" in said
+    assert f"rm {home.ledger.resolve()}" in said  # how to start a new one on purpose
+    assert emulator.requests == []
+    assert home.ledger.stat().st_size == 0  # left as it was found
+    for command in (("history",), ("send", "05321234567", "-m", "x", "--dry-run")):
+        assert proc(*command, **env(emulator)).exit_code == 4
+    assert proc("ledger", "check").exit_code == 4
+
+
+def test_a_state_no_smscli_writes_is_a_damaged_ledger_not_a_crash(proc, home, emulator, half_sent):
+    """A flipped byte inside a record (SQLite's checks cannot see it) in a message's state."""
+    install(half_sent, home, lambda data: None)
+    with sqlite3.connect(home.ledger) as db:
+        db.execute("UPDATE messages SET state = 'nding20' WHERE id = 150")
+    out = proc(*campaign(home), **env(emulator))
+    assert out.exit_code == 4, out.stderr
+    assert "is damaged" in out.stderr and "'nding20'" in out.stderr
+    assert emulator.requests == []
+
+
+def limited(max_bytes: int):
+    """A child whose files cannot grow past ``max_bytes`` (a full disk, for that process: a
+    write past the limit fails with EFBIG, or writes what fits, which SQLite calls full)."""
+    import resource
+    import signal
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return apply
+
+
+def run_limited(home, emulator, args, max_bytes):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "smscli", *args], cwd=home.cwd, env=home.env(**env(emulator)),
+        capture_output=True, text=True, check=False, preexec_fn=limited(max_bytes),
+    )  # fmt: skip
+
+
+def test_a_disk_that_fails_while_sending_exits_8_and_the_same_command_resumes(
+    proc, home, emulator, half_sent
+):
+    """Writes past 48 KiB fail (EFBIG: SQLite says "disk I/O error", where a full disk is
+    "database or disk is full", which the next test meets on a real full file system)."""
+    install(half_sent, home, lambda data: None)
+    args = campaign(home)
+    done = run_limited(home, emulator, args, 48 * 1024)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 8, done.stderr
+    assert f"the ledger {home.ledger.resolve()} could not be read or written" in said
+    assert "run the same command again" in said
+    assert "internal error" not in said
+    assert len(emulator.received) < 100  # it stopped part of the way
+    out = proc(*args, **env(emulator))
+    assert out.exit_code in (0, 7), out.stderr
+    assert emulator.duplicates() == {}
+    with sqlite3.connect(home.ledger) as db:
+        states = dict(db.execute("SELECT state, count(*) FROM messages GROUP BY 1").fetchall())
+    assert set(states) <= {"accepted", "unknown"} and sum(states.values()) == ROWS
+    assert len(emulator.received) + states.get("unknown", 0) >= 100  # none lost
+
+
+SMALL_DISK = 'mount -t tmpfs -o size="$1" tmpfs "$2" && shift 2 && exec "$@"'
+READ_ONLY = 'mount --bind "$2" "$2" && mount -o remount,ro,bind "$2" && shift 2 && exec "$@"'
+
+
+def mounted(home, emulator, args: list[str], script: str, size: str = ""):
+    """``smscli ARGS`` with the ledger's folder mounted by ``script`` (a small tmpfs, or
+    read-only) in a mount namespace of its own: no privilege needed where user namespaces
+    are on."""
+    import os
+    import subprocess
+    import sys
+
+    if (
+        not shutil.which("unshare")
+        or subprocess.run(
+            ["unshare", "-r", "-m", "true"], capture_output=True, check=False
+        ).returncode
+    ):
+        if os.environ.get("CI") == "true":
+            pytest.fail("unshare -r -m is needed to mount a small file system")
+        pytest.skip("no user namespaces here to mount a small file system")
+    folder = home.ledger.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        ["unshare", "-r", "-m", "sh", "-c", script, "sh", size, str(folder),
+         sys.executable, "-m", "smscli", *args],
+        cwd=home.cwd, env=home.env(**env(emulator)), capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+
+
+def test_a_full_disk_while_a_run_is_prepared_exits_8_naming_the_ledger(home, emulator):
+    rows = "".join(f"0532{i:07d};Kişi {i}\n" for i in range(5000))
+    (home.cwd / "big.csv").write_text(f"telefon;ad\n{rows}", encoding="utf-8")
+    done = mounted(
+        home, emulator, ["bulk", "big.csv", "-m", "Sayın {ad}", "--yes"], SMALL_DISK, "256k"
+    )
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 8, done.stderr
+    assert f"the disk holding the ledger {home.ledger.resolve()} is full" in said
+    assert "free space and run the same command again" in said
+    assert emulator.requests == []
+
+
+def test_a_read_only_ledger_is_exit_4_before_anything_is_sent(home, emulator, half_sent):
+    install(half_sent, home, lambda data: None)
+    done = mounted(home, emulator, campaign(home), READ_ONLY)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 4, done.stderr
+    assert f"the ledger {home.ledger.resolve()} cannot be written" in said
+    assert "point SMSCLI_LEDGER at a writable place" in said
+    assert emulator.requests == []
+
+
+def test_a_ledger_locked_longer_than_the_wait_is_named(tmp_path):
+    from smscli.errors import ExitCode
+    from smscli.store.problems import storage_error
+
+    path = tmp_path / "ledger.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    waiter = sqlite3.connect(path, timeout=0)
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        waiter.execute("INSERT INTO t VALUES (1)")
+    said = storage_error(raised.value, str(path))
+    assert said is not None and said.exit_code == ExitCode.UNFINISHED
+    assert f"the ledger {path} stayed locked by another process" in said.message
+    holder.execute("ROLLBACK")
+    holder.close()
+    waiter.close()
