@@ -2,7 +2,8 @@
 (Turkish Excel), separated by ``,`` ``;`` or tab, with a phone column to find.
 
 ``csv.Sniffer`` guesses wrong on short or quoted headers, so the delimiter is the one that
-occurs most often outside quotes in the header line.
+occurs most often outside quotes in the header line. A line ends at ``\\n``, ``\\r\\n`` or a
+lone ``\\r`` (old Mac files), as csv reads one; every line number in an error counts so.
 """
 
 from __future__ import annotations
@@ -11,76 +12,91 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from smscli.errors import InputError
+from smscli.errors import InputError, UsageError
+from smscli.recipients import read_numbers as read_numbers  # it lives there now
 
 DELIMITERS = (",", ";", "\t")
 PHONE_HEADERS = (
-    "phone",
-    "telefon",
-    "tel",
-    "gsm",
-    "cep",
-    "mobile",
-    "msisdn",
-    "number",
-    "numara",
-    "phone_number",
-    "telefon_no",
-    "tel_no",
-    "cep_telefonu",
-    "cep_tel",
-    "gsm_no",
-    "mobile_number",
+    "phone", "telefon", "tel", "gsm", "cep", "mobile", "msisdn", "number", "numara",
+    "phone_number", "telefon_no", "tel_no", "cep_telefonu", "cep_tel", "gsm_no", "mobile_number",
+)  # fmt: skip
+
+FIELD_LIMIT = 1 << 18
+"""The longest field read: 262,144 characters, twice csv's default (which is process-wide).
+No name, number or SMS text comes near it. Measured on a 1M-row dry run (48 MB alone): the
+three sample texts and ten invalid numbers of the preview at this length in 4-byte letters
+take it to about 100 MB, at twice this length past the 150 MB a 1M-row bulk may use."""
+LINE_LIMIT = 2 * FIELD_LIMIT
+"""The longest line read, in characters: a line is held whole while csv splits it (a file
+without line ends would otherwise be read into memory whole, and a line of many short fields
+costs ~60 bytes a field)."""
+_CHUNK = 1 << 20
+"""Bytes read at a time when a file is scanned."""
+LINE_END = re.compile("\r\n|\r|\n")
+"""What ends a line, as csv reads one."""
+_CP1254_UNDEFINED = re.compile(b"[\x81\x8d\x8e\x8f\x90\x9d\x9e]")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Excel's "Unicode Text" writes one
+_NOT_FOR_FILES = {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"}
+"""Text codecs that no spreadsheet is saved in: each fails on, or rewrites, ordinary text."""
+_ENCODING_HINT = (
+    "name the encoding the file was saved in (utf-8, cp1254 for Turkish Excel, utf-16, ...), "
+    "or leave --encoding out to detect it"
 )
 
 
-def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
-    """Text and the encoding used: the given one, else UTF-8 (BOM stripped), else cp1254."""
-    if encoding:
-        try:
-            return data.decode(encoding), encoding
-        except LookupError:
-            raise InputError(f"unknown encoding {encoding!r}") from None
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise InputError(
-                f"{name} line {line}: byte 0x{data[exc.start]:02x} is not valid {encoding}"
-            ) from None
-    if data.startswith(_UTF16_BOMS):
-        return decode(data, name, "utf-16")
-    if (nul := data.find(b"\x00")) >= 0:
-        raise _nul_byte(name, data[:nul].count(b"\n") + 1, option=False)
+def check_encoding(name: str) -> str:
+    """``name``, if it is an encoding text files are saved in; else a usage error. Python's
+    codecs also name byte transforms (base64, zip, rot13) and codecs for other things than
+    files (idna, punycode, unicode_escape)."""
+    shown = f"--encoding {name[:40]!r}"
     try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    # cp1254 maps all but five bytes; those five mean the file is neither.
-    try:
-        return data.decode("cp1254"), "cp1254"
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{name} line {line}: byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1254",
-            hint="save it as CSV UTF-8",  # the commands that read it this way have no --encoding
-        ) from None
+        info = codecs.lookup(name)
+    except (LookupError, ValueError, UnicodeError):  # ValueError: a NUL in the name
+        raise UsageError(f"{shown}: no such encoding", hint=_ENCODING_HINT) from None
+    if not info._is_text_encoding or info.name in _NOT_FOR_FILES:
+        raise UsageError(f"{shown} is not an encoding files are saved in", hint=_ENCODING_HINT)
+    return name
 
 
-_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Excel's "Unicode Text" writes one
+def _breaks(text: str | bytes, after_cr: bool = False) -> int:
+    """Line ends in ``text`` (``\\n``, ``\\r\\n``, a lone ``\\r``); ``after_cr``: what came
+    before ended with ``\\r``, so a ``\\n`` at the start ends no other line."""
+    if isinstance(text, str):
+        n = text.count("\n") + text.count("\r") - text.count("\r\n")
+        return n - (after_cr and text.startswith("\n"))
+    n = text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")
+    return n - (after_cr and text.startswith(b"\n"))
 
 
-def _nul_byte(name: str, line: int, *, option: bool) -> InputError:
+def _undecodable(
+    name: str, line: int, offset: int, bad: bytes, what: str, *, option: bool = True
+) -> InputError:
+    """Bytes that are not text; ``option``: the command has ``--encoding``."""
+    one = len(bad) == 1
+    return InputError(
+        f"{name} line {line}: byte{'s' * (not one)} {' '.join(f'0x{b:02x}' for b in bad)} "
+        f"at offset {offset} {'is' if one else 'are'} {what}",
+        hint="pass the file's own --encoding (cp1254 for Turkish Excel), or save it as CSV UTF-8"
+        if option
+        else "save it as CSV UTF-8",
+    )
+
+
+def _nul_byte(name: str, line: int, offset: int, *, option: bool) -> InputError:
     """A NUL byte in a file whose encoding we guess: never text, most often UTF-16 without
     its byte order mark (and then NULs between every letter of the header). ``option``:
     the command has ``--encoding``."""
     return InputError(
-        f"{name} line {line}: a NUL byte (0x00), which no text file in UTF-8 or Windows-1254 has",
+        f"{name} line {line}: a NUL byte (0x00) at offset {offset}, which no text file in "
+        "UTF-8 or Windows-1254 has",
         hint=(
             "if it was saved as UTF-16, pass --encoding utf-16-le (or utf-16-be); "
             "or save it as CSV UTF-8"
@@ -88,6 +104,58 @@ def _nul_byte(name: str, line: int, *, option: bool) -> InputError:
             else "save it as CSV UTF-8 (or as UTF-16 with its byte order mark)"
         ),
     )
+
+
+class _Decoding:
+    """A file decoded with one encoding, chunk by chunk: the first bytes that are not valid in
+    it are an error naming their line and their offset in the file."""
+
+    def __init__(self, name: str, encoding: str, *, option: bool = True) -> None:
+        self.name, self.encoding, self.option = name, encoding, option
+        self.decoder = codecs.getincrementaldecoder(encoding)()
+        self.line, self.offset, self.cr = 1, 0, False
+
+    def feed(self, chunk: bytes, final: bool = False) -> str:
+        pending = len(self.decoder.getstate()[0])  # bytes kept from the chunk before
+        try:
+            text = self.decoder.decode(chunk, final)
+        except UnicodeError as exc:
+            raise self._error(chunk, pending, exc) from None
+        self._count(text)
+        self.offset += len(chunk)
+        return text
+
+    def _count(self, text: str) -> None:
+        self.line += _breaks(text, self.cr)
+        self.cr = text.endswith("\r") if text else self.cr
+
+    def _error(self, chunk: bytes, pending: int, exc: UnicodeError) -> InputError:
+        if not isinstance(exc, UnicodeDecodeError):
+            if "BOM" in str(exc):  # utf-16 and utf-32 without a byte order mark
+                base = codecs.lookup(self.encoding).name
+                return InputError(
+                    f"{self.name}: no byte order mark, which --encoding {self.encoding} needs",
+                    hint=f"pass --encoding {base}-le or {base}-be, as the file was saved",
+                )
+            return InputError(f"{self.name}: cannot be read as {self.encoding}: {exc}")
+        at = exc.start - pending  # in this chunk (negative: in the bytes kept from before)
+        with suppress(UnicodeError):  # the decoder is as it was before the failed call
+            self._count(self.decoder.decode(chunk[: max(at, 0)]))
+        bad = bytes(exc.object[exc.start : exc.end][:4])
+        what = f"not valid {self.encoding}"
+        return _undecodable(self.name, self.line, self.offset + at, bad, what, option=self.option)
+
+
+def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
+    """Text and the encoding used: the given one, else UTF-16 by its byte order mark, else
+    UTF-8 (BOM stripped), else cp1254."""
+    if encoding or data.startswith(_UTF16_BOMS):
+        chosen = check_encoding(encoding) if encoding else "utf-16"
+        return _Decoding(name, chosen, option=False).feed(data, final=True), chosen
+    sniff = _Sniff()
+    sniff.feed(data, final=True)
+    chosen = sniff.choose(name, data[:3], option=False)
+    return data.decode(chosen), "utf-8" if chosen == "utf-8-sig" else chosen
 
 
 def detect_delimiter(header: str) -> str | None:
@@ -122,52 +190,28 @@ def find_phone_column(headers: list[str], name: str) -> int:
     )
 
 
-def read_numbers(
-    data: bytes, name: str, phone_column: str | None = None
-) -> Iterator[tuple[str, str]]:
-    """``(raw number, source)`` from a CSV with a header or from one number per line."""
-    text, _ = decode(data, name)
-    lines = text.splitlines()
-    # Blank and ``#`` comment lines before the first line of data or the header are skipped.
-    skip = next((i for i, ln in enumerate(lines) if ln.strip() and not _comment(ln)), 0)
-    first = lines[skip] if lines else ""
-    delimiter = detect_delimiter(first)
-    if delimiter is None and phone_column is None and any(c.isdigit() for c in first):
-        for i, line in enumerate(lines, start=1):
-            if line.strip() and not _comment(line):
-                yield line.strip(), f"{name} line {i}"
-        return
-    reader = csv.reader(
-        io.StringIO("\n" * skip + "\n".join(lines[skip:])), delimiter=delimiter or ","
-    )
-    for _ in range(skip):
-        next(reader, None)
+def records(
+    lines: Iterable[str], delimiter: str, name: str, offset: int = 0
+) -> Iterator[tuple[int, list[str]]]:
+    """The rows of CSV ``lines`` (each with its line end), ``(line where the row starts,
+    fields)`` (a quoted field may span lines); csv's errors as input errors naming the line.
+    ``offset``: lines before the first."""
+    csv.field_size_limit(FIELD_LIMIT)  # process-wide: set where every CSV here is read
+    reader = csv.reader(lines, delimiter=delimiter)
+    before = 0
     try:
-        headers = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return
-    if phone_column is not None:
-        if phone_column not in headers:
-            raise InputError(f"{name}: no column {phone_column!r} among {', '.join(headers)}")
-        col = headers.index(phone_column)
-    else:
-        col = find_phone_column(headers, name)
-    for row in reader:
-        if not any(v.strip() for v in row):
-            continue
-        if col >= len(row):
-            raise InputError(
-                f"{name} line {reader.line_num}: {len(row)} fields, "
-                f"the phone column is field {col + 1}"
-            )
-        yield row[col], f"{name} line {reader.line_num}"
-
-
-def _comment(line: str) -> bool:
-    return line.lstrip().startswith("#")
-
-
-_CP1254_UNDEFINED = frozenset(b"\x81\x8d\x8e\x8f\x90\x9d\x9e")
+        for row in reader:
+            yield offset + before + 1, row
+            before = reader.line_num
+    except csv.Error as exc:
+        line, start = offset + reader.line_num, offset + before + 1
+        if "field larger than field limit" not in str(exc):
+            raise InputError(f"{name} line {line}: {exc}") from None
+        raise InputError(
+            f"{name} line {line}: a field longer than {FIELD_LIMIT:,} characters"
+            + (f"; its row starts on line {start} (a quote left open?)" if start < line else ""),
+            hint="close the quote, or save the spreadsheet as CSV again",
+        ) from None
 
 
 class Scan(NamedTuple):
@@ -178,65 +222,77 @@ class Scan(NamedTuple):
     size: int
 
 
+class _Sniff:
+    """What settles a file's encoding when none is given, seen chunk by chunk: whether it is
+    UTF-8, and where its first byte that Windows-1254 lacks and its first NUL are."""
+
+    def __init__(self) -> None:
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.utf8_ok = True
+        self.cp1254_bad: tuple[int, int, bytes] | None = None  # line, offset, byte
+        self.nul: tuple[int, int] | None = None  # line, offset
+        self.line, self.offset, self.cr = 1, 0, False
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        if self.utf8_ok:
+            try:
+                self.utf8.decode(chunk, final)
+            except UnicodeDecodeError:
+                self.utf8_ok = False
+        if self.cp1254_bad is None and (bad := _CP1254_UNDEFINED.search(chunk)):
+            self.cp1254_bad = (*self._at(chunk, bad.start()), bad.group())
+        if self.nul is None and (nul := chunk.find(b"\x00")) >= 0:
+            self.nul = self._at(chunk, nul)
+        self.line += _breaks(chunk, self.cr)
+        self.offset += len(chunk)
+        self.cr = chunk.endswith(b"\r") if chunk else self.cr
+
+    def _at(self, chunk: bytes, i: int) -> tuple[int, int]:
+        return self.line + _breaks(chunk[:i], self.cr), self.offset + i
+
+    def choose(self, name: str, first: bytes, *, option: bool = True) -> str:
+        """The encoding; ``option``: the command has ``--encoding``."""
+        if self.nul is not None:
+            raise _nul_byte(name, *self.nul, option=option)
+        if self.utf8_ok:
+            return "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
+        if self.cp1254_bad is None:  # cp1254 maps all but these few bytes
+            return "cp1254"
+        what = "neither UTF-8 nor Windows-1254"
+        raise _undecodable(name, *self.cp1254_bad, what, option=option)
+
+
 def scan(path: Path, name: str, encoding: str | None = None) -> Scan:
-    """Detect the encoding (UTF-8 with or without BOM, else Windows-1254) and hash the
-    content, reading the file in chunks (a 1M-row file is never held in memory)."""
+    """Settle the encoding and hash the content in one pass, reading the file in chunks (a
+    1M-row file is never held in memory): ``encoding`` if given, else UTF-16 by its byte order
+    mark (both checked to the last byte), else UTF-8 (with or without BOM), else Windows-1254."""
+    decoding = _Decoding(name, check_encoding(encoding)) if encoding is not None else None
+    sniff = _Sniff()
     digest = hashlib.sha256()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    utf8_ok = True
-    cp1254_bad: tuple[int, int] | None = None  # (line, byte)
-    nul_line: int | None = None
-    line = 1
-    size = 0
-    first = b""
     try:
         with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                if not first:
-                    first = chunk[:3]
+            chunk = first = f.read(3)  # a byte order mark
+            if decoding is None and first.startswith(_UTF16_BOMS):
+                decoding = _Decoding(name, "utf-16")
+            while chunk:
                 digest.update(chunk)
-                size += len(chunk)
-                if utf8_ok:
-                    try:
-                        utf8.decode(chunk)
-                    except UnicodeDecodeError:
-                        utf8_ok = False
-                if cp1254_bad is None and not _CP1254_UNDEFINED.isdisjoint(chunk):
-                    for i, b in enumerate(chunk):
-                        if b in _CP1254_UNDEFINED:
-                            cp1254_bad = (line + chunk[:i].count(b"\n"), b)
-                            break
-                if nul_line is None and (nul := chunk.find(b"\x00")) >= 0:
-                    nul_line = line + chunk[:nul].count(b"\n")
-                line += chunk.count(b"\n")
-            if utf8_ok:
-                try:
-                    utf8.decode(b"", final=True)
-                except UnicodeDecodeError:
-                    utf8_ok = False
+                (decoding or sniff).feed(chunk)
+                chunk = f.read(_CHUNK)
+            (decoding or sniff).feed(b"", final=True)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror}") from None
-    if encoding:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise InputError(f"unknown encoding {encoding!r}") from None
-        chosen = encoding
-    elif first.startswith(_UTF16_BOMS):
-        chosen = "utf-16"
-    elif nul_line is not None:
-        raise _nul_byte(name, nul_line, option=True)
-    elif utf8_ok:
-        chosen = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
-    elif cp1254_bad is None:
-        chosen = "cp1254"
-    else:
-        bad_line, byte = cp1254_bad
-        raise InputError(
-            f"{name} line {bad_line}: byte 0x{byte:02x} is neither UTF-8 nor Windows-1254",
-            hint="pass --encoding",
-        )
-    return Scan(chosen, digest.hexdigest(), size)
+    chosen = decoding.encoding if decoding is not None else sniff.choose(name, first)
+    return Scan(chosen, digest.hexdigest(), (decoding or sniff).offset)
+
+
+def _unreadable(path: Path, name: str, encoding: str) -> InputError:
+    """The error for a file that failed to decode as it was read: where it fails. (:func:`scan`
+    read it whole before, so the file changed since.)"""
+    try:
+        scan(path, name, encoding)
+    except InputError as exc:
+        return exc
+    return InputError(f"{name} changed while it was read", hint="run the command again")
 
 
 @dataclass
@@ -249,47 +305,64 @@ class Table:
     """``(line number, fields)``; blank lines are skipped."""
 
 
+def _lines(f: io.TextIOBase, name: str) -> Iterator[str]:
+    """``f``'s lines, each at most :data:`LINE_LIMIT` characters long."""
+    readline, number = f.readline, 0
+    while line := readline(LINE_LIMIT + 1):
+        number += 1
+        if len(line) > LINE_LIMIT and not line.endswith("\n"):
+            raise InputError(
+                f"{name} line {number}: a line longer than {LINE_LIMIT:,} characters",
+                hint="is it a CSV file? save the spreadsheet as CSV again",
+            )
+        yield line
+
+
 @contextmanager
 def open_table(
     path: Path, name: str, encoding: str, delimiter: str | None = None
 ) -> Iterator[Table]:
     """Stream a CSV file: header first, then rows of exactly as many fields."""
     try:
-        f = path.open("r", encoding=encoding, newline="")
+        f = path.open("r", encoding=check_encoding(encoding), newline="")
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror}") from None
     with f:
-        first = f.readline()
-        offset = 1
-        while first and not first.strip():
-            first = f.readline()
-            offset += 1
+        lines = _lines(f, name)
+        try:
+            first, offset = next(lines, ""), 1
+            while first and not first.strip():
+                first, offset = next(lines, ""), offset + 1
+        except UnicodeError:
+            raise _unreadable(path, name, encoding) from None
         if not first.strip():
             raise InputError(f"{name} is empty: no header line")
         header_line = first.lstrip("\ufeff")
         sep = delimiter or detect_delimiter(header_line) or ","
-        headers = [h.strip() for h in next(csv.reader([header_line], delimiter=sep))]
-        seen: set[str] = set()
-        for h in headers:
-            if not h:
-                raise InputError(
-                    f"{name} line {offset}: a column has no name ({header_line.strip()!r})"
-                )
-            if h in seen:
-                raise InputError(f"{name} line {offset}: column {h!r} appears twice")
-            seen.add(h)
-        yield Table(name, encoding, sep, headers, _rows(f, name, sep, len(headers), offset))
+        headers = _header(header_line, sep, name, offset)
+        rows = _rows(records(lines, sep, name, offset), path, name, encoding, len(headers))
+        yield Table(name, encoding, sep, headers, rows)
+
+
+def _header(line: str, sep: str, name: str, number: int) -> list[str]:
+    """The column names of the header ``line`` (line ``number``): each named, none twice."""
+    _, fields = next(records([line], sep, name, number - 1), (number, []))
+    headers = [h.strip() for h in fields]
+    seen: set[str] = set()
+    for h in headers:
+        if not h:
+            raise InputError(f"{name} line {number}: a column has no name ({line.strip()!r})")
+        if h in seen:
+            raise InputError(f"{name} line {number}: column {h!r} appears twice")
+        seen.add(h)
+    return headers
 
 
 def _rows(
-    f: io.TextIOBase, name: str, sep: str, width: int, offset: int
+    rows: Iterator[tuple[int, list[str]]], path: Path, name: str, encoding: str, width: int
 ) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(f, delimiter=sep)
-    before = 0
     try:
-        for row in reader:
-            line = offset + before + 1  # where the record starts (quoted fields may span lines)
-            before = reader.line_num
+        for line, row in rows:
             joined = "".join(row)
             if not joined.strip():  # no field but whitespace (or no field at all)
                 continue
@@ -297,7 +370,7 @@ def _rows(
                 field = next(n for n, v in enumerate(row, start=1) if "\x00" in v)
                 raise InputError(
                     f"{name} line {line}, field {field}: a NUL character (0x00); "
-                    f"is {f.encoding} the file's encoding?",
+                    f"is {encoding} the file's encoding?",
                     hint="pass the right --encoding, or save the file as CSV UTF-8",
                 )
             while len(row) > width and not row[-1].strip():
@@ -308,10 +381,5 @@ def _rows(
                     f"the header has {width}"
                 )
             yield line, row
-    except csv.Error as exc:
-        raise InputError(f"{name} line {offset + reader.line_num}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{name} line {offset + reader.line_num + 1}: cannot decode as {f.encoding}: "
-            f"{exc.reason}"
-        ) from None
+    except UnicodeError:
+        raise _unreadable(path, name, encoding) from None

@@ -166,4 +166,32 @@ def main() -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
     sys.stdout = cast(Any, _ClosableStdout(sys.stdout))
+    # Argument bytes that are not text in the locale's encoding (a Windows-1254 script, a
+    # shell's $'\xff') reach Python as lone surrogates, which no output, file or ledger takes:
+    # refused here, each argument named, before any command sees one.
+    args, encoding = sys.argv[1:], sys.getfilesystemencoding()
+    for i, arg in enumerate(args, start=1):
+        bad = next((n for n, c in enumerate(arg) if "\udc80" <= c <= "\udcff"), None)
+        if bad is None:
+            continue
+        option, equals, _ = arg.partition("=")
+        before = args[i - 2] if i > 1 else ""
+        if equals and option.startswith("--"):
+            where = f" (the value of {option})"
+        elif before.startswith("-") and before != "-" and "=" not in before:
+            where = f" (after {before})"
+        else:
+            where = ""
+        raw = arg.encode(encoding, "surrogateescape")
+        at = len(arg[:bad].encode(encoding, "surrogateescape"))
+        shown = raw.decode(encoding, "backslashreplace")
+        text = encoding.upper()
+        print(
+            f"error: argument {i}{where} is not valid {text} text: byte 0x{raw[at]:02x} "
+            f"at byte {at + 1} of '{shown[:60]}'\n  pass every argument as {text} text (from a "
+            f"Windows-1254 script: iconv -f windows-1254 -t utf-8); rename a file whose name "
+            f"is not {text}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     sys.exit(app())

@@ -136,7 +136,7 @@ def bulk(
     with command(cli):
         from smscli.runs import BulkInput
 
-        _check_flags(message, template, message_column, failed_csv, failed_csv_unknown)
+        _check_flags(message, template, message_column, failed_csv, failed_csv_unknown, encoding)
         sep = _separator(delimiter)
         _check_confirmable(file, dry_run=dry_run, yes=yes)
         text = _read_template(template) if template is not None else message
@@ -164,14 +164,19 @@ def _check_flags(
     message_column: str | None,
     failed_csv: Path | None,
     failed_csv_unknown: bool,
+    encoding: str | None,
 ) -> None:
     """The texts come from exactly one of the template, its file and a column; what adds to
-    ``--failed-csv`` needs it."""
+    ``--failed-csv`` needs it; ``--encoding`` names an encoding files are saved in."""
     sources = [x for x in (message, template, message_column) if x is not None]
     if len(sources) != 1:
         raise UsageError("give exactly one of -m TEMPLATE, --template FILE, --message-column")
     if failed_csv_unknown and failed_csv is None:
         raise UsageError("--failed-csv-unknown adds to --failed-csv: give --failed-csv PATH")
+    if encoding is not None:
+        from smscli.csvfile import check_encoding
+
+        check_encoding(encoding)
 
 
 def _separator(delimiter: str | None) -> str | None:

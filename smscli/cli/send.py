@@ -149,7 +149,7 @@ def _entries(
                 (part.strip(), f"stdin line {i}") for part in line.split(",") if part.strip()
             )
     if file is not None:
-        from smscli.csvfile import read_numbers
+        from smscli.recipients import read_numbers
 
         try:
             data = file.read_bytes()
