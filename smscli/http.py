@@ -1,6 +1,10 @@
 """The HTTP edge shared by every driver: one client, and one place that turns transport
 failures into the error tree.
 
+Every reply is redacted here, once, before a driver reads it (:func:`redact_response`): its body
+and its ``Location`` lose every secret of the account in any encoding (see
+:mod:`smscli.redact`), so no message, log line, ledger row or CSV made from it can hold one.
+
 The distinction that matters for exactly-once is *did the request leave?*
 - connection refused, connect timeout, pool timeout: it never left (:class:`NotSent`);
 - read/write timeout, dropped connection, a 5xx: it may have been processed
@@ -10,6 +14,7 @@ The distinction that matters for exactly-once is *did the request leave?*
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import time
@@ -68,11 +73,7 @@ def make_client(timeout: float, redactor: Redactor, *, debug: bool = False) -> h
             body = request.content.decode("utf-8", "replace") if request.content else ""
             log.debug("→ %s %s %s", request.method, redactor(str(request.url)), redactor(body))
 
-        def on_response(response: httpx.Response) -> None:
-            response.read()
-            log.debug("← %s %s", response.status_code, excerpt(response.text, redactor, limit=500))
-
-        hooks = {"request": [on_request], "response": [on_response]}
+        hooks = {"request": [on_request]}  # the reply is logged once redacted, by request()
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         verify=True,
@@ -110,7 +111,8 @@ def request(
 ) -> httpx.Response:
     """Send one request and classify what can go wrong on the way.
 
-    Returns every response that is not a rate limit or a 5xx; the driver reads it.
+    Returns every response that is not a rate limit or a 5xx, redacted by ``redactor``
+    (:func:`redact_response`); the driver reads it.
     Exceptions are raised ``from None``: httpx's own texts and chains can carry the URL,
     and with it a key. A ``read_only`` call (balance, report, header list) changes nothing
     at the provider, so a lost reply leaves nothing in doubt: a plain provider error.
@@ -164,6 +166,9 @@ def _request(
             f"{provider}: connection lost after the request was sent "
             f"({type(exc).__name__}: {redactor(str(exc))}); the provider may have taken it"
         ) from None
+    response = redact_response(response, redactor)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("← %s %s", response.status_code, excerpt(response.text, limit=500))
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if response.status_code == 429 or (response.status_code == 503 and retry_after is not None):
         raise RateLimited(
@@ -172,9 +177,51 @@ def _request(
     if response.status_code >= 500:
         raise OutcomeUnknown(
             f"{provider}: HTTP {response.status_code} after the request was sent: "
-            f"{excerpt(response.text, redactor)}"
+            f"{excerpt(response.text)}"
         )
     return response
+
+
+_REBUILT = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+
+
+def redact_response(response: httpx.Response, redactor: Redactor) -> httpx.Response:
+    """``response`` with every secret gone from its body and (a 3xx) its ``Location``: itself
+    when it held none, else a new response with the same status, headers and request whose
+    body is the redacted text in UTF-8 (so ``.text``, ``.content``, ``.json()`` and
+    :func:`json_body` agree).
+
+    The body is read as UTF-8 when it is (what a driver parses), else as httpx decodes it."""
+    content = response.content
+    if content.isascii():
+        text = content.decode("ascii")
+    else:
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = response.text
+    body = redactor.reply(text)
+    location = response.headers.get("Location", "") if 300 <= response.status_code < 400 else ""
+    moved = redactor(location) if location else location
+    if body is text and moved == location:
+        return response
+    import httpx
+
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _REBUILT]
+    if moved != location:
+        headers = [(k, moved if k.lower() == "location" else v) for k, v in headers]
+    redacted = httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body.encode("utf-8"),
+        request=response.request,
+        extensions=response.extensions,
+        history=response.history,
+    )
+    redacted.encoding = "utf-8"
+    with contextlib.suppress(RuntimeError):  # a response built by hand has no elapsed time
+        redacted.elapsed = response.elapsed
+    return redacted
 
 
 def json_body(response: httpx.Response) -> Any:
@@ -187,7 +234,7 @@ def json_body(response: httpx.Response) -> Any:
         return None
 
 
-def unreadable(provider: str, response: httpx.Response, redactor: Redactor) -> Exception:
+def unreadable(provider: str, response: httpx.Response) -> Exception:
     """The error for a reply the docs do not describe (HTML page, empty body, odd JSON).
 
     A 2xx we cannot read may still mean the provider took the messages, so their outcome is
@@ -195,10 +242,7 @@ def unreadable(provider: str, response: httpx.Response, redactor: Redactor) -> E
     """
     from smscli.errors import ProviderError
 
-    text = (
-        f"{provider}: unexpected reply (HTTP {response.status_code}): "
-        f"{excerpt(response.text, redactor)}"
-    )
+    text = f"{provider}: unexpected reply (HTTP {response.status_code}): {excerpt(response.text)}"
     if 200 <= response.status_code < 300:
         return OutcomeUnknown(text + "; the provider may have taken the messages")
     return ProviderError(text)

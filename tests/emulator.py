@@ -36,6 +36,10 @@ Behaviour the provider docs leave open, chosen here (each marked "undocumented" 
 - ``emu.answer(provider, body, ...)`` scripts the reply to the next call of a provider (a send,
   balance, report or header list alike) with any body: undocumented codes, other wordings, a
   BOM, ``"nan"``, an HTML page. A send is processed first unless ``process=False`` (a refusal).
+- ``emu.echo(provider, body, ...)`` scripts the next reply like ``answer`` with a body (and
+  ``headers``) computed from the request: a hostile provider quoting what it received, e.g.
+  ``emu.echo("vairosms", lambda r: "?return=" + quote(r.target, safe=""), status=302)``.
+  ``RecordedRequest.target`` is the request target (path and query) exactly as received.
 
 Faults (``emu.inject``) apply only to send requests; rate limiting applies to every request of
 a provider and is checked on arrival, before ``latency`` and before any fault is taken from the
@@ -153,6 +157,7 @@ class RecordedRequest:
     provider: str | None
     form: dict[str, Any] | None = None  # masgsm: the body parsed like PHP's $_POST
     time: float = 0.0
+    target: str = ""  # path and query exactly as received (still percent-encoded)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,6 +308,10 @@ def _html_reply(status: int, body: bytes, headers: list[tuple[str, str]] | None 
 
 def _retry_after(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+_Answer = _Reply | Callable[[RecordedRequest], _Reply]
+"""A scripted reply: fixed, or computed from the request (``Emulator.echo``)."""
 
 
 @dataclass
@@ -472,7 +481,7 @@ class Emulator:
         self._pairs: Counter[tuple[str, str]] = Counter()
         self._vairo_sends: dict[int, _VairoSend] = {}
         self._mas_sends: dict[str, _MasSend] = {}
-        self._answers: dict[str, deque[tuple[_Reply, bool]]] = {p: deque() for p in PROVIDERS}
+        self._answers: dict[str, deque[tuple[_Answer, bool]]] = {p: deque() for p in PROVIDERS}
         self._seq = 1000
         self._generation = 0
         self._server: _Server | None = None
@@ -633,6 +642,32 @@ base_url = "{self.base_url("masgsm")}"
         with self._lock:
             self._answers[provider].extend((reply, process) for _ in range(times))
 
+    def echo(
+        self,
+        provider: str,
+        body: Callable[[RecordedRequest], str | bytes],
+        *,
+        status: int = 200,
+        headers: Callable[[RecordedRequest], list[tuple[str, str]]] | None = None,
+        content_type: str | None = _PHP_TEXT,
+        times: int = 1,
+        process: bool = True,
+    ) -> None:
+        """Answer the next ``times`` calls to ``provider`` like :meth:`answer`, with a body
+        (a str as UTF-8) and extra headers (e.g. a ``Location``) computed from the request:
+        a provider that quotes back what it received, in any encoding."""
+        self._check_provider(provider)
+        if times < 1:
+            raise ValueError("times must be >= 1")
+
+        def reply(req: RecordedRequest) -> _Reply:
+            raw = body(req)
+            raw = raw.encode() if isinstance(raw, str) else raw
+            return _Reply(status, raw, content_type, headers(req) if headers else [])
+
+        with self._lock:
+            self._answers[provider].extend((reply, process) for _ in range(times))
+
     def pending_faults(self, provider: str) -> list[str]:
         with self._lock:
             return [name for name, _ in self._faults[self._check_provider(provider)]]
@@ -737,6 +772,7 @@ base_url = "{self.base_url("masgsm")}"
             provider=provider,
             form=form,
             time=time.time(),
+            target=target,
         )
         limited = False
         with self._lock:
@@ -773,7 +809,7 @@ base_url = "{self.base_url("masgsm")}"
             answer, process = scripted
             if is_send and process:
                 action()
-            return answer
+            return answer if isinstance(answer, _Reply) else answer(req)
 
         fault: tuple[str, dict[str, float]] | None = None
         if is_send:

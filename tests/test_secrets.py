@@ -15,7 +15,9 @@ PASSWORD = "CANARY/p@ss w&rd+Zq9"
 
 
 def forms(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    """The secret as sent, and any 8 characters of it in a row (a quote cut short)."""
+    whole = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    return whole | {secret[i : i + 8] for i in range(len(secret) - 7)}
 
 
 def assert_clean(texts: list[str], home) -> None:

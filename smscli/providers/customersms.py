@@ -136,7 +136,7 @@ class CustomerSms:
         )
         reply = json_body(response)
         if not isinstance(reply, dict) or not isinstance(reply.get("success"), bool):
-            raise unreadable(self.name, response, self._redact)
+            raise unreadable(self.name, response)
         results = reply.get("results")
         if reply["success"]:
             if not isinstance(results, list):
@@ -174,14 +174,14 @@ class CustomerSms:
     def _said(self, reply: dict[str, Any], response: httpx.Response) -> str:
         """The code and error text of an error reply, quoted without secrets."""
         said = " ".join(p for p in (_text(reply.get("code")), _text(reply.get("error"))) if p)
-        return excerpt(said or response.text, self._redact)
+        return excerpt(said or response.text)
 
     def _in_doubt(self, response: httpx.Response, why: str) -> OutcomeUnknown:
         """A reply that says the provider took messages but cannot be read: in doubt, whatever
         the HTTP status."""
         return OutcomeUnknown(
             f"customersms: unexpected reply (HTTP {response.status_code}): "
-            f"{excerpt(response.text, self._redact)}; {why}: the provider may have taken the "
+            f"{excerpt(response.text)}; {why}: the provider may have taken the "
             "messages"
         )
 
@@ -236,7 +236,7 @@ class CustomerSms:
                 message_id=None if message_id is None else str(message_id),
             )
         reason = _text(entry.get("error")) or _text(entry.get("message"))
-        error = f"customersms: {excerpt(reason, self._redact)}" if reason else None
+        error = f"customersms: {excerpt(reason)}" if reason else None
         return Outcome(message.key, "failed", error=error or "rejected by customersms")
 
 

@@ -179,8 +179,8 @@ class MasGsm:
         response = self._post(fields)
         reply = read_reply(response)
         if reply is None:
-            raise unreadable(self.name, response, self._redact)
-        status, error = send_outcome(reply, batch, self._redact)
+            raise unreadable(self.name, response)
+        status, error = send_outcome(reply, batch)
         message_id = reply.id if status != "failed" else None
         return BatchResult(
             outcomes=tuple(
@@ -193,14 +193,14 @@ class MasGsm:
         response = self._post([("type", "4"), *self._credentials()], read_only=True)
         reply = read_reply(response)
         if reply is not None and reply.code != 1:
-            raise refusal(reply, self._redact)
+            raise refusal(reply)
         raw = reply.balance if reply is not None else None
         found = finite_number(raw)
         if found is None:
             # A balance call sends nothing, so a reply we cannot read leaves nothing in doubt.
             raise ProviderError(
                 f"masgsm: unexpected balance reply (HTTP {response.status_code}): "
-                f"{excerpt(response.text, self._redact)}"
+                f"{excerpt(response.text)}"
             )
         return Balance(credits=found, raw=raw)
 
@@ -216,10 +216,9 @@ class MasGsm:
             return [delivery(number, lists) for number in numbers]
         reply = read_reply(response)
         if reply is not None and reply.code != 1:
-            raise refusal(reply, self._redact, report_id=batch_id)
+            raise refusal(reply, report_id=batch_id)
         raise ProviderError(
-            f"masgsm: unexpected report reply ({self._status(response)}): "
-            f"{excerpt(response.text, self._redact)}"
+            f"masgsm: unexpected report reply ({self._status(response)}): {excerpt(response.text)}"
         )
 
     def headers(self) -> list[Header]:
@@ -236,12 +235,12 @@ class MasGsm:
             return [Header(name, LEGACY_SOURCE) for name in names]
         reply = read_reply(response)
         if reply is not None and reply.code == 401:
-            raise refusal(reply, self._redact)
+            raise refusal(reply)
         if reply is not None:
-            raise ProviderError(said(f"{failed} (code {reply.code})", reply, self._redact))
+            raise ProviderError(said(f"{failed} (code {reply.code})", reply))
         raise ProviderError(
             f"masgsm: {failed}: unexpected reply ({self._status(response)}): "
-            f"{excerpt(response.text, self._redact)}"
+            f"{excerpt(response.text)}"
         )
 
     def _credentials(self) -> list[tuple[str, str]]:
@@ -272,6 +271,6 @@ class MasGsm:
         status = f"HTTP {response.status_code}"
         if 300 <= response.status_code < 400:
             location = response.headers.get("Location")
-            target = f" to {excerpt(location, self._redact)}" if location else ""
+            target = f" to {excerpt(location)}" if location else ""
             status += f" redirect{target}, not followed"
         return status

@@ -30,7 +30,7 @@ from smscli.providers.base import (
     OutcomeStatus,
     numbers_in,
 )
-from smscli.redact import Redactor, excerpt
+from smscli.redact import excerpt
 
 if TYPE_CHECKING:
     import httpx
@@ -105,7 +105,7 @@ def read_reply(response: httpx.Response) -> Reply | None:
     )
 
 
-def send_outcome(reply: Reply, batch: Batch, redact: Redactor) -> tuple[OutcomeStatus, str | None]:
+def send_outcome(reply: Reply, batch: Batch) -> tuple[OutcomeStatus, str | None]:
     """The state of every message of ``batch`` from the code of its send reply, and the error
     shown with it; a code that refuses the whole request is raised (see :func:`refusal`).
 
@@ -114,37 +114,35 @@ def send_outcome(reply: Reply, batch: Batch, redact: Redactor) -> tuple[OutcomeS
     if reply.code == 1:
         return "accepted", None
     if reply.code == 0:
-        return "failed", said("sending error (code 0)", reply, redact)
+        return "failed", said("sending error (code 0)", reply)
     if reply.code == 3:
         return "unknown", (
             "masgsm: insufficient balance (code 3); it sent only as far as the balance "
             "allowed and does not say to which numbers; `smscli report` can tell"
         )
     if reply.code in _REFUSALS:
-        raise refusal(reply, redact, batch=batch)
+        raise refusal(reply, batch=batch)
     what = f"reply code {reply.code}, which is not in masgsm's list of reply codes"
     return "unknown", (
-        said(what, reply, redact) + "; the request may have been processed, so its messages "
+        said(what, reply) + "; the request may have been processed, so its messages "
         "are in doubt and never sent again automatically; `smscli report` can tell"
     )
 
 
-def said(what: str, reply: Reply, redact: Redactor) -> str:
+def said(what: str, reply: Reply) -> str:
     """``what`` happened, followed by the reply's own words if it had any."""
     text = f"masgsm: {what}"
     if reply.message:
-        text += f": {excerpt(reply.message, redact)}"
+        text += f": {excerpt(reply.message)}"
     return text
 
 
-def refusal(
-    reply: Reply, redact: Redactor, batch: Batch | None = None, report_id: str | None = None
-) -> Exception:
+def refusal(reply: Reply, batch: Batch | None = None, report_id: str | None = None) -> Exception:
     """The error for a code that refuses the whole request: of the send of ``batch``, of the
     report on ``report_id``, or (neither given) of another call."""
     table = _REFUSALS if report_id is None else {**_REFUSALS, **_REPORT_REFUSALS}
     if reply.code not in table:
-        return ProviderError(said(f"unexpected reply code {reply.code}", reply, redact))
+        return ProviderError(said(f"unexpected reply code {reply.code}", reply))
     error, text, hint = table[reply.code]
     header = f" {batch.sender!r}" if batch is not None else ""
     numbers = f": {numbers_in(batch)}" if batch is not None else ""

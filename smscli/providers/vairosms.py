@@ -192,17 +192,17 @@ class VairoSms:
             headers={"Content-Type": "application/json"},
         )
         if response.status_code == 401:
-            raise auth_error(response, self._redact)
+            raise auth_error(response)
         reply = json_body(response)
         if not isinstance(reply, dict) or not isinstance(reply.get("durum"), bool):
-            raise unreadable(self.name, response, self._redact)
+            raise unreadable(self.name, response)
         aciklama = reply.get("aciklama")
         if reply["durum"]:
             if isinstance(aciklama, bool) or not isinstance(aciklama, str | int) or aciklama == "":
                 # It says it took the messages, without the id: in doubt whatever the status.
                 raise OutcomeUnknown(
                     f"vairosms: unexpected reply (HTTP {response.status_code}): "
-                    f"{excerpt(response.text, self._redact)}; durum true says the provider "
+                    f"{excerpt(response.text)}; durum true says the provider "
                     "took the messages, but there is no send id"
                 )
             send_id = str(aciklama)
@@ -212,7 +212,7 @@ class VairoSms:
                 ),
                 batch_id=send_id,
             )
-        raise send_refusal(batch, response, aciklama, self._redact)
+        raise send_refusal(batch, response, aciklama)
 
     def balance(self) -> Balance:
         raise UnsupportedOperation(
@@ -278,7 +278,7 @@ class VairoSms:
             if paket_durum == PACKAGE_SENDING:
                 return Delivery(number, "pending", "no report yet (paket_durum 0)")
             return Delivery(number, "unknown", "vairosms has no report for this number")
-        return Delivery(number, delivery_status(word), excerpt(word, self._redact, limit=60))
+        return Delivery(number, delivery_status(word), excerpt(word, limit=60))
 
     def _ask(self, method: str, path: str, body: bytes | None = None) -> httpx.Response:
         """One report call. It changes nothing at vairosms, so a 5xx or a lost reply leaves
@@ -302,7 +302,7 @@ class VairoSms:
         Raises for a rejected key and for a reply of another shape.
         """
         if response.status_code == 401:
-            raise auth_error(response, self._redact)
+            raise auth_error(response)
         reply = json_body(response)
         if not isinstance(reply, dict) or not isinstance(reply.get("durum"), bool):
             raise self._unexpected(response, what)
@@ -312,7 +312,7 @@ class VairoSms:
                 raise self._unexpected(response, what)
             return aciklama
         if about_api_key(aciklama):
-            raise auth_error(response, self._redact)
+            raise auth_error(response)
         return None
 
     def _said(self, response: httpx.Response) -> str:
@@ -320,10 +320,10 @@ class VairoSms:
         reply = json_body(response)
         said = reply.get("aciklama") if isinstance(reply, dict) else None
         text = said.strip() if isinstance(said, str) and said.strip() else response.text
-        return f"{excerpt(text, self._redact)} (HTTP {response.status_code})"
+        return f"{excerpt(text)} (HTTP {response.status_code})"
 
     def _unexpected(self, response: httpx.Response, what: str) -> ProviderError:
         return ProviderError(
             f"vairosms: unexpected reply to {what} (HTTP {response.status_code}): "
-            f"{excerpt(response.text, self._redact)}"
+            f"{excerpt(response.text)}"
         )

@@ -21,7 +21,7 @@ from smscli.errors import (
 )
 from smscli.http import json_body
 from smscli.providers.base import CREDIT_WORDS, Batch, DeliveryStatus, fold, mentions, numbers_in
-from smscli.redact import Redactor, excerpt
+from smscli.redact import excerpt
 
 if TYPE_CHECKING:
     import httpx
@@ -61,25 +61,23 @@ def about_api_key(text: object) -> bool:
     return isinstance(text, str) and mentions(text, ("api_key",))
 
 
-def auth_error(response: httpx.Response, redact: Redactor) -> AuthError:
+def auth_error(response: httpx.Response) -> AuthError:
     reply = json_body(response)
     said = reply.get("aciklama") if isinstance(reply, dict) else None
     quoted = said if isinstance(said, str) and said.strip() else response.text
     return AuthError(
-        f"vairosms rejected the API key: {excerpt(quoted, redact)}",
+        f"vairosms rejected the API key: {excerpt(quoted)}",
         hint="check api_key in the profile or SMSCLI_API_KEY",
     )
 
 
-def send_refusal(
-    batch: Batch, response: httpx.Response, aciklama: object, redact: Redactor
-) -> Exception:
+def send_refusal(batch: Batch, response: httpx.Response, aciklama: object) -> Exception:
     """The error for a ``durum: false`` reply to a send: the documented codes, a credit
     refusal in any wording and case, or the reply quoted. A wording that says part of the
     request went out is an unknown outcome, never a refusal."""
     said = aciklama.strip() if isinstance(aciklama, str) else ""
     if about_api_key(said):
-        return auth_error(response, redact)
+        return auth_error(response)
     code = fold(said)
     if fold("INVALID_SOURCE_ADDRESS") in code:
         return SenderError(
@@ -96,7 +94,7 @@ def send_refusal(
             return RecipientError(
                 f"vairosms rejected the numbers of the request ({refused}): {numbers_in(batch)}"
             )
-    quoted = excerpt(said or response.text, redact)
+    quoted = excerpt(said or response.text)
     if mentions(said, PARTLY_SENT):
         return OutcomeUnknown(
             f"vairosms: {quoted} (HTTP {response.status_code}); it says part of the request "
