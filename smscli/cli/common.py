@@ -156,18 +156,38 @@ class Cli:
 def command(cli: Cli) -> Iterator[Cli]:
     """The error edge: domain errors become a message and the contract's exit code;
     anything else is reported without secrets or local variables."""
-    if cli.debug:
-        import logging
-
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        handler.addFilter(RedactingFilter(cli.redactor))
-        for name in ("smscli", "httpx"):
-            logger = logging.getLogger(name)
-            logger.setLevel(logging.DEBUG)
-            logger.addHandler(handler)
-    try:
+    with _debug_log(cli), _edge(cli):
         yield cli
+
+
+@contextmanager
+def _debug_log(cli: Cli) -> Iterator[None]:
+    """With ``--debug``, smscli's and httpx's logs on stderr, redacted, for this command only."""
+    if not cli.debug:
+        yield
+        return
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(lambda: cli.redactor))
+    loggers = [logging.getLogger(name) for name in ("smscli", "httpx")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+@contextmanager
+def _edge(cli: Cli) -> Iterator[None]:
+    try:
+        yield
     except SmscliError as exc:
         _print_error(cli, exc.message, exc.hint)
         raise typer.Exit(int(exc.exit_code)) from None
