@@ -299,3 +299,16 @@ def test_a_ledger_locked_longer_than_the_wait_is_named(tmp_path):
     holder.execute("ROLLBACK")
     holder.close()
     waiter.close()
+
+
+def test_an_os_error_about_another_file_is_not_blamed_on_the_ledger(tmp_path):
+    import errno
+
+    from smscli.store.problems import storage_error
+
+    ledger = tmp_path / "data" / "ledger.db"
+    mine = OSError(errno.ENOSPC, "No space left on device", str(ledger.parent / "locks" / "x"))
+    said = storage_error(mine, str(ledger))
+    assert said is not None and f"the disk holding the ledger {ledger} is full" in said.message
+    other = OSError(errno.EACCES, "Permission denied", str(tmp_path / "out" / "failed.csv"))
+    assert storage_error(other, str(ledger)) is None

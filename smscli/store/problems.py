@@ -40,13 +40,24 @@ _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 def storage_error(exc: BaseException, location: str) -> SmscliError | None:
     """The user's error for ``exc`` raised while using the ledger at ``location``, or None
     when ``exc`` is not about the storage (a bug, raised as it is)."""
-    if isinstance(exc, OSError) and exc.errno in _FULL + _READ_ONLY:
+    if isinstance(exc, OSError) and exc.errno in _FULL + _READ_ONLY and _ours(exc, location):
         kind = "SQLITE_FULL" if exc.errno in _FULL else "SQLITE_READONLY"
         return _said(kind, exc.strerror or str(exc), location)
     if not isinstance(exc, sqlite3.Error):
         return None
     name = getattr(exc, "sqlite_errorname", None)
     return _said(name, str(exc), location) if isinstance(name, str) else None
+
+
+def _ours(exc: OSError, location: str) -> bool:
+    """Whether ``exc`` is about the ledger's own files (the ledger, its journal, its locks),
+    not about another file the command reads or writes (which says so itself)."""
+    import os
+
+    if exc.filename is None:
+        return True
+    folder = os.path.dirname(os.path.abspath(location))
+    return os.path.abspath(os.fsdecode(exc.filename)).startswith(folder + os.sep)
 
 
 def _said(name: str, detail: str, location: str) -> SmscliError | None:
