@@ -135,7 +135,12 @@ class Cli:
     def err(self) -> Console:
         from rich.console import Console
 
-        return Console(**_VERBATIM, stderr=True)
+        console = Console(**_VERBATIM, stderr=True)
+        if not console.is_terminal:
+            # Cron mail and CI logs: a message or hint stays on one line, to be pasted as it is
+            # (a path, a `senders = [...]` line); rich would fold it at 80 columns.
+            console.soft_wrap = True
+        return console
 
     def warn(self, text: str) -> None:
         from rich.text import Text

@@ -1,0 +1,25 @@
+"""Without a terminal (cron mail, CI logs, `2>&1 | cat`), messages and hints are never
+hard-wrapped: a hint is pasted back into a config file or a shell as it is."""
+
+from __future__ import annotations
+
+
+def test_errors_and_hints_are_not_hard_wrapped_without_a_terminal(proc, home):
+    long = "x" * 30
+    home.write_config(f'[profiles.{long}]\nprovider = "sandbox"\n')
+    out = proc("send", "05321234567", "-m", "hi", "-p", "nosuch" + long, COLUMNS="")
+    assert out.exit_code == 4, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 2, out.stderr  # the message and its hint, each on one line
+    assert f"is not defined in {home.config}" in lines[0]
+    assert f"defined profiles: {long}" in lines[1]
+
+
+def test_a_warning_with_a_long_path_stays_on_one_line(proc, home):
+    dotenv = home.cwd / ".env"
+    dotenv.write_text("SMSCLI_PROVIDER=sandbox\nSMSCLI_API_KEY=k3y-long-enough\n")
+    dotenv.chmod(0o644)
+    out = proc("send", "05321234567", "-m", "hi", "--dry-run", COLUMNS="")
+    assert out.exit_code == 0, out.stderr
+    (warning,) = [line for line in out.stderr.splitlines() if "readable by other" in line]
+    assert warning.endswith(f"run: chmod 600 {dotenv}")
