@@ -71,7 +71,7 @@ def report(
         bool, typer.Option("--last", help="Report on the account's last run (the default).")
     ] = False,
     max_wait: Annotated[
-        float, typer.Option("--max-wait", help="Most seconds to wait out rate limits.")
+        float, typer.Option("--max-wait", min=0, help="Most seconds to wait out rate limits.")
     ] = 600.0,
     profile: ProfileOpt = None,
     provider: ProviderOpt = None,

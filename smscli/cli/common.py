@@ -52,7 +52,7 @@ AsciiOpt = Annotated[
     bool, typer.Option("--ascii", help="Transliterate Turkish letters (ş→s, ğ→g, …).")
 ]
 MaxWaitOpt = Annotated[
-    float, typer.Option("--max-wait", help="Most seconds to wait out rate limits.")
+    float, typer.Option("--max-wait", min=0, help="Most seconds to wait out rate limits.")
 ]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", "-v", help="Log requests (secrets redacted) on stderr.")

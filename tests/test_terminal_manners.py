@@ -1,5 +1,6 @@
-"""Without a terminal (cron mail, CI logs, `2>&1 | cat`), messages and hints are never
-hard-wrapped: a hint is pasted back into a config file or a shell as it is."""
+"""Terminal manners (issue 16, the parts done so far): without a terminal (cron mail, CI
+logs, `2>&1 | cat`) messages and hints are never hard-wrapped; flag values that make no sense
+are refused."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def test_a_warning_with_a_long_path_stays_on_one_line(proc, home):
     assert out.exit_code == 0, out.stderr
     (warning,) = [line for line in out.stderr.splitlines() if "readable by other" in line]
     assert warning.endswith(f"run: chmod 600 {dotenv}")
+
+
+def test_a_negative_max_wait_is_refused(proc, home):
+    for command in (("send", "05321234567", "-m", "hi"), ("report",)):
+        out = proc(*command, "--provider", "sandbox", "--max-wait", "-5")
+        assert out.exit_code == 2, (command, out.stderr)
+        assert "--max-wait" in out.stderr and "-5" in out.stderr
