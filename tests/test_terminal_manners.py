@@ -31,3 +31,13 @@ def test_a_negative_max_wait_is_refused(proc, home):
         out = proc(*command, "--provider", "sandbox", "--max-wait", "-5")
         assert out.exit_code == 2, (command, out.stderr)
         assert "--max-wait" in out.stderr and "-5" in out.stderr
+
+
+def test_send_file_dash_reads_the_csv_from_stdin(proc, home):
+    csv = "ad;telefon\nAyşe;0532 123 45 67\nAli;05321112233\n"
+    out = proc("send", "--file", "-", "-m", "hi", "--provider", "sandbox", "--json", input=csv)
+    assert out.exit_code == 0, out.stderr
+    assert [r["to"] for r in out.json()["results"]] == ["+905321234567", "+905321112233"]
+    out = proc("send", "--file", "-", "-m", "-", "--provider", "sandbox", input=csv)
+    assert out.exit_code == 2
+    assert "stdin holds one thing" in out.stderr

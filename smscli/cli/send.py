@@ -58,7 +58,9 @@ def send(
     ] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="Numbers from a CSV (phone column) or one per line."),
+        typer.Option(
+            "--file", "-f", help="Numbers from a CSV (phone column) or one per line; - is stdin."
+        ),
     ] = None,
     sender: SenderOpt = None,
     dry_run: Annotated[
@@ -141,6 +143,9 @@ def _entries(
     from smscli.recipients import split_arguments
 
     entries = list(split_arguments(a for a in args if a != "-"))
+    from_stdin = file is not None and str(file) == "-"
+    if from_stdin and ("-" in args or stdin_used_for_message):
+        raise UsageError("stdin holds one thing: --file -, or the numbers (-), or -m -")
     if "-" in args:
         if stdin_used_for_message:
             raise UsageError("stdin cannot hold both the message (-m -) and the numbers (-)")
@@ -152,10 +157,10 @@ def _entries(
         from smscli.recipients import read_numbers
 
         try:
-            data = file.read_bytes()
+            data = sys.stdin.buffer.read() if from_stdin else file.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read {file}: {exc.strerror}") from None
-        entries.extend(read_numbers(data, str(file)))
+        entries.extend(read_numbers(data, "stdin" if from_stdin else str(file)))
     if not entries:
         raise UsageError("no recipients: give numbers as arguments, - for stdin, or --file")
     return entries
