@@ -41,3 +41,12 @@ def test_send_file_dash_reads_the_csv_from_stdin(proc, home):
     out = proc("send", "--file", "-", "-m", "-", "--provider", "sandbox", input=csv)
     assert out.exit_code == 2
     assert "stdin holds one thing" in out.stderr
+
+
+def test_history_names_the_filter_that_found_nothing(proc, home):
+    assert proc("send", "05321234567", "-m", "hi", "--provider", "sandbox").exit_code == 0
+    out = proc("history", "-p", "nosuch")
+    assert out.exit_code == 0, out.stderr
+    assert f"No runs of profile 'nosuch' in the ledger {home.ledger}" in out.stdout
+    out = proc("history", "--provider", "masgsm", "-p", "x")
+    assert "No runs of profile 'x' and provider 'masgsm'" in out.stdout

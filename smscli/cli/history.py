@@ -54,7 +54,9 @@ def list_runs(
             return
         out = cli.out
         if not runs:
-            out.print(f"No runs in the ledger {path}")
+            given = [f"{k} {v!r}" for k, v in (("profile", profile), ("provider", provider)) if v]
+            which = f" of {' and '.join(given)}" if given else ""
+            out.print(f"No runs{which} in the ledger {path}")
             return
         from rich.table import Table
 
