@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from smscli.csvfile import FIELD_LIMIT
 from tests.conftest import Home, Outcome
+from tests.test_bad_input import NOT_FOR_FILES
 
 CALL_SECONDS = 20
 """The most one call may take: beyond it the call hangs (a dry run of a small file takes
@@ -81,25 +82,7 @@ ENCODINGS = st.one_of(
     st.none(),
     st.none(),
     st.sampled_from([*CODECS, "ascii", "latin-1", "utf-32-be", "cp037", "iso2022_jp", "hz"]),
-    st.sampled_from(
-        [
-            "base64",
-            "rot13",
-            "zip",
-            "hex",
-            "bz2",
-            "quopri",
-            "uu",
-            "punycode",
-            "idna",
-            "unicode_escape",
-            "raw_unicode_escape",
-            "undefined",
-            "charmap",
-            "nonesuch",
-            "",
-        ]
-    ),
+    st.sampled_from([*NOT_FOR_FILES, "charmap", ""]),
     st.text(max_size=10),
 )
 JUNK = st.one_of(

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from smscli.http import redact_response
 from smscli.redact import Redactor
 from tests.emulator import Emulator, RecordedRequest
+from tests.test_secrets import envs
 
 KEY = 'CANARYk3yAbC/d+e=f"g\\h7Zq'  # vairosms and customersms: / + = " \ all in it
 PASSWORD = 'CANARYp4ss/W+x=y"z\\Q9'  # masgsm
@@ -57,16 +58,7 @@ def assert_clean(texts: Iterable[str], home: Any, secrets: Iterable[str] = (KEY,
     assert not found, found[:5]
 
 
-ENV = {
-    "customersms": {"SMSCLI_PROVIDER": "customersms", "SMSCLI_API_KEY": KEY},
-    "vairosms": {"SMSCLI_PROVIDER": "vairosms", "SMSCLI_API_KEY": KEY, "SMSCLI_SENDER": "ACME"},
-    "masgsm": {
-        "SMSCLI_PROVIDER": "masgsm",
-        "SMSCLI_USERNAME": Emulator.MASGSM_USER,
-        "SMSCLI_PASSWORD": PASSWORD,
-        "SMSCLI_SENDER": "ACME",
-    },
-}
+ENV = envs(KEY, PASSWORD)
 
 
 def test_debug_leaves_no_log_handler_behind(cli, home):

@@ -39,14 +39,15 @@ def canary_emulator(emulator, monkeypatch):
     return emulator
 
 
-def envs(emu: Emulator) -> dict[str, dict[str, str]]:
+def envs(key: str = KEY, password: str = PASSWORD) -> dict[str, dict[str, str]]:
+    """Each provider's environment with the canary ``key`` (or masgsm's ``password``)."""
     return {
-        "customersms": {"SMSCLI_PROVIDER": "customersms", "SMSCLI_API_KEY": KEY},
-        "vairosms": {"SMSCLI_PROVIDER": "vairosms", "SMSCLI_API_KEY": KEY, "SMSCLI_SENDER": "ACME"},
+        "customersms": {"SMSCLI_PROVIDER": "customersms", "SMSCLI_API_KEY": key},
+        "vairosms": {"SMSCLI_PROVIDER": "vairosms", "SMSCLI_API_KEY": key, "SMSCLI_SENDER": "ACME"},
         "masgsm": {
             "SMSCLI_PROVIDER": "masgsm",
             "SMSCLI_USERNAME": Emulator.MASGSM_USER,
-            "SMSCLI_PASSWORD": PASSWORD,
+            "SMSCLI_PASSWORD": password,
             "SMSCLI_SENDER": "ACME",
         },
     }
@@ -55,7 +56,7 @@ def envs(emu: Emulator) -> dict[str, dict[str, str]]:
 @pytest.mark.parametrize("provider", ["customersms", "vairosms", "masgsm"])
 def test_no_secret_anywhere_across_commands_and_failures(proc, home, canary_emulator, provider):
     emu = canary_emulator
-    env = {**envs(emu)[provider], "SMSCLI_BASE_URL": emu.base_url(provider)}
+    env = {**envs()[provider], "SMSCLI_BASE_URL": emu.base_url(provider)}
     texts: list[str] = []
 
     def run(*args: str, **extra: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -52,39 +53,45 @@ def list_runs(
             return
         if cli.quiet:
             return
-        out = cli.out
-        if not runs:
-            given = [f"{k} {v!r}" for k, v in (("profile", profile), ("provider", provider)) if v]
-            which = f" of {' and '.join(given)}" if given else ""
-            out.print(f"No runs{which} in the ledger {path}")
-            return
-        from rich.table import Table
+        _show_runs(cli, runs, path, profile=profile, provider=provider)
 
-        # Run ids start with their UTC time (20261123-073945-...): no separate time column.
-        columns = ["Run", "Command", "Provider", "Profile", "Source", "Messages"]
-        if not any(r.run.profile for r in runs):
-            columns.remove("Profile")
-        if not any(r.run.source for r in runs):
-            columns.remove("Source")
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in columns:
-            wraps = col in ("Source", "Messages")
-            table.add_column(col, no_wrap=not wraps, min_width=12 if wraps else None)
-        table.add_column("Parts", justify="right", no_wrap=True)
-        table.add_column("Credits", justify="right", no_wrap=True)
-        for r in runs:
-            cells = {
-                "Run": r.run.id,
-                "Command": r.run.command
-                + ("" if r.run.state == "complete" else f" ({r.run.state})"),
-                "Provider": r.run.provider,
-                "Profile": r.run.profile or "",
-                "Source": r.run.source or "",
-                "Messages": _counts(r),
-            }
-            table.add_row(*(cells[c] for c in columns), str(r.parts), str(r.credits_used))
-        out.print(table)
-        out.print(f"{len(runs)} run{'s' * (len(runs) != 1)} · ledger {path}")
+
+def _show_runs(
+    cli: Cli, runs: list[RunSummary], path: Path, *, profile: str | None, provider: str | None
+) -> None:
+    """The runs as a table, or which filter found none."""
+    out = cli.out
+    if not runs:
+        given = [f"{k} {v!r}" for k, v in (("profile", profile), ("provider", provider)) if v]
+        which = f" of {' and '.join(given)}" if given else ""
+        out.print(f"No runs{which} in the ledger {path}")
+        return
+    from rich.table import Table
+
+    # Run ids start with their UTC time (20261123-073945-...): no separate time column.
+    columns = ["Run", "Command", "Provider", "Profile", "Source", "Messages"]
+    if not any(r.run.profile for r in runs):
+        columns.remove("Profile")
+    if not any(r.run.source for r in runs):
+        columns.remove("Source")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in columns:
+        wraps = col in ("Source", "Messages")
+        table.add_column(col, no_wrap=not wraps, min_width=12 if wraps else None)
+    table.add_column("Parts", justify="right", no_wrap=True)
+    table.add_column("Credits", justify="right", no_wrap=True)
+    for r in runs:
+        cells = {
+            "Run": r.run.id,
+            "Command": r.run.command + ("" if r.run.state == "complete" else f" ({r.run.state})"),
+            "Provider": r.run.provider,
+            "Profile": r.run.profile or "",
+            "Source": r.run.source or "",
+            "Messages": _counts(r),
+        }
+        table.add_row(*(cells[c] for c in columns), str(r.parts), str(r.credits_used))
+    out.print(table)
+    out.print(f"{len(runs)} run{'s' * (len(runs) != 1)} · ledger {path}")
 
 
 @app.command("show")

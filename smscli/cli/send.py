@@ -42,6 +42,14 @@ if TYPE_CHECKING:
     from smscli.runs import RunOptions, RunResult
 
 
+FileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--file", "-f", help="Numbers from a CSV (phone column) or one per line; - is stdin."
+    ),
+]
+
+
 def send(
     recipients: Annotated[
         list[str] | None,
@@ -56,12 +64,7 @@ def send(
     message_file: Annotated[
         Path | None, typer.Option("--message-file", help="Read the text from a file.")
     ] = None,
-    file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file", "-f", help="Numbers from a CSV (phone column) or one per line; - is stdin."
-        ),
-    ] = None,
+    file: FileOpt = None,
     sender: SenderOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show the cost; send nothing.")
