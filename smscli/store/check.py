@@ -5,6 +5,7 @@ examined as it is."""
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,12 +81,10 @@ def _run(conn: sqlite3.Connection, run_id: str) -> RunHealth:
     error = ""
     for table in ("messages", "messages NOT INDEXED"):
         try:
-            rows = conn.execute(f"SELECT * FROM {table} WHERE run_id = ?", (run_id,)).fetchall()
-            states = conn.execute(
-                f"SELECT state, count(*) FROM {table} WHERE run_id = ? GROUP BY state", (run_id,)
-            ).fetchall()
+            rows = conn.execute(f"SELECT state, * FROM {table} WHERE run_id = ?", (run_id,))
+            states = Counter(str(row[0]) for row in rows)
         except sqlite3.Error as exc:
             error = error or str(exc)
             continue
-        return RunHealth(run_id, True, len(rows), {str(s): int(n) for s, n in states})
+        return RunHealth(run_id, True, sum(states.values()), dict(states))
     return RunHealth(run_id, False, error=error)
