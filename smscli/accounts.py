@@ -48,3 +48,38 @@ def require_credentials(settings: Settings, provider: str, capabilities: Capabil
                 f"{provider} needs {key}",
                 hint=f"set {key} in the profile ({settings.config.path}) {where}",
             )
+
+
+def check_base_url(url: str, where: str = "") -> str:
+    """``url`` if it can be a provider's root: ``http(s)://`` and a host that parses, without
+    credentials (they would travel in every request line and log). Raises ConfigError naming
+    the value (its user-info part masked) and where it was set: nothing can have been sent."""
+    from urllib.parse import urlsplit
+
+    from smscli.redact import MASK
+
+    at = f"{where}: " if where else ""
+    try:
+        parts = urlsplit(url)
+        shown = url.replace(f"{parts.netloc.rpartition('@')[0]}@", f"{MASK}@", 1)
+    except ValueError:
+        parts, shown = None, url.split("@")[-1]
+    fix = "for example https://api.example.com/v1 (the provider's documented root)"
+    if parts is None:
+        raise ConfigError(f"{at}base_url {shown!r} is not a URL (it does not parse)", hint=fix)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigError(f"{at}base_url {shown!r} is not an http:// or https:// URL", hint=fix)
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{at}base_url {shown!r} holds credentials (user:password@host)",
+            hint="give them as api_key, or username and password, never inside the URL",
+        )
+    try:
+        port, host = parts.port, parts.hostname
+        if host:
+            host.encode("idna")
+    except (ValueError, UnicodeError):
+        port, host = None, None
+    if not host or (port is not None and not 0 < port < 65536):
+        raise ConfigError(f"{at}base_url {shown!r} has no valid host name or port", hint=fix)
+    return url

@@ -74,7 +74,8 @@ class Environment(NamedTuple):
     dotenv: Mapping[str, str]
     dotenv_path: Path | None
     config_path: Path
-    ledger_path: Path
+    ledger_given: str | None
+    """``SMSCLI_LEDGER`` (environment or ``.env``), if set."""
 
     @classmethod
     def from_process(cls, environ: Mapping[str, str], cwd: Path) -> Environment:
@@ -97,13 +98,20 @@ class Environment(NamedTuple):
             from platformdirs import user_config_path
 
             config_path = user_config_path("smscli") / "config.toml"
-        if ledger:
-            ledger_path = Path(ledger).expanduser()
-        else:
-            from platformdirs import user_data_path
+        return cls(dict(environ), dotenv, dotenv_path, config_path, ledger or None)
 
-            ledger_path = user_data_path("smscli") / "ledger.db"
-        return cls(dict(environ), dotenv, dotenv_path, config_path, ledger_path)
+    def ledger(self, config: ConfigFile) -> str | Path:
+        """Where the ledger is: ``SMSCLI_LEDGER``, else the config file's top-level
+        ``ledger``, else ``ledger.db`` in the user's data folder. A PostgreSQL URL is kept as
+        it is written (a ``str``); anything else is an SQLite file (a ``Path``)."""
+        given = self.ledger_given or config.ledger
+        if given and given.lower().startswith(("postgresql://", "postgres://")):
+            return given
+        if given:
+            return Path(given).expanduser()
+        from platformdirs import user_data_path
+
+        return user_data_path("smscli") / "ledger.db"
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -148,6 +156,8 @@ class ConfigFile(NamedTuple):
     default_profile: str | None = None
     profiles: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     world_readable_secrets: bool = False
+    ledger: str | None = None
+    """The top-level ``ledger`` (a path, or a ``postgresql://`` URL), if set."""
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -195,8 +205,18 @@ class ConfigFile(NamedTuple):
         default = data.get("default_profile")
         if default is not None and not isinstance(default, str):
             raise ConfigError(f"{path}: default_profile must be a string")
+        ledger = data.get("ledger")
+        if ledger is not None and (not isinstance(ledger, str) or not ledger.strip()):
+            raise ConfigError(
+                f"{path}: ledger must be a path or a postgresql:// URL in quotes",
+                hint='for example: ledger = "postgresql://smscli@db.example.com/smscli"',
+            )
         has_secrets = any(k in SECRET_FIELDS for p in profiles.values() for k in p)
-        return cls(path, True, default, profiles, has_secrets and readable_by_others(path))
+        if ledger and not has_secrets:
+            from smscli.store.pg_db import url_secrets
+
+            has_secrets = bool(url_secrets(ledger))  # postgresql://user:password@...
+        return cls(path, True, default, profiles, has_secrets and readable_by_others(path), ledger)
 
 
 class Settings(NamedTuple):
@@ -248,6 +268,8 @@ class Settings(NamedTuple):
 def make_account(provider: str, get: Any, default_base_url: str, where: str = "") -> Account:
     """The account of a profile's values (``get(key)`` reads one, None when unset); a
     ``base_url`` that cannot be a provider's root is refused here, before any request."""
+    from smscli.accounts import check_base_url
+
     given = get("base_url")
     return Account(
         provider=provider,
@@ -282,42 +304,9 @@ def check_profile(values: dict[str, Any]) -> None:
     if values.get("region") is not None:
         values["region"] = check_region(values["region"])
     if values.get("base_url") is not None:
+        from smscli.accounts import check_base_url
+
         check_base_url(values["base_url"])
-
-
-def check_base_url(url: str, where: str = "") -> str:
-    """``url`` if it can be a provider's root: ``http(s)://`` and a host that parses, without
-    credentials (they would travel in every request line and log). Raises ConfigError naming
-    the value (its user-info part masked) and where it was set: nothing can have been sent."""
-    from urllib.parse import urlsplit
-
-    from smscli.redact import MASK
-
-    at = f"{where}: " if where else ""
-    try:
-        parts = urlsplit(url)
-        shown = url.replace(f"{parts.netloc.rpartition('@')[0]}@", f"{MASK}@", 1)
-    except ValueError:
-        parts, shown = None, url.split("@")[-1]
-    fix = "for example https://api.example.com/v1 (the provider's documented root)"
-    if parts is None:
-        raise ConfigError(f"{at}base_url {shown!r} is not a URL (it does not parse)", hint=fix)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ConfigError(f"{at}base_url {shown!r} is not an http:// or https:// URL", hint=fix)
-    if "@" in parts.netloc:
-        raise ConfigError(
-            f"{at}base_url {shown!r} holds credentials (user:password@host)",
-            hint="give them as api_key, or username and password, never inside the URL",
-        )
-    try:
-        port, host = parts.port, parts.hostname
-        if host:
-            host.encode("idna")
-    except (ValueError, UnicodeError):
-        port, host = None, None
-    if not host or (port is not None and not 0 < port < 65536):
-        raise ConfigError(f"{at}base_url {shown!r} has no valid host name or port", hint=fix)
-    return url
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:

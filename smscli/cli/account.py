@@ -52,7 +52,7 @@ def balance(
 
         cls, account = _account(cli)
         with (
-            open_store(cli.env.ledger_path) as store,
+            open_store(cli.ledger) as store,
             open_driver(cli, cls, account, account_state(store, cls, account)) as d,
         ):
             result = core_balance(d, store, account_id(account, cls.capabilities))
@@ -90,7 +90,7 @@ def report(
         from smscli.store import open_store
 
         cls, account = _account(cli)
-        with open_store(cli.env.ledger_path) as store:
+        with open_store(cli.ledger) as store:
             aid = account_id(account, cls.capabilities)
             selection = select(store, aid, message_ids=message_ids or (), run_id=run, last=last)
             limits = None
@@ -132,7 +132,7 @@ def headers(
             f"in {settings.config.path}"
         )
         with (
-            open_store(cli.env.ledger_path) as store,
+            open_store(cli.ledger) as store,
             open_driver(cli, cls, account, account_state(store, cls, account)) as d,
         ):
             result = list_headers(

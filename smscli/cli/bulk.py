@@ -218,7 +218,7 @@ def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
     from smscli.store import open_store
 
     cls, account = options.driver, options.account
-    with open_store(cli.env.ledger_path) as store, Campaign.open(store, options) as campaign:
+    with open_store(cli.ledger) as store, Campaign.open(store, options) as campaign:
         for notice in campaign.view.notices:
             cli.warn(notice)
         show_preview(cli, campaign.view)

@@ -101,6 +101,7 @@ class Cli:
     redactor: Redactor = field(default_factory=Redactor)
     _env: Environment | None = None
     _settings: Settings | None = None
+    _ledger: str | Path | None = None
 
     @property
     def env(self) -> Environment:
@@ -116,10 +117,30 @@ class Cli:
             from smscli.config import resolve
 
             self._settings = resolve(self.env, profile=self.profile, flags=self.flags)
-            self.redactor = Redactor(self._settings.secrets())
+            self._redact_secrets()
             for warning in self._settings.warnings:
                 self.warn(warning)
         return self._settings
+
+    @property
+    def ledger(self) -> str | Path:
+        """Where the ledger is (:meth:`Environment.ledger`): a path, or a PostgreSQL URL
+        whose password the redactor knows from now on."""
+        if self._ledger is None:
+            from smscli.config import ConfigFile
+
+            config = self._settings.config if self._settings else None
+            self._ledger = self.env.ledger(config or ConfigFile.load(self.env.config_path))
+            self._redact_secrets()
+        return self._ledger
+
+    def _redact_secrets(self) -> None:
+        secrets = list(self._settings.secrets() if self._settings else ())
+        if isinstance(self._ledger, str):
+            from smscli.store.pg_db import url_secrets
+
+            secrets += url_secrets(self._ledger)
+        self.redactor = Redactor(secrets)
 
     @property
     def out(self) -> Console:

@@ -121,7 +121,7 @@ def existing_ledger(cli: Cli) -> Iterator[Store | None]:
     """The ledger, if there is one, for a dry run to screen against (never created by it)."""
     from smscli.store import open_existing
 
-    store = open_existing(cli.env.ledger_path)
+    store = open_existing(cli.ledger)
     if store is None:
         yield None
         return

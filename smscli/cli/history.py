@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -40,24 +39,25 @@ def list_runs(
     cli = Cli(json=json, quiet=quiet)
     with command(cli):
         from smscli.account.history import history
-        from smscli.store import open_store
+        from smscli.store import open_existing, shown
 
         _warn_config(cli)
-        path = cli.env.ledger_path
         runs: list[RunSummary] = []
-        if path.exists():
-            with open_store(path) as store:
+        store = open_existing(cli.ledger)
+        if store is not None:
+            with store:
                 runs = history(store, limit=limit, provider=provider, profile=profile)
+        where = shown(cli.ledger)
         if cli.json:
-            print_json({"ledger": str(path), "runs": [_run_document(r) for r in runs]})
+            print_json({"ledger": where, "runs": [_run_document(r) for r in runs]})
             return
         if cli.quiet:
             return
-        _show_runs(cli, runs, path, profile=profile, provider=provider)
+        _show_runs(cli, runs, where, profile=profile, provider=provider)
 
 
 def _show_runs(
-    cli: Cli, runs: list[RunSummary], path: Path, *, profile: str | None, provider: str | None
+    cli: Cli, runs: list[RunSummary], path: str, *, profile: str | None, provider: str | None
 ) -> None:
     """The runs as a table, or which filter found none."""
     out = cli.out
@@ -105,13 +105,13 @@ def show(
     with command(cli):
         from smscli.account.history import run_messages
         from smscli.errors import InputError
-        from smscli.store import open_store
+        from smscli.store import open_existing, shown
 
         _warn_config(cli)
-        path = cli.env.ledger_path
-        if not path.exists():
-            raise InputError(f"no run {run!r}: the ledger {path} does not exist yet")
-        with open_store(path) as store:
+        store = open_existing(cli.ledger)
+        if store is None:
+            raise InputError(f"no run {run!r}: the ledger {shown(cli.ledger)} does not exist yet")
+        with store:
             summary, messages = run_messages(store, run)
         if cli.json:
             print_json(

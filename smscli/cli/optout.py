@@ -102,7 +102,9 @@ def list_(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         if cli.quiet:
             return
         if not listed:
-            cli.out.print(f"The opt-out list is empty ({cli.env.ledger_path})")
+            from smscli.store import shown
+
+            cli.out.print(f"The opt-out list is empty ({shown(cli.ledger)})")
             return
         from rich.table import Table
 
@@ -121,7 +123,7 @@ def _change(cli: Cli, apply: Callable[[Store, str], Change], done: str, unchange
     from smscli.store import open_store
 
     region: str = cli.settings.get("region")
-    with open_store(cli.env.ledger_path) as store:
+    with open_store(cli.ledger) as store:
         change = apply(store, region)
     _done(cli, change, done, unchanged)
 

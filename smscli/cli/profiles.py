@@ -132,17 +132,21 @@ def show(
     cli = Cli(json=json, quiet=quiet, debug=debug, profile=name or profile)
     cli.flags = {"provider": provider}
     with command(cli):
+        from smscli.store import shown
+
         settings = cli.settings
         rows = [
             {"setting": key, "value": _masked(key, v.value), "origin": v.origin, "from": v.detail}
             for key, v in sorted(settings.values.items())
         ]
+        ledger = shown(cli.ledger)  # a PostgreSQL URL without its password
         if cli.json:
             print_json(
                 {
                     "profile": settings.profile,
                     "selected_by": settings.profile_origin,
                     "config": str(settings.config.path),
+                    "ledger": ledger,
                     "settings": rows,
                 }
             )
@@ -156,6 +160,7 @@ def show(
             f"({settings.profile_origin})"
         )
         out.print(table)
+        out.print(f"Ledger: {ledger}")
 
 
 def _table(*columns: str, **column_options: Any) -> Any:

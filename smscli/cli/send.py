@@ -188,7 +188,7 @@ def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
     from smscli.store import open_store
 
     cls, account = options.driver, options.account
-    with open_store(cli.env.ledger_path) as store, Campaign.open(store, options) as campaign:
+    with open_store(cli.ledger) as store, Campaign.open(store, options) as campaign:
         if campaign.replayed:
             result = campaign.replay()
             render.send_result(cli, result.view, None)

@@ -1,6 +1,7 @@
 """The store: where runs, messages, rate-limit permits and account state live. Every SQL
 statement of smscli is behind this interface; the engine, the use cases and the CLI only call
-it. SQLite (:mod:`smscli.store.sqlite`) is the default backend.
+it. SQLite (:mod:`smscli.store.sqlite`) is the default backend; PostgreSQL (:mod:`smscli.store.pg`,
+a ``postgresql://`` location) is the ledger a team shares across hosts.
 
 What a backend must guarantee, whatever its storage:
 
@@ -277,6 +278,12 @@ class Store(Protocol):
         not of an ``offline`` run (its provider sends nothing anywhere). Returns how many."""
         ...
 
+    def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[str | None]:
+        """For each ``(recipient, text)``, why it would repeat a message sent since ``since``
+        (as :meth:`skip_repeats` says it), or None: a dry run's lookup in its ledger when the
+        dry run's own store is of another backend."""
+        ...
+
     def find_key(self, account: str, key: str) -> tuple[str, str] | None:
         """``(request digest, run id)`` of an idempotency key of the account."""
         ...
@@ -307,15 +314,37 @@ class AccountState:
         return found[0] if found else None
 
 
-def open_existing(location: Path) -> Store | None:
-    """The store at ``location`` if there is one (a dry run reads it, never creates it)."""
-    if not location.expanduser().exists():
+def is_postgres(location: str | Path) -> bool:
+    """Whether ``location`` names a PostgreSQL ledger (``postgresql://`` or ``postgres://``)."""
+    return isinstance(location, str) and location.lower().startswith(
+        ("postgresql://", "postgres://")
+    )
+
+
+def shown(location: str | Path) -> str:
+    """``location`` as messages show it: a PostgreSQL URL without its password."""
+    if is_postgres(location):
+        from smscli.store.pg_db import masked
+
+        return masked(str(location))
+    return str(location)
+
+
+def open_existing(location: str | Path) -> Store | None:
+    """The store at ``location`` if there is one (a dry run reads it, never creates it; a
+    PostgreSQL ledger always exists once its server does)."""
+    if not is_postgres(location) and not Path(location).expanduser().exists():
         return None
     return open_store(location)
 
 
-def open_store(location: Path) -> Store:
-    """The store at ``location`` (an SQLite file), created and migrated as needed."""
+def open_store(location: str | Path) -> Store:
+    """The store at ``location``: a PostgreSQL URL, else an SQLite file; created and migrated
+    as needed."""
+    if is_postgres(location):
+        from smscli.store.pg import PgStore
+
+        return PgStore.open(str(location))
     from smscli.store.sqlite import SqliteStore
 
-    return SqliteStore.open(location)
+    return SqliteStore.open(Path(location))

@@ -34,15 +34,18 @@ class LedgerHealth:
     runs: list[RunHealth] = field(default_factory=list)
     runs_error: str | None = None
     """Why the list of runs could not be read, if it could not."""
+    backend: str = "sqlite"
 
     @property
     def intact(self) -> bool:
         return self.exists and not self.problems and self.runs_error is None
 
 
-def check_ledger(path: Path) -> LedgerHealth:
-    """The health of the ledger at ``path`` (a missing file is reported, not created)."""
-    path = path.expanduser().resolve()
+def check_ledger(location: str | Path) -> LedgerHealth:
+    """The health of the ledger at ``location`` (a missing file is reported, not created)."""
+    if isinstance(location, str):
+        return _check_postgres(location)
+    path = location.expanduser().resolve()
     health = LedgerHealth(str(path), path.is_file())
     if not health.exists:
         return health
@@ -88,3 +91,34 @@ def _run(conn: sqlite3.Connection, run_id: str) -> RunHealth:
             continue
         return RunHealth(run_id, True, sum(states.values()), dict(states))
     return RunHealth(run_id, False, error=error)
+
+
+def _check_postgres(url: str) -> LedgerHealth:
+    """A PostgreSQL ledger: the server checks its pages as it reads them, so every message of
+    every run is read (a damaged page fails the query that meets it); the size is the tables'
+    on the server."""
+    import psycopg
+
+    from smscli.store.pg_db import connect_ledger, masked, schema_version, scrubbed, size
+
+    health = LedgerHealth(masked(url), True, backend="postgres")
+    conn = connect_ledger(url)
+    try:
+        health.schema = schema_version(conn)
+        health.size = size(conn)
+        states: dict[str, Counter[str]] = {}
+        for run_id, state, count in conn.execute(
+            "SELECT r.id, m.state, count(m.*) FROM runs AS r LEFT JOIN messages AS m"
+            " ON m.run_id = r.id GROUP BY r.id, m.state, r.rowid ORDER BY r.rowid"
+        ):
+            found = states.setdefault(run_id, Counter())
+            if state is not None:
+                found[state] += count
+        health.runs = [
+            RunHealth(run_id, True, sum(c.values()), dict(c)) for run_id, c in states.items()
+        ]
+    except psycopg.Error as exc:  # what the server could not read
+        health.runs_error = scrubbed(exc, url)
+    finally:
+        conn.close()
+    return health

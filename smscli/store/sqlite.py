@@ -13,26 +13,23 @@ lost to a power cut leaves its message ``sending``, which a resumed run settles 
 One holder per campaign: an OS file lock next to the *resolved* ledger file (so every path and
 symlink that leads to it meets the same lock; the OS releases it when the process dies), and a
 lease in the run's row naming host and pid, which a live holder never loses. Read queries are
-in :mod:`smscli.store.sqlite_reads`, permits in :mod:`smscli.store.sqlite_permits`.
+in :mod:`smscli.store.sqlite_reads` and :mod:`smscli.store.reads`, the writes both backends
+share in :mod:`smscli.store.writes`, permits in :mod:`smscli.store.sqlite_permits`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager
-from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smscli.errors import Unfinished
 from smscli.store.problems import LedgerDamaged, storage_error
-from smscli.store.records import Claim, MessageRow, Recorded, ReportUpdate
+from smscli.store.records import MessageRow, Recorded
 from smscli.store.sqlite_db import (
     background_checkpoints,
     connect_ledger,
@@ -41,12 +38,13 @@ from smscli.store.sqlite_db import (
     write_transaction,
 )
 from smscli.store.sqlite_holds import Holds
-from smscli.store.sqlite_reads import Reads
-from smscli.store.sqlite_screen import Screens
+from smscli.store.sqlite_reads import SqliteReads
+from smscli.store.sqlite_screen import SqliteScreens
+from smscli.store.writes import Writes, now
 
 if TYPE_CHECKING:
     from smscli.ratelimit import Rate
-    from smscli.store import Permits, Store
+    from smscli.store import Store
     from smscli.store.sqlite_permits import RateLimiter
 
 
@@ -64,15 +62,7 @@ _VALUES = "(" + ", ".join("?" * _PER_ROW) + f", {UNSENT})"
 CHUNK = 5000
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
-
-
-class SqliteStore(Holds, Reads, Screens):
+class SqliteStore(Holds, SqliteReads, SqliteScreens, Writes):
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
@@ -154,6 +144,8 @@ class SqliteStore(Holds, Reads, Screens):
                 "ATTACH DATABASE ? AS history", (f"file:{quote(str(history.path))}?mode=ro",)
             )
             store._history = "history"
+        elif history is not None:  # a PostgreSQL ledger: asked, message by message
+            store._ledger = history
         return store
 
     _scratch = False
@@ -167,30 +159,6 @@ class SqliteStore(Holds, Reads, Screens):
             yield db
 
     # --- runs -------------------------------------------------------------------------------
-
-    def create_run(
-        self,
-        *,
-        command: str,
-        provider: str,
-        profile: str | None,
-        account: str,
-        sender: str | None,
-        source: str | None,
-        fingerprint: str | None,
-        options: str | None,
-        offline: bool = False,
-    ) -> str:
-        run_id = new_run_id()
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO runs (id, created_at, command, provider, profile, account, sender,"
-                " source, fingerprint, state, options, offline)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing', ?, ?)",
-                (run_id, now(), command, provider, profile, account, sender, source,
-                 fingerprint, options, int(offline)),
-            )  # fmt: skip
-        return run_id
 
     def insert_chunk_size(self) -> int:
         return max(
@@ -211,73 +179,6 @@ class SqliteStore(Holds, Reads, Screens):
                 args = list(chain.from_iterable((run_id, *m, stamp, stamp) for m in chunk))
                 db.execute(self._statements[n], args)
 
-    def mark_ready(self, run_id: str) -> None:
-        with self.transaction() as db:
-            # Later occurrences of a number are skipped; the first one is sent. Only numbers
-            # written more than once are looked at (found in the run's recipient index alone).
-            db.execute(
-                "UPDATE messages SET state = 'skipped', error = 'duplicate of ' || d.first"
-                " FROM (SELECT id, FIRST_VALUE(source) OVER w AS first, ROW_NUMBER() OVER w AS n"
-                "  FROM messages WHERE run_id = ?1 AND state IN ('pending', 'skipped')"
-                "  AND recipient IN (SELECT recipient FROM messages WHERE run_id = ?1"
-                "   AND recipient IS NOT NULL GROUP BY recipient HAVING COUNT(*) > 1)"
-                "  WINDOW w AS (PARTITION BY recipient ORDER BY seq)) AS d"
-                " WHERE messages.id = d.id AND d.n > 1",
-                (run_id,),
-            )
-            db.execute("UPDATE runs SET state = 'ready' WHERE id = ?", (run_id,))
-
-    def delete_run(self, run_id: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM idempotency_keys WHERE run_id = ?", (run_id,))
-            db.execute("DELETE FROM messages WHERE run_id = ?", (run_id,))
-            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-
-    def finish(
-        self, run_id: str, credits_remaining: float | None, exit_code: int | None = None
-    ) -> bool:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE runs SET credits_remaining = COALESCE(?, credits_remaining),"
-                " exit_code = COALESCE(?, exit_code) WHERE id = ?",
-                (credits_remaining, exit_code, run_id),
-            )
-            if db.execute(
-                "SELECT 1 FROM messages WHERE run_id = ? AND state IN ('pending', 'sending')"
-                " LIMIT 1",
-                (run_id,),
-            ).fetchone():
-                return False
-            db.execute(
-                "UPDATE runs SET state = 'complete', finished_at = COALESCE(finished_at, ?)"
-                " WHERE id = ? AND state != 'complete'",
-                (now(), run_id),
-            )
-        return True
-
-    def requeue(self, run_id: str, states: Sequence[str]) -> int:
-        if not states:
-            return 0
-        with self.transaction() as db:
-            cur = db.execute(
-                "UPDATE messages SET state = 'pending', error = NULL, updated_at = ?"
-                " WHERE run_id = ? AND state IN (SELECT value FROM json_each(?))",
-                (now(), run_id, json.dumps(list(states))),
-            )
-            if cur.rowcount:
-                db.execute(
-                    "UPDATE runs SET state = 'ready', finished_at = NULL WHERE id = ?", (run_id,)
-                )
-            return cur.rowcount
-
-    def settle(self, run_id: str, states: Sequence[str], to: str, error: str) -> int:
-        with self.transaction() as db:
-            return db.execute(
-                "UPDATE messages SET state = ?, error = ?, updated_at = ?"
-                " WHERE run_id = ? AND state IN (SELECT value FROM json_each(?))",
-                (to, error, now(), run_id, json.dumps(list(states))),
-            ).rowcount
-
     # --- sending ----------------------------------------------------------------------------
 
     def permits(
@@ -287,46 +188,20 @@ class SqliteStore(Holds, Reads, Screens):
 
         return RateLimiter(self.conn, account, rates, covered_delay=covered_delay)
 
-    def claim(
-        self,
-        batches: Sequence[Sequence[int]],
-        *,
-        recorded: Sequence[Recorded] = (),
-        permits: Permits | None = None,
-    ) -> Claim:
-        count, wait = len(batches), 0.0
-        taken: list[int | None] = [None] * count
-        with self.transaction() as db:
-            self._write_outcomes(db, recorded)
-            if permits is not None:
-                taken, wait = permits.take_some(db, count)
-                count = len(taken)
-            if count:
-                ids = [i for batch in batches[:count] for i in batch]
-                moved = db.execute(
-                    "UPDATE messages SET state = 'sending', updated_at = ?, sent_at = ?"
-                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
-                    (now(), time.time(), json.dumps(ids)),
-                ).rowcount
-                if moved != len(ids):  # undone whole, permits included, by the rollback
-                    raise Unfinished(
-                        "another smscli process claimed messages of this run; stopped here, "
-                        "nothing of this claim sent",
-                        hint="run the same command again once it has finished",
-                    )
-        return Claim(count, list(taken[:count]), wait)
+    def _to_sending(self, db: sqlite3.Connection, ids: list[int], at: float) -> int:
+        moved: int = db.execute(
+            "UPDATE messages SET state = 'sending', updated_at = ?, sent_at = ?"
+            " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
+            (now(), at, json.dumps(ids)),
+        ).rowcount
+        return moved
 
-    def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
-        with self.transaction(durable=durable) as db:
-            self._write_outcomes(db, recorded)
-
-    def put_back(self, ids: Iterable[int]) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE messages SET state = 'pending', updated_at = ?"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'sending'",
-                (now(), json.dumps(list(ids))),
-            )
+    def _to_pending(self, db: sqlite3.Connection, ids: list[int]) -> None:
+        db.execute(
+            "UPDATE messages SET state = 'pending', updated_at = ?"
+            " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'sending'",
+            (now(), json.dumps(ids)),
+        )
 
     def _write_outcomes(self, db: sqlite3.Connection, recorded: Sequence[Recorded]) -> None:
         """Every outcome of every request in one statement, passed as one JSON array: the main
@@ -349,37 +224,7 @@ class SqliteStore(Holds, Reads, Screens):
                 (now(), json.dumps(rows)),
             )
         for (account, key), value in states.items():
-            _set_state(db, account, key, value)
+            self._set_state(db, account, key, value)
 
     def sending(self) -> AbstractContextManager[None]:
         return background_checkpoints(self.conn, self.path)
-
-    # --- reports and account state ----------------------------------------------------------
-
-    def apply_report(self, updates: Sequence[ReportUpdate]) -> None:
-        with self.transaction() as db:
-            db.executemany(
-                "UPDATE messages SET state = ?, report_detail = ?, reported_at = ?,"
-                " updated_at = CASE WHEN state = ? THEN updated_at ELSE ? END WHERE id = ?",
-                ((u.state, u.detail, u.at, u.state, u.at, u.message) for u in updates),
-            )
-
-    def get_state(self, account: str, key: str) -> tuple[str, str] | None:
-        row = self.conn.execute(
-            "SELECT value, updated_at FROM provider_state WHERE account = ? AND key = ?",
-            (account, key),
-        ).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def set_state(self, account: str, key: str, value: str) -> None:
-        with self.transaction() as db:
-            _set_state(db, account, key, value)
-
-
-def _set_state(db: sqlite3.Connection, account: str, key: str, value: str) -> None:
-    db.execute(
-        "INSERT INTO provider_state (account, key, value, updated_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (account, key) DO UPDATE SET value = excluded.value,"
-        " updated_at = excluded.updated_at",
-        (account, key, value, now()),
-    )

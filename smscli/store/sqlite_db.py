@@ -12,7 +12,7 @@ from contextlib import closing, contextmanager, nullcontext
 from pathlib import Path
 
 from smscli.errors import ConfigError
-from smscli.store.migrations import MIGRATIONS
+from smscli.store.migrations import scripts
 from smscli.store.problems import LedgerEmpty, storage_error
 
 
@@ -77,12 +77,13 @@ def _create(path: Path) -> None:
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
     with write_transaction(conn) as db:
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
+        steps = scripts("sqlite")
+        if version > len(steps):
             raise ConfigError(
                 f"the ledger {path} was written by a newer smscli "
                 f"(schema {version}); upgrade smscli"
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number, script in enumerate(steps[version:], start=version + 1):
             for statement in statements(script):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")

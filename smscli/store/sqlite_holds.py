@@ -54,7 +54,7 @@ class Holds:
             holder, until = db.execute(
                 "SELECT lease_owner, lease_until FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
-            if holder and holder != me and _alive(holder, until):
+            if holder and holder != me and alive(holder, until):
                 raise Unfinished(
                     f"run {run_id} is being sent by {holder}; nothing done",
                     hint="run the same command again once it has finished",
@@ -81,7 +81,7 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(holder: str, until: float | None) -> bool:
+def alive(holder: str, until: float | None) -> bool:
     """Whether the process named by a lease (``host:pid``) may still be working."""
     import socket
 

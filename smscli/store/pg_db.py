@@ -1,0 +1,227 @@
+"""Connection-level helpers of the PostgreSQL store: the connection (psycopg 3, imported only
+here and only for a PostgreSQL ledger), migrations, transactions, advisory-lock keys, and the
+user's errors for what the server or the network can do.
+
+The connection runs in autocommit mode: every transaction is explicit
+(:func:`transaction`), and a session-level advisory lock stays with the connection whatever its
+transactions do. The server releases those locks when the connection ends, ``kill -9`` of the
+client included (its kernel closes the socket); for a host that vanishes without closing it
+(power cut, network cut), the session asks the server for TCP keepalives every 10 seconds, so
+that the server notices within about a minute and releases its locks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from smscli.errors import ConfigError, SmscliError, Unfinished
+from smscli.store.migrations import scripts
+
+if TYPE_CHECKING:
+    import psycopg
+
+SCHEMES = ("postgresql://", "postgres://")
+_PASSWORD = re.compile(r"^(postgres(?:ql)?://[^/@?#]*?:)([^/@?#]*)(@)", re.IGNORECASE)
+
+
+def is_postgres(location: str) -> bool:
+    return location.lower().startswith(SCHEMES)
+
+
+def masked(url: str) -> str:
+    """``url`` without its password (``postgresql://user:***@host/db``), and without any
+    ``password=`` parameter: what every message and listing shows."""
+    shown = _PASSWORD.sub(r"\1***\3", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", shown)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The password written in ``url`` (as written, and decoded), for the redactor."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        found = [p for p in (parts.password,) if p]
+    except ValueError:  # libpq says what is wrong with it; a password is still looked for
+        parts, found = urlsplit(url.replace("[", "").replace("]", "")), []
+        found += [parts.netloc.partition("@")[0].partition(":")[2]] if "@" in parts.netloc else []
+    found += parse_qs(parts.query).get("password", [])
+    return tuple({s for p in found for s in (p, unquote(p)) if s})
+
+
+def connect_ledger(url: str) -> psycopg.Connection[Any]:
+    """An autocommit connection to the ledger at ``url``, migrated."""
+    try:
+        import psycopg
+    except ImportError:
+        raise ConfigError(
+            f"the ledger {masked(url)} is a PostgreSQL database, and this smscli has no "
+            "PostgreSQL driver",
+            hint="install it: pip install 'smscli[postgres]' (psycopg 3)",
+        ) from None
+    import socket
+
+    # The session's name says who holds a run (HOST:PID), so it replaces PGAPPNAME; libpq's
+    # other settings (PGPASSWORD, ~/.pgpass, PGSSLMODE, the URL's parameters) apply as given.
+    settings: dict[str, Any] = {
+        "application_name": f"smscli {socket.gethostname()}:{os.getpid()}"[:63]
+    }
+    if "connect_timeout" not in url and not os.environ.get("PGCONNECT_TIMEOUT"):
+        settings["connect_timeout"] = 10  # libpq's default is to wait forever
+    try:
+        conn = psycopg.connect(url, autocommit=True, **settings)
+    except psycopg.Error as exc:
+        raise ConfigError(
+            f"cannot connect to the ledger {masked(url)}: {scrubbed(exc, url)}",
+            hint="check that the server is running and reachable, and the URL's user, "
+            "database and password (or PGPASSWORD, ~/.pgpass); `smscli doctor` checks it",
+        ) from None
+    try:
+        conn.execute(
+            "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 10;"
+            " SET tcp_keepalives_count = 3"
+        )
+        migrate(conn, masked(url))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def scrubbed(exc: BaseException, url: str) -> str:
+    """What ``exc`` says, one line, without the URL's password in any form."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+def lock_key(conn: psycopg.Connection[Any], *parts: str) -> int:
+    """A 64-bit advisory-lock key for ``parts`` in the connection's schema (two ledgers in
+    two schemas of one database never meet each other's locks)."""
+    schema = _schema(conn)
+    digest = hashlib.sha256("\0".join(("smscli", schema, *parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _schema(conn: psycopg.Connection[Any]) -> str:
+    cached: str | None = getattr(conn, "_smscli_schema", None)
+    if cached is None:
+        row = conn.execute("SELECT current_schema()").fetchone()
+        cached = str(row[0]) if row else ""
+        conn._smscli_schema = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def migrate(conn: psycopg.Connection[Any], location: str) -> None:
+    """The ledger's schema brought up to date, in one transaction (PostgreSQL's DDL is
+    transactional), under an advisory lock: two processes starting at once migrate once."""
+    import psycopg
+
+    steps = scripts("postgres")
+    try:  # the usual case, a ledger already up to date: one query, no lock
+        if schema_version(conn) == len(steps):
+            return
+    except psycopg.errors.UndefinedTable:
+        pass  # a new ledger
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(conn, "migrate"),))
+        conn.execute("CREATE TABLE IF NOT EXISTS smscli_schema (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM smscli_schema").fetchone()
+        version = int(row[0]) if row and row[0] is not None else 0
+        if version > len(steps):
+            raise ConfigError(
+                f"the ledger {location} was written by a newer smscli "
+                f"(schema {version}); upgrade smscli"
+            )
+        for script in steps[version:]:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement.encode())
+        if version < len(steps):
+            conn.execute("DELETE FROM smscli_schema")
+            conn.execute("INSERT INTO smscli_schema (version) VALUES (%s)", (len(steps),))
+
+
+def size(conn: psycopg.Connection[Any]) -> int:
+    """Bytes of the ledger's tables (and their indexes) on the server."""
+    row = conn.execute(
+        "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class AS c"
+        " WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+    ).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def lock_holder(conn: psycopg.Connection[Any], key: int) -> tuple[str, str | None] | None:
+    """``(application_name, client address)`` of the session holding the advisory lock
+    ``key`` in the connection's database, or None when nobody holds it."""
+    row = conn.execute(
+        "SELECT a.application_name, a.client_addr::text FROM pg_locks AS l"
+        " LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+        " AND l.granted AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database"
+        " WHERE datname = current_database())"
+        " AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid LIMIT 1",
+        ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+    ).fetchone()
+    return (str(row[0] or ""), row[1]) if row else None
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT max(version) FROM smscli_schema").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+@contextmanager
+def transaction(conn: psycopg.Connection[Any], *, durable: bool = True) -> Iterator[Any]:
+    """A transaction on the ledger; ``durable=False`` commits without waiting for the
+    server's WAL flush (``synchronous_commit = off``): such a commit survives a crash of this
+    process at once, and a crash of the server from the next durable commit on, which flushes
+    the WAL up to itself, theirs included."""
+    with conn.transaction():
+        if not durable:
+            conn.execute("SET LOCAL synchronous_commit = off")
+        yield conn
+
+
+def storage_error(exc: BaseException, location: str, url: str) -> SmscliError | None:
+    """The user's error for ``exc`` raised while using the ledger, or None when ``exc`` is
+    not about the ledger (a bug, raised as it is)."""
+    import sys
+
+    if sys.modules.get("psycopg") is None:  # not loaded: not one of its errors
+        return None
+    import psycopg
+    from psycopg import errors
+
+    from smscli.store.problems import LedgerDamaged
+
+    if not isinstance(exc, psycopg.Error):
+        return None
+    detail = scrubbed(exc, url)
+    if isinstance(exc, errors.DiskFull | errors.OutOfMemory | errors.InsufficientResources):
+        return Unfinished(
+            f"the ledger {location} has no room left ({detail}); the run stopped",
+            hint="free space on the database server and run the same command again: it goes "
+            "on where it stopped and sends nothing twice",
+        )
+    if isinstance(exc, errors.DataCorrupted | errors.IndexCorrupted):
+        return LedgerDamaged(location, detail)
+    if isinstance(exc, errors.InsufficientPrivilege | errors.ReadOnlySqlTransaction):
+        return ConfigError(
+            f"the ledger {location} cannot be written by this user ({detail})",
+            hint="grant the user the rights on the ledger's tables (or use the user that "
+            "created them), or point SMSCLI_LEDGER at another database",
+        )
+    if isinstance(exc, psycopg.OperationalError):
+        return Unfinished(
+            f"lost the connection to the ledger {location} ({detail}); the run stopped",
+            hint="run the same command again once the database is reachable: it goes on "
+            "where it stopped and sends nothing twice (a request on the wire when it "
+            "stopped is marked unknown)",
+        )
+    return None
