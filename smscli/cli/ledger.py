@@ -1,9 +1,9 @@
-"""``smscli ledger check``: whether the ledger's file is intact, and which runs it can still
-read when it is not."""
+"""``smscli ledger info|check|copy``: where the ledger is and what it holds, whether it is
+intact (and which runs it can still read when it is not), and moving it to another backend."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,8 +12,19 @@ from smscli.errors import ExitCode
 
 if TYPE_CHECKING:
     from smscli.store.check import LedgerHealth
+    from smscli.store.transfer import Copied, LedgerInfo
 
-app = typer.Typer(help="The ledger itself: whether it is intact.")
+app = typer.Typer(help="The ledger itself: where it is, whether it is intact, moving it.")
+
+MergeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--merge",
+        help="Copy into a destination that already holds runs or opt-outs: runs it has already "
+        "are skipped (with their messages), its opt-outs and idempotency keys kept, and of two "
+        "provider states the newer one.",
+    ),
+]
 
 
 @app.command("check")
@@ -23,7 +34,7 @@ def check(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     with command(cli):
         from smscli.store.check import check_ledger
 
-        health = check_ledger(cli.env.ledger_path)
+        health = check_ledger(cli.ledger)
         code = ExitCode.OK if health.intact or not health.exists else ExitCode.CONFIG
         if cli.json:
             print_json(_document(health, code))
@@ -36,6 +47,7 @@ def _document(health: LedgerHealth, code: ExitCode) -> dict[str, object]:
     return {
         "command": "ledger check",
         "ledger": health.location,
+        "backend": health.backend,
         "exists": health.exists,
         "bytes": health.size,
         "schema": health.schema,
@@ -63,10 +75,12 @@ def _show(cli: Cli, health: LedgerHealth) -> None:
     out.print(f"Ledger {health.location} ({health.size:,} bytes, schema {health.schema})")
     if health.intact:
         count = sum(r.messages for r in health.runs)
-        out.print(
-            f"intact: SQLite's integrity check found nothing wrong; {len(health.runs):,} "
-            f"run(s), {count:,} message(s)"
+        checked = (
+            "SQLite's integrity check found nothing wrong"
+            if health.backend == "sqlite"
+            else "the server read every message of every run"
         )
+        out.print(f"intact: {checked}; {len(health.runs):,} run(s), {count:,} message(s)")
         return
     cli.error(f"the ledger {health.location} is damaged; nothing is sent from it")
     for problem in health.problems:
@@ -84,3 +98,129 @@ def _show(cli: Cli, health: LedgerHealth) -> None:
         f"{health.location}.damaged); `smscli history show RUN` against a copy, or sqlite3's "
         "`.recover`, can still read the runs listed as readable."
     )
+
+
+@app.command("info")
+def info(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Where the ledger is (backend, location, schema, size) and what it holds."""
+    cli = Cli(json=json, quiet=quiet)
+    with command(cli):
+        from smscli.store.transfer import ledger_info
+
+        found = ledger_info(cli.ledger)
+        if cli.json:
+            print_json(_info_document(found))
+        elif not cli.quiet:
+            _show_info(cli, found)
+
+
+def _info_document(found: LedgerInfo) -> dict[str, object]:
+    return {
+        "command": "ledger info",
+        "backend": found.backend,
+        "ledger": found.location,
+        "exists": found.exists,
+        "schema": found.schema,
+        "bytes": found.size,
+        "runs": found.rows["runs"],
+        "messages": sum(found.messages.values()),
+        "states": found.messages,
+        "optouts": found.rows["optouts"],
+        "idempotency_keys": found.rows["idempotency_keys"],
+        "provider_state": found.rows["provider_state"],
+        "exit_code": int(ExitCode.OK),
+    }
+
+
+def _show_info(cli: Cli, found: LedgerInfo) -> None:
+    out = cli.out
+    kind = "SQLite" if found.backend == "sqlite" else "PostgreSQL"
+    if not found.exists:
+        out.print(f"No ledger at {found.location} ({kind}) yet: nothing was recorded there.")
+        return
+    where = "bytes" if found.backend == "sqlite" else "bytes on the server"
+    out.print(f"Ledger {found.location}")
+    out.print(f"  backend: {kind}, schema {found.schema}, {found.size or 0:,} {where}")
+    n = found.rows
+    out.print(f"  runs: {n['runs']:,}")
+    states = ", ".join(f"{n:,} {s}" for s, n in sorted(found.messages.items()))
+    total = sum(found.messages.values())
+    out.print(f"  messages: {total:,}" + (f" ({states})" if states else ""))
+    out.print(f"  opt-outs: {n['optouts']:,}")
+    out.print(f"  idempotency keys: {n['idempotency_keys']:,}")
+    out.print(f"  provider state: {n['provider_state']:,} row(s)")
+
+
+@app.command("copy")
+def copy(
+    source: Annotated[
+        str,
+        typer.Argument(metavar="SRC", help="The ledger to copy: a path or a postgresql:// URL."),
+    ],
+    destination: Annotated[
+        str,
+        typer.Argument(
+            metavar="DST", help="Where to copy it: a path or a postgresql:// URL (created)."
+        ),
+    ],
+    merge: MergeOpt = False,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Copy a ledger (SQLite to PostgreSQL and back) with its runs, messages, opt-outs,
+    idempotency keys and provider state, in one transaction (all or nothing). A destination
+    that holds runs or opt-outs is refused unless --merge. Rate-limit permits are not copied:
+    they expire within the rate windows. Stop every smscli process using SRC first."""
+    cli = Cli(json=json, quiet=quiet)
+    with command(cli):
+        from smscli.redact import Redactor
+        from smscli.store.pg_db import url_secrets
+        from smscli.store.transfer import copy_ledger, location
+
+        cli.redactor = Redactor(url_secrets(source) + url_secrets(destination))
+        copied = copy_ledger(location(source), location(destination), merge=merge)
+        if cli.json:
+            print_json(_copy_document(copied))
+        elif not cli.quiet:
+            _show_copy(cli, copied)
+
+
+def _copy_document(copied: Copied) -> dict[str, object]:
+    from smscli.store.transfer import NOT_COPIED
+
+    return {
+        "command": "ledger copy",
+        "source": copied.source,
+        "destination": copied.destination,
+        "merge": copied.merge,
+        "copied": copied.rows,
+        "skipped_runs": copied.skipped_runs,
+        "not_copied": list(NOT_COPIED),
+        "exit_code": int(ExitCode.OK),
+    }
+
+
+def _show_copy(cli: Cli, copied: Copied) -> None:
+    out, say = cli.out, cli.redactor
+    # Locations on lines of their own, never folded: to be pasted as they are.
+    out.print(say(f"Copied {copied.source}"), soft_wrap=True)
+    out.print(say(f"    to {copied.destination}:"), soft_wrap=True)
+    n = copied.rows
+    out.print(
+        f"  {n['runs']:,} run(s), {n['messages']:,} message(s), {n['optouts']:,} opt-out(s), "
+        f"{n['idempotency_keys']:,} idempotency key(s), {n['provider_state']:,} provider "
+        "state(s)"
+    )
+    if copied.skipped_runs:
+        skipped = copied.skipped_runs
+        listed = ", ".join(skipped[:10]) + (
+            f" and {len(skipped) - 10:,} more" if len(skipped) > 10 else ""
+        )
+        out.print(f"  skipped {len(skipped):,} run(s) the destination already had: {listed}")
+    out.print("  not copied: rate-limit permits (they expire within the rate windows)")
+    out.print(
+        "To use the copy, stop every smscli process using the source, and point SMSCLI_LEDGER "
+        '(or `ledger = "..."` in the config file) at the destination:',
+        soft_wrap=True,
+    )
+    out.print(say(f"  {copied.destination}"), soft_wrap=True)
