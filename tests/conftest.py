@@ -1,5 +1,9 @@
 """Shared fixtures: an isolated user environment, the CLI runner, real subprocesses and the
-loopback provider emulator."""
+loopback provider emulator.
+
+A test module that sets ``BOTH_BACKENDS = True`` runs each of its tests that use ``home`` on
+both ledger backends: an SQLite file, and a schema of its own in the PostgreSQL server named by
+``SMSCLI_TEST_POSTGRES`` (skipped without one, a failure under ``CI=true``)."""
 
 from __future__ import annotations
 
@@ -20,11 +24,31 @@ from tests.emulator import Emulator
 
 @dataclass
 class Home:
-    """A user's machine in miniature: working directory, config file and ledger."""
+    """A user's machine in miniature: working directory, config file and ledger (a path, or
+    a ``postgresql://`` URL)."""
 
     cwd: Path
     config: Path
-    ledger: Path
+    ledger: Path | str
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if isinstance(self.ledger, Path) else "postgres"
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (``?`` placeholders) read from, or written to, the ledger, whichever
+        its backend; a statement that returns no rows returns ``[]``."""
+        if isinstance(self.ledger, Path):
+            import sqlite3
+            from contextlib import closing
+
+            with closing(sqlite3.connect(self.ledger)) as conn, conn:
+                return conn.execute(sql, args).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.ledger, autocommit=True) as conn:
+            cur = conn.execute(sql.replace("%", "%%").replace("?", "%s"), args)
+            return cur.fetchall() if cur.description else []
 
     def write_config(self, text: str, mode: int = 0o600) -> Path:
         self.config.parent.mkdir(parents=True, exist_ok=True)
@@ -42,15 +66,83 @@ class Home:
         return base
 
 
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``BOTH_BACKENDS`` modules: each test on both, unless it names its own (a test of
+    SQLite's file says ``@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)``)."""
+    if not getattr(metafunc.module, "BOTH_BACKENDS", False):
+        return
+    own = any(
+        m.name == "parametrize" and "backend" in str(m.args[0])
+        for m in metafunc.definition.iter_markers()
+    )
+    if not own and ("home" in metafunc.fixturenames or "backend" in metafunc.fixturenames):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The ledger's backend: ``sqlite`` unless the module runs on both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server of the tests (``SMSCLI_TEST_POSTGRES``, a URL of a database in
+    which the user may create schemas); ``.ci/postgres start`` starts a throwaway one."""
+    url = os.environ.get("SMSCLI_TEST_POSTGRES")
+    why = None
+    if not url:
+        why = 'SMSCLI_TEST_POSTGRES is not set (eval "$(.ci/postgres start /tmp/smscli-pg)")'
+    else:
+        try:
+            import psycopg
+
+            psycopg.connect(url, connect_timeout=5).close()
+        except Exception as exc:  # ImportError, or the server's refusal
+            why = f"the PostgreSQL server of SMSCLI_TEST_POSTGRES is not usable: {exc}"
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs the PostgreSQL tests: {why}", pytrace=False)
+        pytest.skip(why)
+    assert url is not None
+    return url
+
+
+@pytest.fixture
+def postgres_ledger(postgres_server: str) -> Iterator[str]:
+    """A ledger of its own: a new schema, made the connection's search path through libpq's
+    ``options``, dropped after the test."""
+    import secrets
+    from urllib.parse import quote
+
+    import psycopg
+
+    schema = "t_" + secrets.token_hex(6)
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in postgres_server else "?"
+    yield f"{postgres_server}{joiner}options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str, request: pytest.FixtureRequest
+) -> Home:
+    ledger: Path | str = tmp_path / "data" / "ledger.db"
+    if backend == "postgres":  # before SMSCLI_TEST_POSTGRES goes with the other variables
+        ledger = request.getfixturevalue("postgres_ledger")
     for key in list(os.environ):
         if key.startswith("SMSCLI_"):
             monkeypatch.delenv(key)
     cwd = tmp_path / "work"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    h = Home(cwd, tmp_path / "config" / "smscli" / "config.toml", tmp_path / "data" / "ledger.db")
+    h = Home(cwd, tmp_path / "config" / "smscli" / "config.toml", ledger)
     monkeypatch.setenv("SMSCLI_CONFIG", str(h.config))
     monkeypatch.setenv("SMSCLI_LEDGER", str(h.ledger))
     monkeypatch.setenv("COLUMNS", "200")

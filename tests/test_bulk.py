@@ -14,6 +14,7 @@ import pytest
 
 from tests.emulator import Emulator
 
+BOTH_BACKENDS = True
 TEMPLATE = "Sayın {Ad Soyad}, {Tutar} TL borcunuz var."
 PEOPLE = [
     ("Ayşe Yılmaz", "0532 123 45 67", "1.234,50"),
@@ -43,8 +44,15 @@ def bulk(cli, home, emulator):
 
 
 def ledger(home, sql: str, *args):
-    with sqlite3.connect(home.ledger) as db:
-        return db.execute(sql, args).fetchall()
+    return home.query(sql, *args)
+
+
+def ledger_exists(home) -> bool:
+    """Whether the ledger has been created: its file (SQLite), its tables (PostgreSQL)."""
+    if home.backend == "sqlite":
+        return home.ledger.exists()
+    sql = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+    return ledger(home, sql) != [(0,)]
 
 
 def states(home) -> Counter[str]:
@@ -152,6 +160,7 @@ def test_a_nul_character_after_decoding_names_line_and_field(bulk, home, emulato
     assert emulator.requests == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite's limit on parameters
 def test_rows_are_written_in_statements_within_sqlite_s_parameter_limit(
     bulk, home, emulator, monkeypatch
 ):
@@ -185,6 +194,10 @@ def test_a_bad_line_after_written_chunks_leaves_nothing_and_no_thread(
     from smscli.store import sqlite
 
     monkeypatch.setattr(sqlite, "CHUNK", 4)
+    if home.backend == "postgres":
+        from smscli.store import pg
+
+        monkeypatch.setattr(pg, "CHUNK", 4)
     rows = [(f"Kişi {i}", f"0532{i:07d}", str(i)) for i in range(30)]
     path = write_csv(home, rows)
     path.write_bytes(path.read_bytes() + b"Son;05329999999\r\n")  # line 32: a field short
@@ -281,7 +294,7 @@ def test_dry_run_sends_nothing_and_shows_rendered_messages(bulk, home, emulator)
     assert "Sayın Ayşe Yılmaz, 1.234,50 TL borcunuz var." in out.stdout
     assert "GSM-7+TR, 1 part" in out.stdout
     assert emulator.requests == []
-    assert not home.ledger.exists() or ledger(home, "SELECT COUNT(*) FROM runs") == [(0,)]
+    assert not ledger_exists(home) or ledger(home, "SELECT COUNT(*) FROM runs") == [(0,)]
 
 
 def test_names_and_texts_are_shown_as_they_are_not_as_markup_or_emoji_codes(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from collections import Counter
 
 from tests.emulator import Emulator
 
+BOTH_BACKENDS = True
 TEMPLATE = "Sayın {ad}, kodunuz {kod}."
 
 
@@ -40,8 +40,7 @@ def start(home, emulator: Emulator, *extra: str) -> subprocess.Popen[str]:
 
 
 def rows(home) -> list[tuple[str, str]]:
-    with sqlite3.connect(home.ledger) as db:
-        return db.execute("SELECT recipient, state FROM messages ORDER BY seq").fetchall()
+    return home.query("SELECT recipient, state FROM messages ORDER BY seq")
 
 
 def test_kill_9_at_random_moments_never_sends_twice(home, emulator):

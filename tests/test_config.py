@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smscli.config import Environment, resolve
+from smscli.config import ConfigFile, Environment, resolve
 from smscli.errors import ConfigError
 
 PROFILES = """
@@ -168,7 +168,23 @@ def test_default_paths_follow_xdg(tmp_path: Path):
     env = Environment.from_process({}, tmp_path)
     assert env.config_path.name == "config.toml"
     assert env.config_path.parent.name == "smscli"
-    assert env.ledger_path.name == "ledger.db"
+    ledger = env.ledger(ConfigFile(tmp_path / "none.toml", exists=False))
+    assert isinstance(ledger, Path) and ledger.name == "ledger.db"
+    assert ledger.parent.name == "smscli"
+
+
+def test_the_ledger_comes_from_the_environment_then_the_config_file(tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text('ledger = "postgresql://team@db.example.com/smscli"\n', encoding="utf-8")
+    loaded = ConfigFile.load(config)
+    assert Environment.from_process({}, tmp_path).ledger(loaded) == (
+        "postgresql://team@db.example.com/smscli"
+    )
+    given = Environment.from_process({"SMSCLI_LEDGER": "~/mine.db"}, tmp_path)
+    assert given.ledger(loaded) == Path("~/mine.db").expanduser()
+    config.write_text("ledger = 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="ledger must be a path or a postgresql:// URL"):
+        ConfigFile.load(config)
 
 
 def test_profiles_show_names_the_origin_of_every_value_and_masks_secrets(cli, home, monkeypatch):

@@ -1,12 +1,14 @@
-"""The one engine and the SQLite store, with a scripted driver: what is durable before a
-request leaves, what a claim may take, how outcomes, waits and interrupts are recorded."""
+"""The one engine and the store (SQLite and PostgreSQL), with a scripted driver: what is
+durable before a request leaves, what a claim may take, how outcomes, waits and interrupts are
+recorded."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -22,10 +24,11 @@ from smscli.errors import (
 )
 from smscli.providers.base import Batch, BatchResult, Capabilities, Outcome
 from smscli.ratelimit import Gate, Rate
-from smscli.store import NewMessage, Totals
-from smscli.store.migrations import MIGRATIONS
+from smscli.store import NewMessage, Totals, open_store
+from smscli.store.migrations import MIGRATIONS, scripts
 from smscli.store.sqlite import SqliteStore
 
+BOTH_BACKENDS = True
 CAPS = Capabilities(
     max_batch=2,
     per_recipient_text=True,
@@ -41,9 +44,10 @@ NUMBERS = ["+905321234567", "+905321234568", "+905321234569"]
 
 @dataclass
 class ScriptedDriver:
-    """Answers each request with the next scripted step, and looks at the store first."""
+    """Answers each request with the next scripted step, and looks at the ledger first (with
+    a connection of its own: ``query`` is :meth:`tests.conftest.Home.query`)."""
 
-    path: str
+    query: Callable[..., list[tuple[Any, ...]]]
     steps: list[object]
     seen_states: list[list[str]] = field(default_factory=list)
     batches: list[Batch] = field(default_factory=list)
@@ -51,11 +55,10 @@ class ScriptedDriver:
     capabilities: ClassVar[Capabilities] = CAPS
 
     def send(self, batch: Batch) -> BatchResult:
-        with closing(sqlite3.connect(self.path)) as other:
-            ids = [int(m.key) for m in batch.messages]
-            rows = other.execute(
-                f"SELECT state FROM messages WHERE id IN ({','.join('?' * len(ids))})", ids
-            ).fetchall()
+        ids = [int(m.key) for m in batch.messages]
+        rows = self.query(
+            f"SELECT state FROM messages WHERE id IN ({','.join('?' * len(ids))})", *ids
+        )
         self.seen_states.append([r[0] for r in rows])
         self.batches.append(batch)
         step = self.steps.pop(0)
@@ -83,8 +86,8 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path):
-    with SqliteStore.open(tmp_path / "ledger.db") as s:
+def store(home):
+    with open_store(home.ledger) as s:
         yield s
 
 
@@ -101,9 +104,9 @@ def new_run(store, numbers=NUMBERS) -> str:
     return run_id
 
 
-def run(store, steps, *, rates=(), max_wait=600.0):
+def run(home, store, steps, *, rates=(), max_wait=600.0):
     clock = Clock()
-    driver = ScriptedDriver(str(store.path), steps)
+    driver = ScriptedDriver(home.query, steps)
     permits = store.permits("acct", list(rates))
     permits.clock = clock
     gate = Gate(max_wait=max_wait, clock=clock, sleep=clock.sleep)
@@ -118,29 +121,31 @@ def states(store, run_id):
     return [m.state for m in store.messages(run_id)]
 
 
-def test_messages_are_committed_as_sending_before_the_request_leaves(store):
+def test_messages_are_committed_as_sending_before_the_request_leaves(home, store):
     """One request in flight at a time here (concurrency 1), so the script is in order."""
-    run_id, driver, stats, _ = run(store, ["ok", "ok"])
+    run_id, driver, stats, _ = run(home, store, ["ok", "ok"])
     assert driver.seen_states == [["sending", "sending"], ["sending"]]
     assert states(store, run_id) == ["accepted"] * 3
     assert stats.credits_remaining == 42
     assert store.get_state("acct", "credits_remaining")[0] == "42"
 
 
-def test_outcome_unknown_is_recorded_and_not_retried(store):
-    run_id, driver, _, _ = run(store, [OutcomeUnknown("lost"), "ok"])
+def test_outcome_unknown_is_recorded_and_not_retried(home, store):
+    run_id, driver, _, _ = run(home, store, [OutcomeUnknown("lost"), "ok"])
     assert states(store, run_id) == ["unknown", "unknown", "accepted"]
     assert len(driver.batches) == 2
 
 
-def test_a_connection_that_never_opened_keeps_the_rest_pending_and_stops(store):
-    run_id, _driver, stats, _ = run(store, [NotSent("refused")])
+def test_a_connection_that_never_opened_keeps_the_rest_pending_and_stops(home, store):
+    run_id, _driver, stats, _ = run(home, store, [NotSent("refused")])
     assert states(store, run_id) == ["pending"] * 3
     assert isinstance(stats.stop.error, NotSent)
 
 
-def test_a_429_is_waited_out_and_the_same_messages_sent_once(store):
-    run_id, driver, stats, clock = run(store, [RateLimited("429", retry_after=7.0), "ok", "ok"])
+def test_a_429_is_waited_out_and_the_same_messages_sent_once(home, store):
+    run_id, driver, stats, clock = run(
+        home, store, [RateLimited("429", retry_after=7.0), "ok", "ok"]
+    )
     assert states(store, run_id) == ["accepted"] * 3
     assert stats.rate_limited == 1
     assert sum(clock.slept) >= 7.0
@@ -148,20 +153,20 @@ def test_a_429_is_waited_out_and_the_same_messages_sent_once(store):
     assert sorted(sent) == NUMBERS  # every number once after the refused request
 
 
-def test_a_rate_limit_beyond_max_wait_stops_with_the_rest_pending(store):
-    run_id, _driver, stats, _ = run(store, ["ok"], rates=[Rate(1, 3600.0)], max_wait=5)
+def test_a_rate_limit_beyond_max_wait_stops_with_the_rest_pending(home, store):
+    run_id, _driver, stats, _ = run(home, store, ["ok"], rates=[Rate(1, 3600.0)], max_wait=5)
     assert states(store, run_id) == ["accepted", "accepted", "pending"]
     assert isinstance(stats.stop.error, Unfinished)
     assert "--max-wait" in stats.stop.error.message
 
 
-def test_an_interrupt_mid_request_leaves_it_unknown(store):
-    run_id, _, stats, _ = run(store, [KeyboardInterrupt()])
+def test_an_interrupt_mid_request_leaves_it_unknown(home, store):
+    run_id, _, stats, _ = run(home, store, [KeyboardInterrupt()])
     assert stats.interrupted
     assert states(store, run_id) == ["unknown", "unknown", "pending"]
 
 
-def test_a_claim_takes_only_pending_messages(store):
+def test_a_claim_takes_only_pending_messages(home, store):
     """A claim that finds a message another process claimed first claims nothing at all (its
     permits neither) and says so: no message is ever claimed twice."""
     run_id = new_run(store)
@@ -172,10 +177,11 @@ def test_a_claim_takes_only_pending_messages(store):
     with pytest.raises(Unfinished, match="another smscli process claimed"):
         store.claim([ids], permits=permits)
     assert states(store, run_id) == ["sending", "sending", "pending"]
-    assert store.conn.execute("SELECT COUNT(*) FROM rate_events").fetchone() == (1,)
+    assert home.query("SELECT COUNT(*) FROM rate_events") == [(1,)]
 
 
-def test_one_holder_per_run_whatever_path_leads_to_the_ledger(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # symlinks to SQLite's file
+def test_one_holder_per_run_whatever_path_leads_to_the_ledger(backend, tmp_path):
     real = tmp_path / "real.db"
     (tmp_path / "a").mkdir()
     link = tmp_path / "a" / "ledger.db"
@@ -190,12 +196,35 @@ def test_one_holder_per_run_whatever_path_leads_to_the_ledger(tmp_path):
         pass
 
 
-def test_a_live_holder_s_lease_is_never_taken_over(store):
+def test_one_holder_per_run_of_two_stores_on_one_ledger(home):
+    with (
+        open_store(home.ledger) as one,
+        open_store(home.ledger) as two,
+        one.hold("campaign"),
+        pytest.raises(Unfinished, match="another smscli process"),
+        two.hold("campaign"),
+    ):
+        pass
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite's lease rows
+def test_a_live_holder_s_lease_is_never_taken_over(home, store):
     run_id = new_run(store)
-    store.conn.execute("UPDATE runs SET lease_owner = ?, lease_until = 0 WHERE id = ?",
-                       (f"{__import__('socket').gethostname()}:1", run_id))  # fmt: skip
+    home.query("UPDATE runs SET lease_owner = ?, lease_until = 0 WHERE id = ?",
+               f"{__import__('socket').gethostname()}:1", run_id)  # fmt: skip
     with pytest.raises(Unfinished, match="is being sent by"):
         store.keep_holding(run_id)  # pid 1 is alive
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # a lock held by a connection
+def test_a_run_held_by_another_live_connection_is_never_taken_over(home, store):
+    run_id = new_run(store)
+    with open_store(home.ledger) as other:
+        other.keep_holding(run_id)
+        with pytest.raises(Unfinished, match=f"another smscli process .* run {run_id}"):
+            store.keep_holding(run_id)
+        other.keep_holding(run_id)  # still the holder
+    store.keep_holding(run_id)  # the holder's connection has gone: its lock with it
 
 
 @pytest.mark.parametrize(
@@ -217,7 +246,8 @@ def test_exit_codes(totals, stop, errors, code):
     assert exit_code(totals, stats) == code
 
 
-def test_ledger_migrations_are_recorded_and_idempotent(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite's PRAGMAs
+def test_ledger_migrations_are_recorded_and_idempotent(backend, tmp_path):
     path = tmp_path / "l.db"
     SqliteStore.open(path).close()
     with SqliteStore.open(path) as s:
@@ -225,10 +255,11 @@ def test_ledger_migrations_are_recorded_and_idempotent(tmp_path):
         assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_ledger_of_an_earlier_version_is_upgraded_in_place(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a file of an old version
+def test_a_ledger_of_an_earlier_version_is_upgraded_in_place(backend, tmp_path):
     path = tmp_path / "l.db"
     with closing(sqlite3.connect(path)) as db:
-        for script in MIGRATIONS[:4]:
+        for script in scripts("sqlite")[:4]:
             db.executescript(script)
         db.execute("PRAGMA user_version = 4")
         db.execute(
@@ -248,7 +279,8 @@ def test_a_ledger_of_an_earlier_version_is_upgraded_in_place(tmp_path):
         assert "USING INDEX messages_provider_id" in plan
 
 
-def test_ledger_from_a_newer_smscli_is_refused(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite's user_version
+def test_ledger_from_a_newer_smscli_is_refused(backend, tmp_path):
     from smscli.errors import ConfigError
 
     path = tmp_path / "l.db"

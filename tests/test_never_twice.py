@@ -5,13 +5,13 @@ failed-rows CSV, and the hours at which nothing leaves."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta
 
 from tests.emulator import Emulator
 from tests.test_bulk import PEOPLE, TEMPLATE, states, write_csv
 
+BOTH_BACKENDS = True
 NUMBERS = ["+905321234567", "+905321112233", "+905334445566"]
 
 
@@ -24,8 +24,27 @@ def received(emu: Emulator) -> Counter[str]:
 
 
 def runs(home) -> list[tuple]:
-    with sqlite3.connect(home.ledger) as db:
-        return db.execute("SELECT id, options, account FROM runs ORDER BY created_at").fetchall()
+    return home.query("SELECT id, options, account FROM runs ORDER BY created_at")
+
+
+LEDGER_TABLES = {"runs", "messages", "provider_state", "optouts", "idempotency_keys"}
+
+
+def ledger_text(home) -> str:
+    """Everything the ledger holds: the file's bytes (SQLite), or every column of every table
+    of its schema as text (PostgreSQL)."""
+    if home.backend == "sqlite":
+        return home.ledger.read_bytes().decode("latin-1")
+    columns = home.query(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+    )
+    assert {table for table, _ in columns} >= LEDGER_TABLES
+    return "\n".join(
+        str(value)
+        for table, column in columns
+        for (value,) in home.query(f'SELECT "{column}"::text FROM "{table}"')
+    )
 
 
 # --- the opt-out list -----------------------------------------------------------------------
@@ -148,7 +167,7 @@ def test_resume_after_a_key_rotation_sends_nobody_twice(cli, home, emulator, mon
     assert emulator.duplicates() == {}
     assert received(emulator) == Counter(dict.fromkeys(NUMBERS, 1))
     assert len(runs(home)) == 1
-    assert "vs-rotated-key" not in home.ledger.read_bytes().decode("latin-1")
+    assert "vs-rotated-key" not in ledger_text(home)
 
 
 def test_resume_after_base_url_respelt_sends_nobody_twice(cli, home, emulator):
@@ -336,10 +355,10 @@ def test_the_key_of_a_process_that_died_resumes_its_run(cli, home, emulator):
     args = ("send", "05321234567", "05321112233", "-m", "Merhaba", "-p", "vs",
             "--idempotency-key", "k3")  # fmt: skip
     assert cli(*args).exit_code == 0
-    with sqlite3.connect(home.ledger) as db:  # as a kill -9 would have left it
-        db.execute("UPDATE runs SET exit_code = NULL, state = 'ready', finished_at = NULL")
-        db.execute("UPDATE messages SET state = 'sending' WHERE recipient = '+905321234567'")
-        db.execute("UPDATE messages SET state = 'pending' WHERE recipient = '+905321112233'")
+    # as a kill -9 would have left it
+    home.query("UPDATE runs SET exit_code = NULL, state = 'ready', finished_at = NULL")
+    home.query("UPDATE messages SET state = 'sending' WHERE recipient = '+905321234567'")
+    home.query("UPDATE messages SET state = 'pending' WHERE recipient = '+905321112233'")
     emulator.received.clear()
     out = cli(*args, "--json")
     assert out.exit_code == 7  # one in doubt

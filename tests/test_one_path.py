@@ -22,7 +22,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ import pytest
 from tests.conftest import Home, Outcome
 from tests.emulator import Emulator, RecordedRequest
 
+BOTH_BACKENDS = True
 SMSCLI = (sys.executable, "-m", "smscli")
 TIMEOUT = 120.0
 """Upper bound for a child to finish; reached only when something hangs."""
@@ -247,26 +248,60 @@ def test_a_bad_rate_limit_setting_exits_4_with_nothing_sent(proc, home, emulator
 # --- one campaign, one process, whatever path leads to the ledger -------------------------
 
 
-def linked_workdirs(home: Home, root: Path, rows: int, *, existing: bool) -> list[Path]:
+def linked_workdirs(
+    home: Home, root: Path, rows: int, *, existing: bool, ledger: str | None = None
+) -> list[Path]:
     """Two working directories, each with a ``.env`` naming ``ledger.db``, a symlink to the
     same file in a third directory, and the same CSV. ``existing``: the ledger was created by
-    a command run before (else the links dangle until a command creates it)."""
+    a command run before (else the links dangle until a command creates it).
+
+    On PostgreSQL each ``.env`` names the URL of one ledger (``ledger``, else the home's), as
+    two hosts' would; ``existing``: a command run before migrated it (else both processes
+    find its schema empty)."""
     shared = root / "shared"
     shared.mkdir(parents=True)
     dirs = []
     for name in ("a", "b"):
         workdir = root / name
         workdir.mkdir()
-        (workdir / ".env").write_text("SMSCLI_LEDGER=ledger.db\n", encoding="utf-8")
-        (workdir / "ledger.db").symlink_to(shared / "ledger.db")
+        if home.backend == "sqlite":
+            (workdir / ".env").write_text("SMSCLI_LEDGER=ledger.db\n", encoding="utf-8")
+            (workdir / "ledger.db").symlink_to(shared / "ledger.db")
+        else:
+            url = ledger or home.ledger
+            (workdir / ".env").write_text(f"SMSCLI_LEDGER='{url}'\n", encoding="utf-8")
         (workdir / "kisiler.csv").write_text(csv_text(rows), encoding="utf-8")
         dirs.append(workdir)
     if existing:
         create = ["send", "05321112233", "-m", "x", "--provider", "sandbox"]
         (first,) = together((create, dirs[0], dotenv_ledger(home)))
         assert first.exit_code == 0, first.stderr
-        assert (shared / "ledger.db").is_file()
+        if home.backend == "sqlite":
+            assert (shared / "ledger.db").is_file()
+        else:
+            assert ledger is None  # the home's, which home.query reads
+            assert home.query("SELECT COUNT(*) FROM runs") == [(1,)]
     return dirs
+
+
+@contextmanager
+def postgres_ledger_of_its_own(server: str) -> Iterator[str]:
+    """A new, empty ledger in the PostgreSQL server (a schema of its own, dropped after), as
+    the ``postgres_ledger`` fixture makes one per test."""
+    import secrets
+    from urllib.parse import quote
+
+    import psycopg
+
+    schema = "t_" + secrets.token_hex(6)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in server else "?"
+    try:
+        yield f"{server}{joiner}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def dotenv_ledger(home: Home) -> dict[str, str]:
@@ -312,16 +347,25 @@ def test_one_campaign_never_runs_twice_through_two_links_to_one_ledger(
     run_campaign_twice_at_once(home, emulator, dirs, 600, rerun=True)
 
 
-def test_two_runs_of_one_campaign_at_the_same_instant_twenty_times(home, emulator, tmp_path):
+def test_two_runs_of_one_campaign_at_the_same_instant_twenty_times(
+    home, emulator, tmp_path, request
+):
+    """A new ledger every round (on PostgreSQL, a new schema in the server)."""
     home.write_config(emulator.profiles("rate_limits = []"))
     for round_ in range(20):
         emulator.reset()  # a fresh count of what each phone got
         emulator.latency = 0.002
-        dirs = linked_workdirs(home, tmp_path / f"round{round_}", 50, existing=False)
-        try:
-            run_campaign_twice_at_once(home, emulator, dirs, 50, rerun=False)
-        except AssertionError as exc:
-            raise AssertionError(f"round {round_ + 1} of 20: {exc}") from None
+        with ExitStack() as stack:
+            ledger = None
+            if home.backend == "postgres":
+                server = request.getfixturevalue("postgres_server")
+                ledger = stack.enter_context(postgres_ledger_of_its_own(server))
+            root = tmp_path / f"round{round_}"
+            dirs = linked_workdirs(home, root, 50, existing=False, ledger=ledger)
+            try:
+                run_campaign_twice_at_once(home, emulator, dirs, 50, rerun=False)
+            except AssertionError as exc:
+                raise AssertionError(f"round {round_ + 1} of 20: {exc}") from None
 
 
 # --- a provider from an entry point -------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ import time
 import pytest
 
 from tests.emulator import Emulator
+
+BOTH_BACKENDS = True
 
 
 def test_version_and_help(proc):
@@ -91,7 +92,6 @@ def test_sigterm_mid_request_settles_the_ledger(home, emulator):
     child.send_signal(signal.SIGTERM)
     stdout, stderr = child.communicate(timeout=20)
     assert child.returncode == 7, stderr
-    with sqlite3.connect(home.ledger) as db:
-        rows = db.execute("SELECT state, error FROM messages").fetchall()
+    rows = home.query("SELECT state, error FROM messages")
     assert rows == [("unknown", "interrupted while the request was on the wire")]
     assert "interrupted" in stdout

@@ -1,4 +1,6 @@
-"""The shared SQLite rate limiter: parsing, windows, blocks, several processes, exactness."""
+"""The shared rate limiter: parsing, windows, blocks, several processes, exactness. The
+limiter's tests run on both ledger backends (an SQLite file, a PostgreSQL schema): they are
+handed connections of the backend, and :func:`make_limiter` makes the backend's limiter."""
 
 from __future__ import annotations
 
@@ -7,15 +9,21 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smscli.ratelimit import Rate, parse_rate
+from smscli.store.permits import Limiter
+from smscli.store.sqlite_db import write_transaction
 from smscli.store.sqlite_permits import MIN_WAIT, PRUNE_EVERY, RateLimiter, _exact_wait
+
+BOTH_BACKENDS = True
 
 SCHEMA = """
 CREATE TABLE rate_events (account TEXT NOT NULL, at REAL NOT NULL);
@@ -45,11 +53,61 @@ def create_db(path: Path) -> None:
         conn.close()
 
 
-def event_count(conn: sqlite3.Connection, account: str | None = None) -> int:
+@dataclass(frozen=True)
+class Ledger:
+    """A ledger of the backend under test (an SQLite file, or the URL of a PostgreSQL
+    schema) holding the rate-limit tables, to which each process has a connection."""
+
+    backend: str
+    location: Path | str
+
+    def connect(self) -> Any:
+        if self.backend == "sqlite":
+            assert isinstance(self.location, Path)
+            return connect(self.location)
+        from smscli.store.pg_db import connect_ledger
+
+        return connect_ledger(str(self.location))
+
+
+def is_sqlite(conn: Any) -> bool:
+    return isinstance(conn, sqlite3.Connection)
+
+
+def make_limiter(conn: Any, account: str, rates: list[Rate], **options: Any) -> Limiter:
+    """The limiter of ``conn``'s backend: :class:`RateLimiter` or ``PgRateLimiter``."""
+    if is_sqlite(conn):
+        return RateLimiter(conn, account, rates, **options)
+    from smscli.store.pg_permits import PgRateLimiter
+
+    return PgRateLimiter(conn, account, rates, **options)
+
+
+def query(conn: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (``?`` placeholders) on ``conn``, whatever its backend."""
+    if is_sqlite(conn):
+        return conn.execute(sql, args).fetchall()
+    return conn.execute(sql.replace("?", "%s"), args).fetchall()
+
+
+def write(conn: Any) -> AbstractContextManager[Any]:
+    """A write transaction on ``conn``, as a claim's, in which a limiter takes permits."""
+    return write_transaction(conn) if is_sqlite(conn) else conn.transaction()
+
+
+def in_transaction(conn: Any) -> bool:
+    if is_sqlite(conn):
+        return bool(conn.in_transaction)
+    from psycopg.pq import TransactionStatus
+
+    return conn.info.transaction_status != TransactionStatus.IDLE
+
+
+def event_count(conn: Any, account: str | None = None) -> int:
     if account is None:
-        return int(conn.execute("SELECT COUNT(*) FROM rate_events").fetchone()[0])
+        return int(query(conn, "SELECT COUNT(*) FROM rate_events")[0][0])
     sql = "SELECT COUNT(*) FROM rate_events WHERE account = ?"
-    return int(conn.execute(sql, (account,)).fetchone()[0])
+    return int(query(conn, sql, account)[0][0])
 
 
 def assert_windows_respected(successes: list[float], rates: list[Rate]) -> None:
@@ -61,32 +119,45 @@ def assert_windows_respected(successes: list[float], rates: list[Rate]) -> None:
 
 @contextmanager
 def two_limiters(
-    rates: list[Rate], clock: FakeClock
-) -> Iterator[tuple[list[sqlite3.Connection], list[RateLimiter]]]:
-    """Two connections to a fresh WAL file, as two processes would have, each with a limiter
-    (for property tests: a hypothesis example cannot use a function-scoped fixture)."""
+    ledger: Ledger, rates: list[Rate], clock: FakeClock
+) -> Iterator[tuple[list[Any], list[Limiter]]]:
+    """Two connections to a fresh ledger of ``ledger``'s backend, as two processes would have,
+    each with a limiter (for property tests, a fresh one per example: a fresh WAL file on
+    SQLite; on PostgreSQL the test's schema, its rate-limit tables emptied)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ledger.sqlite3"
-        create_db(path)
-        conns = [connect(path), connect(path)]
+        if ledger.backend == "sqlite":
+            path = Path(tmp) / "ledger.sqlite3"
+            create_db(path)
+            ledger = Ledger("sqlite", path)
+        else:
+            with closing(ledger.connect()) as conn:
+                conn.execute("TRUNCATE rate_events, rate_blocks RESTART IDENTITY")
+        conns = [ledger.connect(), ledger.connect()]
         try:
-            yield conns, [RateLimiter(c, "acct", rates, clock=clock) for c in conns]
+            yield conns, [make_limiter(c, "acct", rates, clock=clock) for c in conns]
         finally:
             for c in conns:
                 c.close()
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
+def ledger(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ledger:
+    """A ledger of the backend under test: a WAL file, or a PostgreSQL schema of its own."""
+    if backend == "postgres":
+        return Ledger("postgres", request.getfixturevalue("postgres_ledger"))
     path = tmp_path / "ledger.sqlite3"
     create_db(path)
-    return path
+    return Ledger("sqlite", path)
+
+
+Conns = tuple[Any, Any]
+"""Two connections to one ledger (``sqlite3`` or psycopg connections)."""
 
 
 @pytest.fixture
-def conns(db_path: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
-    """Two connections to one WAL file, as two processes would have."""
-    a, b = connect(db_path), connect(db_path)
+def conns(ledger: Ledger) -> Iterator[Conns]:
+    """Two connections to one ledger, as two processes would have."""
+    a, b = ledger.connect(), ledger.connect()
     yield a, b
     a.close()
     b.close()
@@ -196,10 +267,10 @@ def test_rate_rejects_nonsense(limit: int, period: float) -> None:
 # one process ------------------------------------------------------------------------------
 
 
-def test_single_window(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+def test_single_window(conns: Conns) -> None:
     conn, _ = conns
     clock = FakeClock()
-    limiter = RateLimiter(conn, "acct", [parse_rate("3/second")], clock=clock)
+    limiter = make_limiter(conn, "acct", [parse_rate("3/second")], clock=clock)
     assert [limiter.try_acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert limiter.wait_time() == 1.0
     assert limiter.try_acquire() == 1.0
@@ -209,10 +280,10 @@ def test_single_window(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> 
     assert limiter.try_acquire() == 0.0
 
 
-def test_binding_window_is_the_minute(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+def test_binding_window_is_the_minute(conns: Conns) -> None:
     conn, _ = conns
     clock = FakeClock()
-    limiter = RateLimiter(conn, "acct", [Rate(2, 1.0), Rate(3, 60.0)], clock=clock)
+    limiter = make_limiter(conn, "acct", [Rate(2, 1.0), Rate(3, 60.0)], clock=clock)
     assert limiter.try_acquire() == 0.0
     assert limiter.try_acquire() == 0.0
     assert limiter.try_acquire() == 1.0  # the second window binds
@@ -228,16 +299,16 @@ def test_binding_window_is_the_minute(conns: tuple[sqlite3.Connection, sqlite3.C
 
 
 def test_wait_counts_the_right_event_when_over_full(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     """Rows beyond the limit (e.g. a limit lowered between runs) push the wait further."""
     conn, _ = conns
     clock = FakeClock()
-    loose = RateLimiter(conn, "acct", [Rate(5, 10.0)], clock=clock)
+    loose = make_limiter(conn, "acct", [Rate(5, 10.0)], clock=clock)
     for t in (0.0, 1.0, 2.0, 3.0):
         clock.t = t
         assert loose.try_acquire() == 0.0
-    strict = RateLimiter(conn, "acct", [Rate(2, 10.0)], clock=clock)
+    strict = make_limiter(conn, "acct", [Rate(2, 10.0)], clock=clock)
     clock.t = 4.0
     # events 0,1,2,3 in the window; 2 must go so that one more fits: the one at 2.0
     assert strict.try_acquire() == 8.0
@@ -246,11 +317,11 @@ def test_wait_counts_the_right_event_when_over_full(
 
 
 def test_no_rates_records_nothing_but_honours_blocks(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     conn, _ = conns
     clock = FakeClock(100.0)
-    limiter = RateLimiter(conn, "acct", [], clock=clock)
+    limiter = make_limiter(conn, "acct", [], clock=clock)
     assert all(limiter.try_acquire() == 0.0 for _ in range(1000))
     assert event_count(conn) == 0
     limiter.block_until(130.0)
@@ -260,11 +331,11 @@ def test_no_rates_records_nothing_but_honours_blocks(
 
 
 def test_clock_going_backwards_never_gives_a_negative_wait(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     conn, _ = conns
     clock = FakeClock(10.0)
-    limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=clock)
+    limiter = make_limiter(conn, "acct", [Rate(1, 1.0)], clock=clock)
     assert limiter.try_acquire() == 0.0
     clock.t = 5.0
     assert limiter.try_acquire() == 6.0  # the event at 10.0 still counts
@@ -287,7 +358,7 @@ def test_exact_wait_is_positive_exact_and_tight(
     assert wait <= ideal + 8 * math.ulp(max(abs(now), abs(threshold), period, 1.0))
 
 
-def test_exception_rolls_back(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+def test_exception_rolls_back(conns: Conns) -> None:
     conn, _ = conns
     broken = True
 
@@ -296,20 +367,20 @@ def test_exception_rolls_back(conns: tuple[sqlite3.Connection, sqlite3.Connectio
             raise OSError("clock broke")
         return 0.0
 
-    limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=clock)
+    limiter = make_limiter(conn, "acct", [Rate(1, 1.0)], clock=clock)
     with pytest.raises(OSError, match="clock broke"):
         limiter.try_acquire()
-    assert not conn.in_transaction
+    assert not in_transaction(conn)
     broken = False
     assert limiter.try_acquire() == 0.0
     assert event_count(conn) == 1
 
 
 def test_refuses_to_run_inside_an_open_transaction(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     conn, _ = conns
-    limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=FakeClock())
+    limiter = make_limiter(conn, "acct", [Rate(1, 1.0)], clock=FakeClock())
     conn.execute("BEGIN")
     with pytest.raises(RuntimeError, match="transaction"):
         limiter.try_acquire()
@@ -318,13 +389,13 @@ def test_refuses_to_run_inside_an_open_transaction(
 
 
 def test_pruning_keeps_the_table_small(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     conn, _ = conns
     clock = FakeClock()
     rates = [Rate(3, 1.0), Rate(10, 60.0), Rate(20, 3600.0)]
-    limiter = RateLimiter(conn, "acct", rates, clock=clock)
-    other = RateLimiter(conn, "other", [Rate(1, 1.0)], clock=clock)
+    limiter = make_limiter(conn, "acct", rates, clock=clock)
+    other = make_limiter(conn, "other", [Rate(1, 1.0)], clock=clock)
     taken = 0
     for _ in range(3000):
         clock.t += 7.3
@@ -339,15 +410,15 @@ def test_pruning_keeps_the_table_small(
         clock.t += 400.0  # 9 an hour: every limit allows them
         assert limiter.try_acquire() == 0.0
     sql = "SELECT COUNT(*) FROM rate_events WHERE account = 'acct' AND at < ?"
-    assert conn.execute(sql, (jump,)).fetchone()[0] == 0  # everything before the jump is gone
+    assert query(conn, sql, jump)[0][0] == 0  # everything before the jump is gone
     assert event_count(conn, "other") == 1
 
 
-def test_accounts_are_independent(conns: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+def test_accounts_are_independent(conns: Conns) -> None:
     a_conn, b_conn = conns
     clock = FakeClock()
-    a = RateLimiter(a_conn, "customersms:key-a", [Rate(1, 60.0)], clock=clock)
-    b = RateLimiter(b_conn, "customersms:key-b", [Rate(1, 60.0)], clock=clock)
+    a = make_limiter(a_conn, "customersms:key-a", [Rate(1, 60.0)], clock=clock)
+    b = make_limiter(b_conn, "customersms:key-b", [Rate(1, 60.0)], clock=clock)
     assert a.try_acquire() == 0.0
     assert a.try_acquire() == 60.0
     assert b.try_acquire() == 0.0
@@ -361,12 +432,12 @@ def test_accounts_are_independent(conns: tuple[sqlite3.Connection, sqlite3.Conne
 
 
 def test_block_until_is_shared_keeps_the_later_and_expires(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     a_conn, b_conn = conns
     clock = FakeClock(0.0)
-    a = RateLimiter(a_conn, "acct", [Rate(100, 60.0)], clock=clock)
-    b = RateLimiter(b_conn, "acct", [Rate(100, 60.0)], clock=clock)
+    a = make_limiter(a_conn, "acct", [Rate(100, 60.0)], clock=clock)
+    b = make_limiter(b_conn, "acct", [Rate(100, 60.0)], clock=clock)
     a.block_until(10.0)
     assert b.try_acquire() == 10.0
     assert a.try_acquire() == 10.0
@@ -383,12 +454,12 @@ def test_block_until_is_shared_keeps_the_later_and_expires(
 
 
 def test_two_processes_interleaving_share_every_window(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     a_conn, b_conn = conns
     clock = FakeClock()
     rates = [Rate(3, 1.0), Rate(5, 10.0)]
-    limiters = [RateLimiter(c, "acct", rates, clock=clock) for c in (a_conn, b_conn)]
+    limiters = [make_limiter(c, "acct", rates, clock=clock) for c in (a_conn, b_conn)]
     successes: list[float] = []
     by_limiter = [0, 0]
     for step in range(400):
@@ -402,16 +473,16 @@ def test_two_processes_interleaving_share_every_window(
     assert min(by_limiter) > 0
 
 
-def test_threads_never_exceed_a_window(db_path: Path) -> None:
+def test_threads_never_exceed_a_window(ledger: Ledger) -> None:
     clock = FakeClock(1_700_000_000.0)  # frozen: only 50 permits exist
     barrier = threading.Barrier(2)
     results: list[list[float]] = [[], []]
     errors: list[BaseException] = []
 
     def hammer(i: int) -> None:
-        conn = connect(db_path)
+        conn = ledger.connect()
         try:
-            limiter = RateLimiter(conn, "acct", [Rate(50, 1.0)], clock=clock)
+            limiter = make_limiter(conn, "acct", [Rate(50, 1.0)], clock=clock)
             barrier.wait()
             results[i] = [limiter.try_acquire() for _ in range(100)]
         except BaseException as exc:
@@ -428,11 +499,8 @@ def test_threads_never_exceed_a_window(db_path: Path) -> None:
     waits = results[0] + results[1]
     assert waits.count(0.0) == 50
     assert all(w == 1.0 for w in waits if w != 0.0)
-    conn = connect(db_path)
-    try:
+    with closing(ledger.connect()) as conn:
         assert event_count(conn) == 50
-    finally:
-        conn.close()
 
 
 # the property -----------------------------------------------------------------------------
@@ -469,13 +537,19 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+# The property tests use the function-scoped ``ledger`` fixture only to know the backend (and
+# the PostgreSQL schema): ``two_limiters`` makes every example a fresh ledger.
+FRESH_LEDGER_EACH_EXAMPLE = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=FRESH_LEDGER_EACH_EXAMPLE)
 @given(
     windows,
     st.one_of(st.sampled_from([0.0, 1_700_000_000.123]), st.floats(0.0, 2e9)),
     operations,
 )
 def test_property_windows_hold_and_waits_are_exact(
+    ledger: Ledger,
     windows: list[tuple[int, float]],
     start: float,
     operations: list[tuple[str, float, int, bool]],
@@ -492,7 +566,7 @@ def test_property_windows_hold_and_waits_are_exact(
             sum(1 for s in successes if s > now - r.period) < r.limit for r in rates
         )
 
-    with two_limiters(rates, clock) as (_, limiters):
+    with two_limiters(ledger, rates, clock) as (_, limiters):
         for kind, amount, which, retry in operations:
             limiter = limiters[which]
             if kind == "block":
@@ -520,7 +594,7 @@ def test_property_windows_hold_and_waits_are_exact(
     assert_windows_respected(successes, rates)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=FRESH_LEDGER_EACH_EXAMPLE)
 @given(
     windows,
     st.lists(
@@ -534,12 +608,12 @@ def test_property_windows_hold_and_waits_are_exact(
     ),
 )
 def test_property_several_permits_at_once_are_as_many_as_there_is_room_for(
-    windows: list[tuple[int, float]], operations: list[tuple[float, int, int, float]]
+    ledger: Ledger,
+    windows: list[tuple[int, float]],
+    operations: list[tuple[float, int, int, float]],
 ) -> None:
     """take_some gives as many permits as every window has room for (none while blocked), in
     order, as the events of their own rows, and the wait that one more would need."""
-    from smscli.store.sqlite_db import write_transaction
-
     rates = [Rate(limit, period) for limit, period in windows]
     longest = max(r.period for r in rates)
     clock = FakeClock(1_700_000_000.0)
@@ -553,19 +627,21 @@ def test_property_several_permits_at_once_are_as_many_as_there_is_room_for(
         inside = [sum(1 for s in successes if s > now - r.period) for r in rates]
         return max(0, min([wanted] + [r.limit - n for r, n in zip(rates, inside, strict=True)]))
 
-    with two_limiters(rates, clock) as (conns, limiters):
+    with two_limiters(ledger, rates, clock) as (conns, limiters):
         for advance, wanted, which, block in operations:
             clock.t += advance * 2 * longest
             if block > 0:
                 limiters[1 - which].block_until(clock.t + block * longest)
                 blocked = max(blocked, clock.t + block * longest)
             conn, room = conns[which], room_in_model(wanted)
-            with write_transaction(conn):
+            with write(conn):
                 taken, wait = limiters[which].take_some(conn, wanted)
-                rows = conn.execute(
+                rows = query(
+                    conn,
                     "SELECT rowid FROM rate_events WHERE at = ? ORDER BY rowid DESC LIMIT ?",
-                    (clock.t, len(taken)),
-                ).fetchall()
+                    clock.t,
+                    len(taken),
+                )
             assert len(taken) == room
             assert taken == sorted(r[0] for r in rows)  # its own rows, in order
             assert (wait == 0.0) == (room == wanted)
@@ -576,54 +652,61 @@ def test_property_several_permits_at_once_are_as_many_as_there_is_room_for(
 
 
 def test_several_permits_at_once_take_two_statements(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from smscli.store.sqlite_db import write_transaction
-
     conn, _ = conns
-    limiter = RateLimiter(conn, "acct", [Rate(5, 1.0), Rate(100, 60.0)], clock=FakeClock())
+    limiter = make_limiter(conn, "acct", [Rate(5, 1.0), Rate(100, 60.0)], clock=FakeClock())
     statements: list[str] = []
-    conn.set_trace_callback(statements.append)
-    with write_transaction(conn):
+    if is_sqlite(conn):
+        conn.set_trace_callback(statements.append)
+        lock = 0
+    else:  # every statement of the limiter is the connection's execute
+        execute = conn.execute
+
+        def traced(sql: Any, *args: Any, **kwargs: Any) -> Any:
+            statements.append(str(sql))
+            return execute(sql, *args, **kwargs)
+
+        monkeypatch.setattr(conn, "execute", traced)
+        lock = 1  # PostgreSQL: the account's advisory lock, a statement before the count
+    with write(conn):
         statements.clear()
         assert limiter.take_some(conn, 4) == ([1, 2, 3, 4], 0.0)
-        assert len(statements) == 3  # the prune is due at the first permit, then every 16th
+        assert len(statements) == 3 + lock  # the prune is due at the first permit, then every 16th
         statements.clear()
         assert limiter.take_some(conn, 3) == ([5], _exact_wait(0.0, 0.0, 1.0))
-        assert len(statements) == 3  # room counted, one taken, the wait for the next
+        assert len(statements) == 3 + lock  # room counted, one taken, the wait for the next
 
 
 def test_take_is_part_of_the_callers_transaction(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     """The bulk engine takes a permit in its claim's transaction: both commit or neither."""
-    from smscli.store.sqlite_db import write_transaction
-
     conn, other = conns
-    limiter = RateLimiter(conn, "acct", [Rate(1, 1.0)], clock=FakeClock())
+    limiter = make_limiter(conn, "acct", [Rate(1, 1.0)], clock=FakeClock())
     with pytest.raises(RuntimeError, match="write transaction"):
         limiter.take(conn)  # outside a transaction
-    with pytest.raises(RuntimeError, match="write transaction"), write_transaction(other):
+    with pytest.raises(RuntimeError, match="write transaction"), write(other):
         limiter.take(other)  # another connection's transaction
-    with pytest.raises(ValueError, match="claim failed"), write_transaction(conn):
+    with pytest.raises(ValueError, match="claim failed"), write(conn):
         assert limiter.take(conn) == 0.0
         raise ValueError("claim failed")
     assert event_count(other) == 0  # rolled back with the claim
-    with write_transaction(conn):
+    with write(conn):
         assert limiter.take(conn) == 0.0
         assert event_count(other) == 0  # not visible before the commit
     assert event_count(other) == 1
-    with write_transaction(conn):
+    with write(conn):
         assert limiter.take(conn) == 1.0
     assert event_count(other) == 1
 
 
 def test_a_permit_moves_to_when_its_request_was_written(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     conn, other = conns
     clock = FakeClock()
-    limiter = RateLimiter(conn, "acct", [Rate(2, 1.0)], clock=clock)
+    limiter = make_limiter(conn, "acct", [Rate(2, 1.0)], clock=clock)
     assert limiter.try_acquire() == 0.0
     late = limiter.taken
     assert limiter.try_acquire() == 0.0
@@ -638,11 +721,11 @@ def test_a_permit_moves_to_when_its_request_was_written(
     clock.t = 1.0
     assert limiter.try_acquire() == 0.0  # the on-time permit has left the window
     assert limiter.try_acquire() == _exact_wait(1.0, 0.4, 1.0)  # from 0.4, not from 0.0
-    assert sorted(r[0] for r in other.execute("SELECT at FROM rate_events")) == [0.0, 0.4, 1.0]
+    assert sorted(r[0] for r in query(other, "SELECT at FROM rate_events")) == [0.0, 0.4, 1.0]
 
 
 def test_a_permit_moves_on_by_how_much_slower_its_round_trip_was_than_the_fastest(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: Conns,
 ) -> None:
     """A request held up on its way was counted late by the provider, as late as its round
     trip was longer than an unhindered one (beyond the delay the rates' margin covers); the
@@ -650,7 +733,7 @@ def test_a_permit_moves_on_by_how_much_slower_its_round_trip_was_than_the_fastes
     ones."""
     conn, other = conns
     clock = FakeClock()
-    limiter = RateLimiter(conn, "acct", [Rate(3, 1.0)], clock=clock, covered_delay=0.004)
+    limiter = make_limiter(conn, "acct", [Rate(3, 1.0)], clock=clock, covered_delay=0.004)
     permits = []
     for _ in range(3):
         assert limiter.try_acquire() == 0.0
@@ -669,6 +752,6 @@ def test_a_permit_moves_on_by_how_much_slower_its_round_trip_was_than_the_fastes
     limiter.replied(None, 0.0)  # a request without a permit: nothing to move
     clock.t = 1.2
     assert limiter.try_acquire() == 0.0  # the quick permit (at 0.01) has left the window
-    moved = sorted(r[0] for r in other.execute("SELECT at FROM rate_events"))
+    moved = sorted(r[0] for r in query(other, "SELECT at FROM rate_events"))
     # 5 ms and 280 ms slower than the fastest, 4 ms of which the margin covers
     assert moved == pytest.approx([0.01, 0.011, 0.286, 1.2])

@@ -1,23 +1,27 @@
 """The store's part in who never gets a message, through the Store interface on a real ledger
-file: the opt-out list, the repeat guard's lookups, idempotency keys, and the migration that
-brings an older ledger's recent messages under the repeat guard."""
+(an SQLite file, a PostgreSQL schema): the opt-out list, the repeat guard's lookups,
+idempotency keys, and the migration that brings an older ledger's recent messages under the
+repeat guard."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from smscli.store import Recorded, Store, open_store
-from smscli.store.migrations import MIGRATIONS
+from smscli.store.migrations import scripts
 from smscli.store.sqlite_db import statements
+from tests.conftest import Home
+
+BOTH_BACKENDS = True
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with open_store(tmp_path / "ledger.db") as s:
+def store(home: Home) -> Iterator[Store]:
+    with open_store(home.ledger) as s:
         yield s
 
 
@@ -116,13 +120,19 @@ def test_a_dry_runs_scratch_store_looks_in_the_ledger(store):
         assert store.totals(store.runs(limit=1, provider=None, profile=None)[0].id).rows == 1
 
 
-def test_idempotency_keys_belong_to_their_run(store):
+def test_idempotency_keys_belong_to_their_run(store, backend):
+    if backend == "sqlite":
+        refused: type[Exception] = sqlite3.IntegrityError
+    else:
+        import psycopg
+
+        refused = psycopg.IntegrityError
     run_id, _ = _run(store, [("+1", "hi")])
     assert store.find_key("vairosms:p", "k") is None
     store.keep_key("vairosms:p", "k", "digest", run_id)
     assert store.find_key("vairosms:p", "k") == ("digest", run_id)
     assert store.find_key("vairosms:q", "k") is None  # another account's key space
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(refused):
         store.keep_key("vairosms:p", "k", "other", run_id)
     store.delete_run(run_id)
     assert store.find_key("vairosms:p", "k") is None
@@ -135,10 +145,11 @@ def test_a_run_keeps_its_exit_code(store):
     assert store.run(run_id).exit_code == 7
 
 
-def test_upgrading_a_ledger_brings_last_weeks_messages_under_the_repeat_guard(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a file of an old version
+def test_upgrading_a_ledger_brings_last_weeks_messages_under_the_repeat_guard(backend, tmp_path):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:  # a ledger as the previous version left it
-        for script in MIGRATIONS[:5]:
+        for script in scripts("sqlite")[:5]:
             for statement in statements(script):
                 db.execute(statement)
         db.execute("PRAGMA user_version = 5")
