@@ -292,3 +292,22 @@ def test_a_database_user_who_may_only_read_gets_exit_4_and_nothing_sent(home, pr
     finally:
         home.query(f"DROP OWNED BY {reader}")
         home.query(f"DROP ROLE {reader}")
+
+
+def test_a_large_run_is_analysed_before_its_queries_are_planned(home, proc, emulator):
+    """With the statistics of an earlier run alone, the planner takes a new run for one row
+    and mark_ready's duplicate search rereads the run for every row: hours for 100,000."""
+    from smscli.store.pg import ANALYZE_AFTER
+
+    home.write_config(emulator.profiles("rate_limits = []"))
+    name = campaign(home, "buyuk.csv", ANALYZE_AFTER, first=0)
+    out = proc(*bulk(name, "--dry-run"))
+    assert out.exit_code == 0, out.stderr
+    assert home.query("SELECT count(*) FROM messages") == [(0,)]  # a dry run writes nothing
+    out = proc(*bulk(name), timeout=120)
+    assert out.exit_code == 0, out.stderr
+    analysed = home.query(
+        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables"
+        " WHERE relname = 'messages' AND schemaname = current_schema()"
+    )
+    assert analysed == [(True,)]
