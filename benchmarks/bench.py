@@ -1,169 +1,68 @@
 """smscli benchmarks: start-up, bulk throughput, growth, memory and rate limits, side by side.
 
-    .venv/bin/python benchmarks/bench.py                  # full run, about 5 minutes on 2 cores
-    .venv/bin/python benchmarks/bench.py --quick          # small sizes, under a minute
+    .venv/bin/python benchmarks/bench.py                  # full run, about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/bench.py --quick          # small sizes, about 3 minutes
     .venv/bin/python benchmarks/bench.py --only startup,rate
+    .venv/bin/python benchmarks/bench.py --only startup,bulk,postgres   # SQLite beside PostgreSQL
 
 Everything runs on 127.0.0.1: smscli runs as a subprocess against the loopback emulator of
 tests/emulator.py, which runs in a process of its own. Data is generated into a temp dir.
+The `postgres` section starts a throwaway PostgreSQL cluster with .ci/postgres (or uses the
+server of SMSCLI_BENCH_POSTGRES, a database in which it may create schemas), measures every
+ledger in a schema of its own, and drops it after (bench_postgres.py; bench_common.py holds
+what the two share).
 Progress goes to stderr; one table goes to stdout at the end. See benchmarks/README.md.
 """
+
+# Over 400 lines, as it was before PostgreSQL: one script, Bench and its sections, each short.
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-SMSCLI = shutil.which("smscli", path=str(Path(PYTHON).parent)) or "smscli"
-SECTIONS = ("startup", "bulk", "growth", "memory", "rate")
-PROVIDERS = ("vairosms", "masgsm", "customersms")
-TEMPLATE = "Hello {name}, your code is {code}. Reply STOP to opt out."
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its modules, from any directory
+from bench_common import (
+    DRY_SEND,
+    NO_LIMIT,
+    PROVIDERS,
+    PYTHON,
+    SMSCLI,
+    TEMPLATE,
+    Emulator,
+    EmulatorProcess,
+    Ledger,
+    Run,
+    TimedOut,
+    log,
+    ms,
+    run,
+    write_config,
+)
+from bench_postgres import Postgres, bulk_row, killed_row, postgres
+
+SECTIONS = ("startup", "bulk", "postgres", "growth", "memory", "rate")
+SHOWN = ("startup", "bulk", "scale", "growth", "memory", "rate")  # the table's order of rows
 SHARED = "Hello, our spring sale starts today. Reply STOP to opt out."
 NAMES = ("Ayse", "Mehmet", "Fatma", "Ali", "Zeynep", "Mustafa", "Elif", "Emre")
-DRY_SEND = ["send", "05321234567", "-m", "Hello", "--dry-run", "--provider", "sandbox"]
 LATENCY = 0.050  # the "realistic network": 50 ms added to every request's round trip
-NO_LIMIT = ["1000000/second"]  # replaces customersms's documented 100/minute
 OPTOUTS = 10_000  # numbers on the opt-out list of every measured ledger
 YESTERDAY = "Hello {name}, your code was {code}. Reply STOP to opt out."  # the history's text
-
-sys.path.insert(0, str(REPO))
-from tests.emulator import Emulator  # noqa: E402
-
-
-def log(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.0f} ms"
-
-
-# --- the emulator, in a process of its own --------------------------------------------------
-
-
-def serve_emulator() -> None:
-    """Child process: the loopback emulator, driven by one JSON command per stdin line."""
-    with Emulator() as emu:
-
-        def fresh(latency: float = 0.0, rate: float | None = None) -> None:
-            emu.reset()  # forgets messages and requests: its memory stays flat across runs
-            emu.latency, emu.rate_limit_per_second = latency, rate
-            for provider in PROVIDERS:
-                emu.set_credits(provider, 100_000_000)
-
-        fresh()
-        cpu = time.process_time()
-        print(json.dumps({p: emu.base_url(p) for p in PROVIDERS}), flush=True)
-        for line in sys.stdin:  # EOF (the parent closed stdin or died) stops it
-            cmd = json.loads(line)
-            reply: dict[str, Any] = {}
-            if cmd["op"] == "reset":
-                fresh(cmd["latency"], cmd["rate"])
-                cpu = time.process_time()
-            elif cmd["op"] == "stats":
-                reply = {
-                    "cpu": time.process_time() - cpu,  # the emulator's CPU seconds since reset
-                    "received": len(emu.received),
-                    "requests": len(emu.requests),
-                    "rate_limited": emu.rate_limited,
-                    "duplicates": len(emu.duplicates()),
-                    "times": sorted(r.time for r in emu.requests) if cmd.get("times") else [],
-                }
-            print(json.dumps(reply), flush=True)
-
-
-class EmulatorProcess:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [PYTHON, __file__, "--serve-emulator"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        self.urls: dict[str, str] = self._read()
-
-    def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the emulator process died")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
-
-    def call(self, op: str, **args: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def reset(self, latency: float = 0.0, rate: float | None = None) -> None:
-        self.call("reset", latency=latency, rate=rate)
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
-# --- running smscli ---------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    seconds: float
-    cpu: float  # user + system seconds
-    code: int
-    rss_mb: float
-    stderr: str
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> Run:
-    """Wall time, exit code and peak RSS of one child. ``os.wait4`` gives the resource usage of
-    exactly that child (RUSAGE_CHILDREN would be the maximum over every child ever waited for)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            args, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        text = err.read().decode("utf-8", "replace")
-    cpu = usage.ru_utime + usage.ru_stime
-    return Run(seconds, cpu, proc.returncode, usage.ru_maxrss / 1024, text)
-
-
-def write_config(path: Path, provider: str, url: str, limits: list[str] | None) -> None:
-    """A config file with one profile ``b``: the only way to set a profile's rate_limits."""
-    creds = {
-        "customersms": {"api_key": Emulator.CUSTOMERSMS_KEY},
-        "vairosms": {"api_key": Emulator.VAIROSMS_KEY, "sender": "ACME"},
-        "masgsm": {"username": Emulator.MASGSM_USER, "password": Emulator.MASGSM_PASS},
-    }[provider]
-    lines = ["[profiles.b]", f'provider = "{provider}"', f'base_url = "{url}"']
-    lines += [f'{k} = "{v}"' for k, v in creds.items()]
-    lines += ['sender = "ACME"'] if provider == "masgsm" else []
-    lines += [f"rate_limits = {json.dumps(limits)}"] if limits else []
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)
 
 
 @dataclass
@@ -174,6 +73,7 @@ class Row:
     ratio: str = ""
     target: str = ""
     ok: bool | None = None  # None: information only
+    backend: str = "sqlite"  # the ledger's; "" where no ledger is involved
 
 
 @dataclass
@@ -184,37 +84,85 @@ class Bench:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     runs: int = 0
-    warm: bool = False
+    warm: set[str] = field(default_factory=set)
+    """The backends warmed up (byte code, caches) by :meth:`bulk`."""
     seeded: bool = True
     history: Path | None = None
     """A ledger every measured run starts from (see :meth:`seed`); None: an empty one."""
+    backends: tuple[str, ...] = ("sqlite",)
+    """The backends the bulk section measures side by side."""
+    pg: Postgres | None = None
+    pg_history: str | None = None
+    """The PostgreSQL schema every measured PostgreSQL ledger is a copy of; None: empty."""
+    extra_emus: list[EmulatorProcess] = field(default_factory=list)
 
-    def add(self, *args: Any) -> None:
-        self.rows.append(Row(*args))
+    def add(
+        self,
+        section: str,
+        name: str,
+        value: str,
+        ratio: str = "",
+        target: str = "",
+        ok: bool | None = None,
+        *,
+        backend: str = "sqlite",
+    ) -> None:
+        self.rows.append(Row(section, name, value, ratio, target, ok, backend))
 
     def emulator(self) -> EmulatorProcess:
         if self.emu is None:
             self.emu = EmulatorProcess()
         return self.emu
 
-    def csv(self, rows: int) -> Path:
+    def emulators(self, count: int) -> list[EmulatorProcess]:
+        """``count`` emulators, each a process of its own: one provider account each."""
+        while len(self.extra_emus) < count - 1:
+            self.extra_emus.append(EmulatorProcess())
+        return [self.emulator(), *self.extra_emus[: count - 1]]
+
+    def postgres(self) -> Postgres:
+        if self.pg is None:
+            self.pg = Postgres()
+        return self.pg
+
+    def close(self) -> None:
+        try:
+            for emu in [*self.extra_emus, *([self.emu] if self.emu else [])]:
+                emu.close()
+        finally:
+            if self.pg is not None:
+                self.pg.close()
+
+    def csv(self, rows: int, prefix: str = "0532") -> Path:
         """A personalised campaign: phone,name,code with distinct valid Turkish mobiles."""
-        path = self.tmp / f"campaign-{rows}.csv"
+        path = self.tmp / f"campaign-{rows}{'' if prefix == '0532' else '-' + prefix}.csv"
         if not path.exists():
             with path.open("w", encoding="utf-8", newline="") as f:
                 f.write("phone,name,code\n")
-                f.writelines(f"0532{i:07d},{NAMES[i % 8]},{100000 + i}\n" for i in range(rows))
+                f.writelines(f"{prefix}{i:07d},{NAMES[i % 8]},{100000 + i}\n" for i in range(rows))
         return path
 
-    def workdir(self) -> Path:
+    def workdir(self, *, history: bool = True) -> Path:
         self.runs += 1
         path = self.tmp / f"run-{self.runs}"
         path.mkdir()
-        if self.history is not None:
+        if history and self.history is not None:
             shutil.copyfile(self.history, path / "ledger.db")
         return path
 
-    def seed(self, rows: int, *, same_numbers: bool = False) -> Path:
+    @contextmanager
+    def ledger(self, backend: str, work: Path, *, history: bool = True) -> Iterator[Ledger]:
+        """A fresh ledger that starts from the history (:meth:`seed`) or empty: ``work``'s
+        file for SQLite (:meth:`workdir` copied the history there), a new schema for
+        PostgreSQL, dropped after."""
+        if backend == "sqlite":
+            yield Ledger(str(work / "ledger.db"), None)
+            return
+        pg = self.postgres()
+        with pg.fresh(self.pg_history if history else None) as schema:
+            yield Ledger(pg.ledger(schema), schema)
+
+    def seed(self, rows: int, *, same_numbers: bool = False, backend: str = "sqlite") -> str:
         """A ledger as a sender's who sends every day, built through smscli itself
         (``optout import`` and a real ``bulk``): 10,000 numbers on the opt-out list (none in the
         campaign, so every row is still sent and checked) and yesterday's campaign of ``rows``
@@ -222,8 +170,12 @@ class Bench:
         default yesterday's campaign went to other customers (the lookups find nothing);
         ``same_numbers``: to the same ones with another text (every lookup finds yesterday's
         message and compares its text)."""
-        work = self.tmp / f"history-{'same' if same_numbers else 'other'}"
+        work = self.tmp / f"history-{'same' if same_numbers else 'other'}-{backend}"
         work.mkdir()
+        ledger = str(work / "ledger.db")
+        if backend == "postgres":
+            schema = self.postgres().schema()
+            ledger = self.postgres().ledger(schema)
         numbers = self.tmp / "optouts.txt"
         numbers.write_text("".join(f"0555{i:07d}\n" for i in range(OPTOUTS)))
         yesterday = self.csv(rows)
@@ -239,23 +191,59 @@ class Bench:
             ["optout", "import", str(numbers)],
             ["bulk", str(yesterday), "-m", YESTERDAY, "-p", "b", "--yes"],
         ):
-            result = run([SMSCLI, *args], self.env(work), work)
+            result = run([SMSCLI, *args], self.env(work, ledger), work)
             if result.code:
                 raise RuntimeError(
                     f"seeding the ledger: {args[0]}: exit {result.code}\n{result.stderr[-2000:]}"
                 )
-        return work / "ledger.db"
+        return schema if backend == "postgres" else ledger
 
-    def env(self, work: Path) -> dict[str, str]:
+    def env(self, work: Path, ledger: str | None = None) -> dict[str, str]:
         """The children's environment: no SMSCLI_ variable of the caller's, a profile of
-        ``work``, and byte code and smscli's user cache kept (in the temp dir, even under
-        PYTHONDONTWRITEBYTECODE) as they are on an installed system after the first run."""
+        ``work``, the ledger ``ledger`` (default: ``work``'s file ledger.db), and byte code
+        and smscli's user cache kept (in the temp dir, even under PYTHONDONTWRITEBYTECODE) as
+        they are on an installed system after the first run."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCLI_")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env.update(SMSCLI_CONFIG=str(work / "config.toml"), SMSCLI_LEDGER=str(work / "ledger.db"))
+        env.update(SMSCLI_CONFIG=str(work / "config.toml"))
+        env.update(SMSCLI_LEDGER=ledger or str(work / "ledger.db"))
         env.update(PYTHONPYCACHEPREFIX=str(self.tmp / "pycache"))
         env.update(XDG_CACHE_HOME=str(self.tmp / "cache"))  # smscli's phone-number rules
         return env
+
+    def warm_up(self, backend: str) -> None:
+        """Compiles byte code and fills caches before the first measurement with ``backend``'s
+        ledger, then seeds that backend's history (:meth:`seed`; not with --empty-ledger)."""
+        self.warm.add(backend)
+        log(f"warm-up: 200 rows through each provider ({backend})")
+        for name in PROVIDERS:
+            self.bulk(name, 200, backend=backend)
+        if self.seeded:
+            size = 5_000 if self.quick else 100_000
+            log(f"seeding the ledger ({backend}): {OPTOUTS:,} opt-outs, {size:,} messages")
+            if backend == "postgres":
+                self.pg_history = self.seed(size, backend=backend)
+            else:
+                self.history = Path(self.seed(size))
+                self.notes.append(
+                    f"Every run starts from a ledger with {OPTOUTS:,} opt-outs and yesterday's"
+                    f" campaign of {size:,} messages to other customers: the opt-out list and the"
+                    " repeat guard are on, and the guard looks up every row (--empty-ledger:"
+                    " without). 'same numbers': yesterday's campaign went to the same customers"
+                    " with another text, so every lookup finds a message and compares its text."
+                )
+
+    def accepted(self, work: Path, schema: str | None) -> int:
+        """Messages ``accepted`` by the last run in ``work``'s SQLite ledger, or in the
+        PostgreSQL one of ``schema``: of this run (the ledger may hold yesterday's)."""
+        sql = (
+            "SELECT COUNT(*) FROM {}messages WHERE state = 'accepted' AND run_id ="
+            " (SELECT id FROM {}runs ORDER BY created_at DESC, rowid DESC LIMIT 1)"
+        )
+        if schema is None:
+            with closing(sqlite3.connect(work / "ledger.db")) as db:
+                return int(db.execute(sql.format("", "")).fetchone()[0])
+        return int(self.postgres().one(sql.format(f"{schema}.", f"{schema}.")))
 
     def bulk(
         self,
@@ -266,49 +254,44 @@ class Bench:
         dry: bool = False,
         limit: int | None = None,
         extra: tuple[str, ...] = (),
+        backend: str = "sqlite",
+        timeout: float | None = None,
     ) -> tuple[Run, dict[str, Any]]:
         """One ``smscli bulk`` into a fresh ledger; checks that every row arrived exactly once.
-        ``limit``: the emulator enforces that many requests per second and so does the profile."""
-        if not self.warm:  # compile byte code and fill caches before the first measurement
-            self.warm = True
-            log("warm-up: 200 rows through each provider")
-            for name in PROVIDERS:
-                self.bulk(name, 200)
-            if self.seeded:
-                size = 5_000 if self.quick else 100_000
-                log(f"seeding the ledger: {OPTOUTS:,} opt-outs, yesterday's {size:,} messages")
-                self.history = self.seed(size)
-                self.notes.append(
-                    f"Every run starts from a ledger with {OPTOUTS:,} opt-outs and yesterday's"
-                    f" campaign of {size:,} messages to other customers: the opt-out list and the"
-                    " repeat guard are on, and the guard looks up every row (--empty-ledger:"
-                    " without). 'same numbers': yesterday's campaign went to the same customers"
-                    " with another text, so every lookup finds a message and compares its text."
-                )
-        emu, work = self.emulator(), self.workdir()
+        ``limit``: the emulator enforces that many requests per second and so does the profile.
+        The stats include ``server``: the PostgreSQL cluster's CPU seconds (None: not known).
+        ``timeout``: raises :class:`TimedOut` after killing a run that took longer."""
+        if backend not in self.warm:
+            self.warm_up(backend)
+        emu, work = self.emulator(), self.workdir(history=backend == "sqlite")
         shared = provider == "customersms"  # one text per request: measured at a shared text
         limits = [f"{limit}/second"] if limit else NO_LIMIT if shared else None
         write_config(work / "config.toml", provider, emu.urls[provider], limits)
-        emu.reset(latency, limit)
-        args = [SMSCLI, "bulk", str(self.csv(rows)), "-m", SHARED if shared else TEMPLATE]
-        result = run(
-            [*args, "-p", "b", "--dry-run" if dry else "--yes", *extra], self.env(work), work
-        )
-        stats = emu.call("stats", times=limit is not None)
-        accepted = 0
-        if not dry and result.code == 0:
-            with closing(sqlite3.connect(work / "ledger.db")) as db:
-                sql = (  # of this run (the ledger may hold yesterday's)
-                    "SELECT COUNT(*) FROM messages WHERE state = 'accepted' AND run_id ="
-                    " (SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1)"
-                )
-                (accepted,) = db.execute(sql).fetchone()
+        with self.ledger(backend, work) as (ledger, schema):
+            emu.reset(latency, limit)
+            args = [SMSCLI, "bulk", str(self.csv(rows)), "-m", SHARED if shared else TEMPLATE]
+            server = self.pg.cpu() if backend == "postgres" and self.pg else None
+            result = run(
+                [*args, "-p", "b", "--dry-run" if dry else "--yes", *extra],
+                self.env(work, ledger),
+                work,
+                timeout,
+            )
+            stats = emu.call("stats", times=limit is not None)
+            if result.timed_out:
+                shutil.rmtree(work)
+                raise TimedOut(f"{stats['received']:,} of {rows:,} received")
+            if server is not None and self.pg:
+                server = (self.pg.cpu() or 0.0) - server
+            stats["server"] = server
+            accepted = 0 if dry or result.code else self.accepted(work, schema)
         shutil.rmtree(work)
         want = 0 if dry else rows
         if result.code or stats["received"] != want or accepted != want or stats["duplicates"]:
             raise RuntimeError(
-                f"bulk {provider} {rows} rows: exit {result.code}, {stats['received']} received,"
-                f" {accepted} accepted, {stats['duplicates']} duplicated\n{result.stderr[-2000:]}"
+                f"bulk {provider} {rows} rows ({backend}): exit {result.code},"
+                f" {stats['received']} received, {accepted} accepted,"
+                f" {stats['duplicates']} duplicated\n{result.stderr[-2000:]}"
             )
         return result, stats
 
@@ -341,8 +324,9 @@ def startup(b: Bench) -> None:
         med, limit = statistics.median(samples), targets.get(name)
         ratio = "" if name.startswith("python") else f"{med / base:.1f}× python"
         target, ok = (f"≤ {ms(limit)}", med <= limit) if limit else ("", None)
+        backend = "sqlite" if "send" in name else ""  # the others open no ledger
         name = f"{name} (median of {repeats}; min {ms(min(samples))})"
-        b.add("startup", name, ms(med), ratio, target, ok)
+        b.add("startup", name, ms(med), ratio, target, ok, backend=backend)
 
 
 def one_post_per_number(b: Bench, provider: str, count: int, latency: float) -> float:
@@ -375,27 +359,73 @@ def one_post_per_number(b: Bench, provider: str, count: int, latency: float) -> 
     return seconds / count
 
 
-def bulk(b: Bench) -> None:
-    rows, sample, repeats = (5_000, 20, 1) if b.quick else (100_000, 200, 3)
-    rates: dict[tuple[str, float], float] = {}
+def bulk_rates(b: Bench, backends: tuple[str, ...]) -> dict[tuple[str, str, float], float]:
+    """msg/s of every provider at 0 and 50 ms, the runs of every backend interleaved (so that
+    noise hits them alike); the SQLite rows are measured as they always were, the PostgreSQL
+    ones are bench_postgres.py's. Returns ``{(backend, provider, latency): msg/s}``."""
+    rows, repeats = (5_000, 1) if b.quick else (100_000, 3)
+    rates: dict[tuple[str, str, float], float] = {}
     for latency in (0.0, LATENCY):
         for provider in PROVIDERS:
-            runs = []
-            for i in range(repeats):
-                log(f"bulk: {provider}, {rows:,} rows, +{ms(latency)} per request, run {i + 1}")
-                runs.append(b.bulk(provider, rows, latency))
-            result, stats = sorted(runs, key=lambda r: r[0].seconds)[repeats // 2]  # the median
-            rate = rates[provider, latency] = rows / result.seconds
-            name = f"{provider} {rows // 1000}k +{ms(latency)}: msg/s (median of {repeats};"
-            name += f" {stats['requests']:,} req, {result.seconds:.1f} s; CPU smscli"
-            name += f" {result.cpu:.1f} s, emulator {stats['cpu']:.1f} s)"
-            target, ok = ("≥ 15,000", rate >= 15_000) if latency == 0 else ("", None)
-            b.add("bulk", name, f"{rate:,.0f}", "", target, ok)
+            runs, killed = bulk_runs(b, provider, rows, latency, backends, repeats)
+            for backend in backends:
+                key = (backend, provider, latency)
+                head = f"{provider} {rows // 1000}k +{ms(latency)}: msg/s"
+                if backend in killed:
+                    rates[key] = rows / killed[backend][0]
+                    killed_row(b, head, latency, rates[key], killed[backend][1])
+                    continue
+                ordered = sorted(runs[backend], key=lambda r: r[0].seconds)
+                result, stats = ordered[repeats // 2]  # the median
+                rate = rates[key] = rows / result.seconds
+                name = f"{head} (median of {repeats}; {stats['requests']:,} req,"
+                name += f" {result.seconds:.1f} s; CPU smscli {result.cpu:.1f} s,"
+                name += f" emulator {stats['cpu']:.1f} s"
+                if backend != "sqlite":
+                    bulk_row(b, name, rate, stats, latency, rates["sqlite", provider, latency])
+                    continue
+                target, ok = ("≥ 15,000", rate >= 15_000) if latency == 0 else ("", None)
+                b.add("bulk", name + ")", f"{rate:,.0f}", "", target, ok)
+    return rates
+
+
+def bulk_runs(
+    b: Bench, provider: str, rows: int, latency: float, backends: tuple[str, ...], repeats: int
+) -> tuple[dict[str, list[tuple[Run, dict[str, Any]]]], dict[str, tuple[float, str]]]:
+    """``repeats`` runs of :meth:`Bench.bulk` with each backend's ledger, interleaved, and the
+    backends whose run was killed: ``{backend: (its timeout, why)}``."""
+    runs: dict[str, list[tuple[Run, dict[str, Any]]]] = {x: [] for x in backends}
+    killed: dict[str, tuple[float, str]] = {}
+    for i in range(repeats):
+        for backend in backends:
+            if backend in killed:
+                continue
+            log(
+                f"bulk: {provider}, {rows:,} rows, +{ms(latency)} per request,"
+                f" {backend}, run {i + 1}"
+            )
+            # A PostgreSQL run 10× as long as SQLite's fails its targets whatever the rest
+            # would say: killed then, and not repeated.
+            slowest = max((r.seconds for r, _ in runs["sqlite"]), default=0.0)
+            limit = None if backend == "sqlite" else max(60.0, 10 * slowest)
+            try:
+                runs[backend].append(
+                    b.bulk(provider, rows, latency, backend=backend, timeout=limit)
+                )
+            except TimedOut as exc:
+                log(f"bulk: killed after {limit:.0f} s ({exc})")
+                killed[backend] = (limit or 1, f"killed after {limit:.0f} s: {exc}")
+    return runs, killed
+
+
+def bulk(b: Bench) -> None:
+    rows, sample = (5_000, 20) if b.quick else (100_000, 200)
+    rates = {(p, lat): r for (x, p, lat), r in bulk_rates(b, b.backends).items() if x == "sqlite"}
     if b.seeded:
-        usual, b.history = b.history, b.seed(rows, same_numbers=True)
+        usual, b.history = b.history, Path(b.seed(rows, same_numbers=True))
         for provider in PROVIDERS:
             log(f"bulk: {provider}, {rows:,} rows, yesterday's campaign to the same numbers")
-            result, stats = b.bulk(provider, rows)
+            result, _ = b.bulk(provider, rows)
             name = f"{provider} {rows // 1000}k +0 ms, same numbers yesterday: msg/s (1 run;"
             name += f" {result.seconds:.1f} s; CPU smscli {result.cpu:.1f} s)"
             b.add("bulk", name, f"{rows / result.seconds:,.0f}")
@@ -408,7 +438,7 @@ def bulk(b: Bench) -> None:
             name = f"{provider} 1 POST/number +{ms(latency)}: msg/s ({sample} sampled;"
             name += f" {rows // 1000}k ≈ {per * rows / 60:,.1f} min)"
             target, ok = ("≥ 200×", ratio >= 200) if latency else ("", None)
-            b.add("bulk", name, f"{1 / per:,.1f}", f"smscli {ratio:,.0f}×", target, ok)
+            b.add("bulk", name, f"{1 / per:,.1f}", f"smscli {ratio:,.0f}×", target, ok, backend="")
     b.notes.append(
         "customersms takes one text per request: measured at a shared text (100 numbers per"
         f" request), its documented 100/minute replaced by rate_limits = {NO_LIMIT}."
@@ -483,7 +513,14 @@ def rate(b: Bench) -> None:
     )
 
 
-RUNNERS = {"startup": startup, "bulk": bulk, "growth": growth, "memory": memory, "rate": rate}
+RUNNERS = {
+    "startup": startup,
+    "bulk": bulk,
+    "postgres": lambda b: postgres(b, partial(bulk_rates, b)),  # bench_postgres.py
+    "growth": growth,
+    "memory": memory,
+    "rate": rate,
+}
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -491,12 +528,13 @@ RUNNERS = {"startup": startup, "bulk": bulk, "growth": growth, "memory": memory,
 
 def table(b: Bench, mode: str, wall: float, load: float) -> str:
     verdict = {None: "", True: "pass", False: "FAIL"}
-    head = ("section", "measurement", "value", "ratio", "target", "result")
-    body = [(r.section, r.name, r.value, r.ratio, r.target, verdict[r.ok]) for r in b.rows]
+    head = ("section", "backend", "measurement", "value", "ratio", "target", "result")
+    rows = sorted(b.rows, key=lambda r: SHOWN.index(r.section))  # stable: in run order
+    body = [(r.section, r.backend, r.name, r.value, r.ratio, r.target, verdict[r.ok]) for r in rows]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, "<<>>><", widths, strict=True))
+        return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, "<<<>>><", widths, strict=True))
 
     passed, failed = (sum(r.ok is v for r in b.rows) for v in (True, False))
     return "\n".join(
@@ -511,18 +549,15 @@ def table(b: Bench, mode: str, wall: float, load: float) -> str:
             "",
             f"targets: {passed} passed, {failed} failed",
             *(f"- {note}" for note in b.notes),
-            "- smscli and the emulator (a process of its own) share the 2 cores; every ratio"
-            " above is from this one run.",
+            f"- smscli and the emulator (a process of its own) share the {os.cpu_count()} cores;"
+            " every ratio above is from this one run.",
         ]
     )
 
 
 def main() -> int:
-    if sys.argv[1:] == ["--serve-emulator"]:
-        serve_emulator()
-        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    parser.add_argument("--quick", action="store_true", help="small sizes, about 3 minutes")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument(
         "--empty-ledger",
@@ -534,15 +569,17 @@ def main() -> int:
     if unknown := chosen - set(SECTIONS):
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     load, started = os.getloadavg()[0], time.perf_counter()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as after Ctrl-C
     with tempfile.TemporaryDirectory(prefix="smscli-bench-") as tmp:
         b = Bench(Path(tmp), opts.quick, seeded=not opts.empty_ledger)
+        if {"bulk", "postgres"} <= chosen:  # side by side: the bulk section interleaves them
+            b.backends = ("sqlite", "postgres")
         try:
             for name, section in RUNNERS.items():
                 if name in chosen:
                     section(b)
         finally:
-            if b.emu is not None:
-                b.emu.close()
+            b.close()
     if opts.quick:
         b.notes.append("Quick mode: sizes are below those the targets assume; verdicts are a hint.")
     print(table(b, "quick" if opts.quick else "full", time.perf_counter() - started, load))
