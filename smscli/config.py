@@ -100,11 +100,11 @@ class Environment(NamedTuple):
             config_path = user_config_path("smscli") / "config.toml"
         return cls(dict(environ), dotenv, dotenv_path, config_path, ledger or None)
 
-    def ledger(self, config: ConfigFile) -> str | Path:
+    def ledger(self, config: ConfigFile | None) -> str | Path:
         """Where the ledger is: ``SMSCLI_LEDGER``, else the config file's top-level
         ``ledger``, else ``ledger.db`` in the user's data folder. A PostgreSQL URL is kept as
         it is written (a ``str``); anything else is an SQLite file (a ``Path``)."""
-        given = self.ledger_given or config.ledger
+        given = self.ledger_given or (config.ledger if config else None)
         if given and given.lower().startswith(("postgresql://", "postgres://")):
             return given
         if given:

@@ -20,7 +20,7 @@ from smscli.redact import RedactingFilter, Redactor
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from smscli.config import Environment, Settings
+    from smscli.config import ConfigFile, Environment, Settings
     from smscli.providers.base import Account, Provider, State
     from smscli.ratelimit import Rate
     from smscli.runs import BulkInput, RunOptions, RunView, SendInput
@@ -102,6 +102,7 @@ class Cli:
     _env: Environment | None = None
     _settings: Settings | None = None
     _ledger: str | Path | None = None
+    _config: ConfigFile | None = None
 
     @property
     def env(self) -> Environment:
@@ -123,14 +124,24 @@ class Cli:
         return self._settings
 
     @property
-    def ledger(self) -> str | Path:
-        """Where the ledger is (:meth:`Environment.ledger`): a path, or a PostgreSQL URL
-        whose password the redactor knows from now on."""
-        if self._ledger is None:
+    def config_file(self) -> ConfigFile:
+        """The config file, read once (the resolved profile's, when there is one)."""
+        if self._config is None:
             from smscli.config import ConfigFile
 
-            config = self._settings.config if self._settings else None
-            self._ledger = self.env.ledger(config or ConfigFile.load(self.env.config_path))
+            self._config = (
+                self._settings.config if self._settings else ConfigFile.load(self.env.config_path)
+            )
+        return self._config
+
+    @property
+    def ledger(self) -> str | Path:
+        """Where the ledger is (:meth:`Environment.ledger`): a path, or a PostgreSQL URL
+        whose password the redactor knows from now on. The config file is read only when
+        ``SMSCLI_LEDGER`` does not say."""
+        if self._ledger is None:
+            given = self.env.ledger_given
+            self._ledger = self.env.ledger(None if given else self.config_file)
             self._redact_secrets()
         return self._ledger
 

@@ -207,11 +207,10 @@ def _message_document(m: MessageRecord) -> dict[str, Any]:
 def _warn_config(cli: Cli) -> None:
     """The warning every command gives about a config file others can read, without needing a
     configured provider (the history is the ledger's alone)."""
-    from smscli.config import ConfigFile
     from smscli.errors import ConfigError
 
     try:
-        config = ConfigFile.load(cli.env.config_path)
+        config = cli.config_file
     except ConfigError:
         return
     for warning in config.warnings:

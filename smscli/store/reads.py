@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from smscli.store.problems import LedgerDamaged
 from smscli.store.records import (
@@ -15,6 +14,7 @@ from smscli.store.records import (
     StateCount,
     Totals,
 )
+from smscli.store.sql import Sql
 
 RUN = (
     "SELECT id, created_at, finished_at, command, provider, profile, account, sender, source,"
@@ -27,19 +27,8 @@ MESSAGE = (
 )
 
 
-class Reads:
-    conn: Any
-    """The backend's connection: ``execute(sql, args)`` gives an iterable cursor."""
+class Reads(Sql):
     location: str
-    ALL: int | None = -1
-    """A ``LIMIT`` that does not limit (SQLite: -1; PostgreSQL: NULL)."""
-
-    def _q(self, sql: str) -> str:
-        """``sql`` in the backend's placeholders (SQLite's own: ``?``)."""
-        return sql
-
-    def _one(self, sql: str, *args: Any) -> Any:
-        return self.conn.execute(self._q(sql), args).fetchone()
 
     def find_run(self, fingerprint: str) -> RunRecord | None:
         row = self._one(

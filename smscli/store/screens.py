@@ -6,26 +6,17 @@ idempotency keys. The repeat guard's lookup itself is each backend's own
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
 
 from smscli.store.records import OptOut
+from smscli.store.sql import Sql
 
 REACHED_NOT = ("pending", "failed", "invalid", "skipped")
 """States of a message that was claimed once but cannot have reached its recipient: put back
 after a refused request, or refused by the provider."""
 
 
-class Screens:
-    conn: Any
-
-    def _q(self, sql: str) -> str:
-        return sql
-
-    def transaction(self, *, durable: bool = True) -> AbstractContextManager[Any]:
-        raise NotImplementedError
-
+class Screens(Sql):
     def optouts(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT number, substr(added_at, 1, 10) FROM optouts"))
 
@@ -85,10 +76,11 @@ class Screens:
         )
 
     def find_key(self, account: str, key: str) -> tuple[str, str] | None:
-        row = self.conn.execute(
-            self._q("SELECT request, run_id FROM idempotency_keys WHERE account = ? AND key = ?"),
-            (account, key),
-        ).fetchone()
+        row = self._one(
+            "SELECT request, run_id FROM idempotency_keys WHERE account = ? AND key = ?",
+            account,
+            key,
+        )
         return (row[0], row[1]) if row else None
 
     def keep_key(self, account: str, key: str, request: str, run_id: str) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from smscli.errors import Unfinished
 from smscli.store.records import Claim, Recorded, ReportUpdate
+from smscli.store.sql import Sql
 
 if TYPE_CHECKING:
     from smscli.store import Permits
@@ -32,15 +32,7 @@ def among(values: Sequence[str]) -> str:
     return "IN (" + ", ".join("?" * len(values)) + ")"
 
 
-class Writes:
-    conn: Any
-
-    def _q(self, sql: str) -> str:
-        return sql
-
-    def transaction(self, *, durable: bool = True) -> AbstractContextManager[Any]:
-        raise NotImplementedError
-
+class Writes(Sql):
     def _to_sending(self, db: Any, ids: list[int], at: float) -> int:
         """Those of ``ids`` still ``pending`` become ``sending``, claimed at ``at``; returns
         how many did (the backend's own statement: one, for thousands of ids)."""
@@ -207,10 +199,11 @@ class Writes:
             )
 
     def get_state(self, account: str, key: str) -> tuple[str, str] | None:
-        row = self.conn.execute(
-            self._q("SELECT value, updated_at FROM provider_state WHERE account = ? AND key = ?"),
-            (account, key),
-        ).fetchone()
+        row = self._one(
+            "SELECT value, updated_at FROM provider_state WHERE account = ? AND key = ?",
+            account,
+            key,
+        )
         return (row[0], row[1]) if row else None
 
     def set_state(self, account: str, key: str, value: str) -> None:
