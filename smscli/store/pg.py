@@ -22,7 +22,7 @@ migrations and errors in :mod:`smscli.store.pg_db`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
 from smscli.store.pg_db import connect_ledger, masked, storage_error, transaction
@@ -71,6 +71,14 @@ class PgStore(PgHolds, PgReads, Writes):
         return found
 
     def close(self) -> None:
+        """Releases this session's holds before it goes: the server releases them when a
+        connection ends, but after the close has returned, so that a command run right after
+        this one could still find the run held."""
+        import psycopg
+
+        if not self.conn.closed:  # a connection already lost: the server let go of them
+            with suppress(psycopg.Error):
+                self.conn.execute("SELECT pg_advisory_unlock_all()")
         self.conn.close()
 
     def __enter__(self) -> PgStore:
