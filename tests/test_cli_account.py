@@ -4,7 +4,6 @@ loopback emulator (the sandbox needs none), plus the canary-secret check over ev
 from __future__ import annotations
 
 import json
-import sqlite3
 from urllib.parse import parse_qsl
 
 import pytest
@@ -16,6 +15,7 @@ from tests.test_secrets import KEY, PASSWORD, assert_clean
 A, B, C = "+905321234567", "+905321112233", "+905441234567"
 NUMBERS = f"{A},{B},{C}"
 PROFILES = {"cs": "customersms", "vs": "vairosms", "mas": "masgsm"}
+BOTH_BACKENDS = True  # reports find messages by provider id: an index on SQLite, a table on PG
 
 
 @pytest.fixture
@@ -31,10 +31,7 @@ def send(cli, profile: str, numbers: str = NUMBERS, text: str = "Merhaba") -> di
 
 
 def ledger_rows(home) -> list[tuple[str, str, str | None]]:
-    with sqlite3.connect(home.ledger) as db:
-        return db.execute(
-            "SELECT recipient, state, report_detail FROM messages ORDER BY id"
-        ).fetchall()
+    return home.query("SELECT recipient, state, report_detail FROM messages ORDER BY id")
 
 
 def report_requests(emu: Emulator) -> list:

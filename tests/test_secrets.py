@@ -21,14 +21,23 @@ def forms(secret: str) -> set[str]:
 
 
 def assert_clean(texts: list[str], home) -> None:
-    blobs = list(texts)
-    for path in home.ledger.parent.glob("ledger.db*"):
-        blobs.append(path.read_bytes().decode("latin-1"))
+    blobs = list(texts) + ledger_blobs(home)
     assert blobs
     for secret in (KEY, PASSWORD):
         for form in forms(secret):
             leaked = [b[:200] for b in blobs if form in b]
             assert not leaked, f"{form!r} leaked"
+
+
+def ledger_blobs(home) -> list[str]:
+    """Everything the ledger holds: its files' bytes (SQLite's, with the write-ahead log), or
+    every row of every table of its schema as text (PostgreSQL)."""
+    if home.backend == "postgres":
+        tables = home.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        assert tables
+        rows = (home.query(f"SELECT t::text FROM {name} AS t") for (name,) in tables)
+        return ["\n".join(row for (row,) in table) for table in rows]
+    return [p.read_bytes().decode("latin-1") for p in home.ledger.parent.glob("ledger.db*")]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -189,8 +190,8 @@ class Writes(Sql):
     # --- reports and account state ------------------------------------------------------
 
     def apply_report(self, updates: Sequence[ReportUpdate]) -> None:
-        with self.transaction() as db:
-            db.executemany(
+        with self.transaction() as db, closing(db.cursor()) as cur:  # both drivers' cursors
+            cur.executemany(
                 self._q(
                     "UPDATE messages SET state = ?, report_detail = ?, reported_at = ?,"
                     " updated_at = CASE WHEN state = ? THEN updated_at ELSE ? END WHERE id = ?"
