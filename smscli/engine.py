@@ -107,6 +107,8 @@ class Engine:
     grace: float = 5.0
     """After an interrupt, how long in-flight requests may still finish and be recorded."""
     _last_lease: float = field(default=0.0, init=False, repr=False)
+    _rewind: bool = field(default=False, init=False, repr=False)
+    """Messages were put back to ``pending``: the next window is read from the run's start."""
     _unsaved: list[Recorded] = field(default_factory=list, init=False, repr=False)
     """Outcomes collected but not yet written: they go with the next claim's commit (or
     :meth:`_flush`), one transaction instead of two per request. Until then their messages
@@ -116,7 +118,8 @@ class Engine:
     def run(self, run_id: str) -> SendStats:
         self.store.keep_holding(run_id)
         self._last_lease = self.clock()
-        with self.store.sending():
+        # A driver without network reads the outcomes back from the store: nothing may lag.
+        with self.store.sending(overlap=self.driver.capabilities.network):
             return self._run(run_id)
 
     def _run(self, run_id: str) -> SendStats:
@@ -190,20 +193,25 @@ class Engine:
     def _windows(self, run_id: str, stats: SendStats) -> Iterator[list[Request]]:
         """Pending messages in input order, a window at a time, grouped into requests. The
         next window is read only when the caller asks for it, after every request of this one
-        was claimed, so messages put back to ``pending`` (after a 429) are picked up again and
-        none is read twice. A message's key is its store id."""
+        was claimed; each is read from where the last one ended, or from the run's start once
+        messages were put back to ``pending`` (after a 429), so that they are picked up again
+        and none is read twice. A message's key is its store id."""
         caps = self.driver.capabilities
         size = max(1, min(self.batch_size, caps.max_batch))
         window = max(size * self.concurrency * 2, 1000)
         shared_text = not caps.per_recipient_text
+        after = 0
         while not stats.stop:
             budget = None if self.limit is None else self.limit - stats.claimed
             if budget is not None and budget <= 0:
                 return
             size_now = window if budget is None else min(window, budget)
-            rows = self.store.pending_window(run_id, size_now)
+            if self._rewind:
+                after, self._rewind = 0, False
+            rows = self.store.pending_window(run_id, size_now, after)
             if not rows:
                 return
+            after = rows[-1][0]
             requests: list[Request] = []
             groups: dict[tuple[str, bool], tuple[list[Message], _InFlight]] = {}
             forced = self.turkish
@@ -349,6 +357,7 @@ class Engine:
     def _requeue(self, ids: list[int]) -> None:
         self._flush()
         self.store.put_back(ids)
+        self._rewind = True
 
 
 def exit_code(t: Totals, stats: SendStats | None) -> ExitCode:

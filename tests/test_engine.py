@@ -279,6 +279,52 @@ def test_a_ledger_of_an_earlier_version_is_upgraded_in_place(backend, tmp_path):
         assert "USING INDEX messages_provider_id" in plan
 
 
+def test_a_postgresql_ledger_of_version_6_is_upgraded_in_place(postgres_ledger):
+    """Migration 7: provider ids found through ``provider_ids``, filled from the messages."""
+    import psycopg
+
+    from smscli.store.pg import PgStore
+
+    with psycopg.connect(postgres_ledger, autocommit=True) as db:
+        for script in scripts("postgres")[:6]:
+            for statement in script.split(";"):
+                if statement.strip():
+                    db.execute(statement.encode())
+        db.execute("CREATE TABLE smscli_schema (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO smscli_schema (version) VALUES (6)")
+        db.execute(
+            "INSERT INTO runs (id, created_at, command, provider, account)"
+            " VALUES ('r1', 'x', 'send', 'vairosms', 'acct')"
+        )
+        db.execute(
+            "INSERT INTO messages (run_id, seq, state, provider_message_id, created_at,"
+            " updated_at) VALUES ('r1', 1, 'accepted', 'send-7', 'x', 'x'),"
+            " ('r1', 2, 'accepted', 'send-7', 'x', 'x')"
+        )
+    with PgStore.open(postgres_ledger) as s:
+        assert s.conn.execute("SELECT version FROM smscli_schema").fetchone() == (len(MIGRATIONS),)
+        assert s.conn.execute("SELECT id, run_id FROM provider_ids").fetchall() == [
+            ("send-7", "r1")
+        ]
+        assert [m.seq for m in s.messages_by_provider_id(["send-7", "nosuch"])] == [1, 2]
+
+
+def test_postgresql_writes_no_message_of_a_deleted_run(postgres_ledger):
+    """The run is checked once per COPY, as a foreign key did for every row."""
+    from smscli.store.pg import PgStore
+
+    with PgStore.open(postgres_ledger) as s:
+        run_id = s.create_run(
+            command="bulk", provider="scripted", profile=None, account="acct", sender=None,
+            source=None, fingerprint=None, options=None,
+        )  # fmt: skip
+        s.delete_run(run_id)
+        message = NewMessage(0, "line 2", "0532", NUMBERS[0], "Merhaba", "GSM-7", 1)
+        with pytest.raises(Unfinished, match="was deleted while its messages were written"):
+            s.add_messages(run_id, [[message]])
+        assert s.conn.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite's user_version
 def test_ledger_from_a_newer_smscli_is_refused(backend, tmp_path):
     from smscli.errors import ConfigError

@@ -12,9 +12,11 @@ from urllib.parse import quote
 
 import pytest
 
+from smscli.store.migrations import MIGRATIONS
 from tests.conftest import Home
 
 CANARY = "CANARYpw123"
+SCHEMA = len(MIGRATIONS)
 COPIED = ("runs", "messages", "optouts", "idempotency_keys", "provider_state")
 LEFT_OUT = {"runs": {"lease_owner", "lease_until", "rowid"}, "messages": {"id"}}
 ORDER = {
@@ -271,7 +273,7 @@ def test_info_sqlite(cli, home):
     sends(cli, home)
     out = cli("ledger", "info")
     assert out.exit_code == 0, out.stderr
-    assert str(home.ledger) in out.stdout and "SQLite, schema 6" in out.stdout
+    assert str(home.ledger) in out.stdout and f"SQLite, schema {SCHEMA}" in out.stdout
     assert "runs: 3" in out.stdout and "opt-outs: 2" in out.stdout
     assert "idempotency keys: 1" in out.stdout
     _check_info(cli, home, "sqlite", str(home.ledger))
@@ -288,7 +290,7 @@ def test_info_postgres(cli, home, postgres_ledger, other_pg):
     home.ledger = postgres_ledger
     out = cli("ledger", "info", env={"SMSCLI_LEDGER": postgres_ledger})
     assert out.exit_code == 0, out.stderr
-    assert "PostgreSQL, schema 6" in out.stdout and "bytes on the server" in out.stdout
+    assert f"PostgreSQL, schema {SCHEMA}" in out.stdout and "bytes on the server" in out.stdout
     assert "runs: 3" in out.stdout
     _check_info(cli, home, "postgres", postgres_ledger)
 
@@ -301,7 +303,7 @@ def _check_info(cli: Any, home: Home, backend: str, location: str) -> None:
         "backend": backend,
         "ledger": location,
         "exists": True,
-        "schema": 6,
+        "schema": SCHEMA,
         "bytes": doc["bytes"],
         "runs": 3,
         "messages": sum(states.values()),

@@ -200,8 +200,9 @@ class Store(Protocol):
         """SMS parts of the next ``limit`` pending messages (all without a limit)."""
         ...
 
-    def pending_window(self, run_id: str, limit: int) -> list[Window]:
-        """The next ``limit`` pending messages in input order: ``(id, to, text, turkish)``."""
+    def pending_window(self, run_id: str, limit: int, after: int = 0) -> list[Window]:
+        """The next ``limit`` pending messages in input order: ``(id, to, text, turkish)``,
+        of those whose id is above ``after`` (ids are in input order within a run)."""
         ...
 
     def messages(
@@ -237,9 +238,11 @@ class Store(Protocol):
         """Claimed messages back to ``pending``: their request was not processed."""
         ...
 
-    def sending(self) -> AbstractContextManager[None]:
+    def sending(self, *, overlap: bool = False) -> AbstractContextManager[None]:
         """Around a run's sending: the backend may defer housekeeping (SQLite checkpoints its
-        write-ahead log in a thread of its own meanwhile)."""
+        write-ahead log in a thread of its own meanwhile). ``overlap``: the claims need not
+        wait for the outcomes recorded just before them (PostgreSQL then writes these on a
+        connection of their own: :mod:`smscli.store.pg_writer`); every other call waits."""
         ...
 
     # --- who never gets a message ---------------------------------------------------------

@@ -144,4 +144,27 @@ MIGRATIONS: tuple[str | Step, ...] = (
         _V6.format(backfill=_SQLITE_BACKFILL),
         _V6.format(backfill="").replace(" REAL", " DOUBLE PRECISION"),
     ),
+    # 7: PostgreSQL only. Its UPDATE writes a new version of the row, and an entry for it into
+    # every index, unless no indexed column changes and the page has room (a HOT update).
+    # Both updates of a message become HOT, in the half of every page a run's rows leave free:
+    # the claim (pending → sending), as a partial index on ``state`` forbade (the next pending
+    # window is found through (run_id, id), from the last one read), and the outcome, as the
+    # index on provider ids forbade: a provider id leads to its runs through ``provider_ids``
+    # instead (one row per id and run: a request's, for providers that give one id for all
+    # its messages), written with the outcome. The key check of ``messages.run_id``, one
+    # lookup of the run per row, was half the COPY of a run's rows; the store checks the run
+    # once a chunk instead (its only writer: :meth:`smscli.store.pg.PgStore.add_messages`).
+    Step(
+        "",
+        """
+    ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_run_id_fkey;
+    CREATE INDEX messages_run_id ON messages(run_id, id);
+    DROP INDEX messages_pending;
+    ALTER TABLE messages SET (fillfactor = 50);
+    CREATE TABLE provider_ids (id TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (id, run_id));
+    INSERT INTO provider_ids (id, run_id) SELECT DISTINCT provider_message_id, run_id
+        FROM messages WHERE provider_message_id IS NOT NULL;
+    DROP INDEX messages_provider_id;
+    """,
+    ),
 )

@@ -36,21 +36,24 @@ class PgReads(Reads, Screens):
     conn: psycopg.Connection[Any]
     ALL = None
 
-    def pending_window(self, run_id: str, limit: int) -> list[Window]:
+    def pending_window(self, run_id: str, limit: int, after: int = 0) -> list[Window]:
+        # Through (run_id, id) from ``after``: the messages claimed before it are not read
+        # again (there is no index of pending messages; see migration 7).
+        # The Turkish flag as SQLite's window computes it (turkish_flag's default rule), by the
+        # server: only a UCS-2 text is looked at.
         rows = self.conn.execute(
-            "SELECT id, recipient, text, encoding FROM messages"
-            " WHERE run_id = %s AND state = 'pending' ORDER BY seq LIMIT %s",
-            (run_id, limit),
+            "SELECT id, recipient, text, CASE encoding WHEN 'GSM-7+TR' THEN 1 WHEN 'UCS-2' THEN"
+            f" (text ~ '[{TURKISH_SHIFTED}]')::int ELSE 0 END FROM messages"
+            " WHERE run_id = %s AND id > %s AND state = 'pending' ORDER BY id LIMIT %s",
+            (run_id, after, limit),
         ).fetchall()
-        found: list[Window] = [
-            [i, to, text, _turkish(encoding, text)] for i, to, text, encoding in rows
-        ]
-        found.sort()  # by id, which is input order (a run's rows are inserted in order)
-        return found
+        return [list(r) for r in rows]
 
     def messages_by_provider_id(self, ids: Sequence[str]) -> list[MessageRecord]:
         rows = self.conn.execute(
-            MESSAGE + " WHERE provider_message_id = ANY(%s) ORDER BY run_id, seq", (list(ids),)
+            MESSAGE + " WHERE run_id IN (SELECT run_id FROM provider_ids WHERE id = ANY(%s))"
+            " AND provider_message_id = ANY(%s) ORDER BY run_id, seq",
+            (list(ids), list(ids)),
         )
         return [MessageRecord(*r) for r in rows]
 
@@ -88,13 +91,6 @@ class PgReads(Reads, Screens):
             },
         ).fetchall()
         return [r[0] for r in rows]
-
-
-def _turkish(encoding: str | None, text: str) -> int:
-    """:func:`smscli.senders.turkish_flag`'s default rule, as SQLite's window computes it."""
-    if encoding == "GSM-7+TR":
-        return 1
-    return int(encoding == "UCS-2" and any(c in TURKISH_SHIFTED for c in text))
 
 
 class PgHolds:

@@ -226,5 +226,5 @@ class SqliteStore(Holds, SqliteReads, SqliteScreens, Writes):
         for (account, key), value in states.items():
             self._set_state(db, account, key, value)
 
-    def sending(self) -> AbstractContextManager[None]:
+    def sending(self, *, overlap: bool = False) -> AbstractContextManager[None]:
         return background_checkpoints(self.conn, self.path)

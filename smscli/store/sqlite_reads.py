@@ -15,7 +15,7 @@ from smscli.store.records import MessageRecord, Window
 class SqliteReads(Reads):
     conn: sqlite3.Connection
 
-    def pending_window(self, run_id: str, limit: int) -> list[Window]:
+    def pending_window(self, run_id: str, limit: int, after: int = 0) -> list[Window]:
         # One row of JSON, not a row per message: sqlite3 gives up the GIL for every row it
         # steps to, and waits behind the HTTP threads to get it back each time.
         (found,) = self.conn.execute(
@@ -25,8 +25,8 @@ class SqliteReads(Reads):
             " CASE encoding WHEN 'GSM-7+TR' THEN 1 WHEN 'UCS-2' THEN"
             f" text GLOB '*[{TURKISH_SHIFTED}]*' ELSE 0 END"
             ")) FROM (SELECT * FROM messages"
-            " WHERE run_id = ? AND state = 'pending' ORDER BY seq LIMIT ?)",
-            (run_id, limit),
+            " WHERE run_id = ? AND state = 'pending' AND id > ? ORDER BY seq LIMIT ?)",
+            (run_id, after, limit),
         ).fetchone()
         rows: list[Window] = json.loads(found)  # as decoded: no second object a message
         rows.sort()  # by id, which is input order (a run's rows are inserted in order)
