@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from smscli.store.pg_writer import OutcomeWriter
 
 CHUNK = 5000
+ASIDE_FROM = 100
+"""Outcomes written by the writer (:mod:`smscli.store.pg_writer`) from this many at once; fewer
+go with the claim, as a transaction of their own would cost more than they do (a run of one
+message a request: half the commits, 4,356 instead of 8,838 for 4 × 2,000)."""
 ANALYZE_AFTER = 5000
 """A run of at least this many messages has the table analysed once they are written."""
 _PROVIDER_IDS = "INSERT INTO provider_ids (id, run_id)"
@@ -64,6 +68,7 @@ class PgStore(PgHolds, PgReads, Writes):
         self.location = masked(url)
         self._held: list[int] = []
         self._writer: OutcomeWriter | None = None
+        self.aside_from = ASIDE_FROM
         self._mark = 0
         self._sql: dict[str, str] = {}
 
@@ -203,15 +208,18 @@ class PgStore(PgHolds, PgReads, Writes):
     ) -> Claim:
         if self._writer is None:
             return super().claim(batches, recorded=recorded, permits=permits)
-        # The outcomes go to the writer; those handed over before the previous claim must
-        # be committed first, which bounds what a crash leaves in doubt (see pg_writer).
-        self._writer.put(recorded)
+        # Many outcomes go to the writer, a few with the claim (a transaction of their own
+        # would cost more than they do); those handed over before the previous claim must be
+        # committed first, which bounds what a crash leaves in doubt (see pg_writer).
+        aside = self._many(recorded)
+        if aside:
+            self._writer.put(recorded)
         self._writer.wait(self._mark)
         self._mark = self._writer.handed
-        return super().claim(batches, permits=permits)
+        return super().claim(batches, recorded=() if aside else recorded, permits=permits)
 
     def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
-        if self._writer is not None and not durable:
+        if self._writer is not None and not durable and self._many(recorded):
             self._writer.put(recorded)
             return
         self._drained()
@@ -224,6 +232,10 @@ class PgStore(PgHolds, PgReads, Writes):
     def settle(self, run_id: str, states: Sequence[str], to: str, error: str) -> int:
         self._drained()
         return super().settle(run_id, states, to, error)
+
+    def _many(self, recorded: Sequence[Recorded]) -> bool:
+        """Enough outcomes to be written beside the claims rather than with them."""
+        return sum(len(r.outcomes) for r in recorded) >= self.aside_from
 
     def _drained(self) -> None:
         """Every outcome handed to the writer is committed (the message states read or moved

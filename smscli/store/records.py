@@ -3,7 +3,7 @@ outcomes that go in. No SQL here: every backend reads into and writes from these
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -34,7 +34,7 @@ StateItem = tuple[str, str, str]
 class Recorded(NamedTuple):
     """The outcome of one request, as the engine hands it to the store."""
 
-    outcomes: Iterable[OutcomeRow]
+    outcomes: Sequence[OutcomeRow]
     batch_id: str | None = None
     state: tuple[StateItem, ...] = ()
 
