@@ -296,6 +296,30 @@ def test_a_database_user_who_may_only_read_gets_exit_4_and_nothing_sent(home, pr
         home.query(f"DROP ROLE {reader}")
 
 
+def test_a_user_allowed_one_connection_still_sends_a_batch_run(home, proc, emulator):
+    """The outcome writer's second connection is refused (the role's CONNECTION LIMIT, as
+    max_connections would): the outcomes go with the claims, and the run completes."""
+    home.write_config(emulator.profiles("rate_limits = []"))
+    assert proc("history").exit_code == 0  # the tables, made by their owner
+    schema = home.query("SELECT current_schema()")[0][0]
+    sender = f"sender_{schema}"
+    home.query(f"CREATE ROLE {sender} LOGIN CONNECTION LIMIT 1")
+    try:
+        home.query(f"GRANT USAGE ON SCHEMA {schema} TO {sender}")
+        home.query(f"GRANT ALL ON ALL TABLES IN SCHEMA {schema} TO {sender}")
+        home.query(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA {schema} TO {sender}")
+        name = campaign(home, "tek.csv", 250, first=0)
+        url = as_user(str(home.ledger), sender)
+        out = proc(*bulk(name, "--batch-size", "200"), SMSCLI_LEDGER=url)
+        assert out.exit_code == 0, out.stderr
+        assert home.query("SELECT state, count(*) FROM messages GROUP BY 1") == [("accepted", 250)]
+        assert home.query("SELECT count(*) FROM provider_ids") == [(2,)]  # a send id a request
+        assert emulator.duplicates() == {}
+    finally:
+        home.query(f"DROP OWNED BY {sender}")
+        home.query(f"DROP ROLE {sender}")
+
+
 def test_a_large_run_is_analysed_before_its_queries_are_planned(home, proc, emulator):
     """With the statistics of an earlier run alone, the planner takes a new run for one row
     and mark_ready's duplicate search rereads the run for every row: hours for 100,000."""

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
-from smscli.errors import Unfinished
+from smscli.errors import ConfigError, Unfinished
 from smscli.store.pg_db import connect_ledger, masked, storage_error, transaction
 from smscli.store.pg_reads import PgHolds, PgReads
 from smscli.store.records import Claim, MessageRow, Recorded
@@ -68,6 +68,7 @@ class PgStore(PgHolds, PgReads, Writes):
         self.location = masked(url)
         self._held: list[int] = []
         self._writer: OutcomeWriter | None = None
+        self._overlap = False
         self.aside_from = ASIDE_FROM
         self._mark = 0
         self._sql: dict[str, str] = {}
@@ -124,15 +125,38 @@ class PgStore(PgHolds, PgReads, Writes):
 
     @contextmanager
     def _overlapping(self) -> Iterator[None]:
-        from smscli.store.pg_writer import OutcomeWriter
-
-        self._writer = OutcomeWriter(connect_ledger(self.url), self._write_outcomes)
-        self._mark = 0
+        """Outcomes may be written aside (:meth:`_aside`) until the end of the run's sending,
+        when the writer, if one was opened, has written them all."""
+        self._overlap, self._mark = True, 0
         try:
             yield
+        except BaseException:
+            if self._writer is not None:
+                with suppress(Exception):  # the error on its way says more
+                    self._writer.close()
+            raise
+        else:
+            if self._writer is not None:
+                self._writer.close()
         finally:
-            writer, self._writer = self._writer, None
-            writer.close()
+            self._overlap, self._writer = False, None
+
+    def _aside(self, recorded: Sequence[Recorded]) -> OutcomeWriter | None:
+        """The writer to hand ``recorded`` to, opened the first time one is needed (a second
+        connection: where the server has none left, ``max_connections``, the outcomes go
+        with the claims from then on, as on SQLite); None: they go with the claim."""
+        if not self._overlap or sum(len(r.outcomes) for r in recorded) < self.aside_from:
+            return None
+        if self._writer is None:
+            from smscli.store.pg_writer import OutcomeWriter
+
+            try:
+                conn = connect_ledger(self.url)
+            except ConfigError:
+                self._overlap = False
+                return None
+            self._writer = OutcomeWriter(conn, self._write_outcomes)
+        return self._writer
 
     # --- runs -------------------------------------------------------------------------------
 
@@ -206,21 +230,21 @@ class PgStore(PgHolds, PgReads, Writes):
         recorded: Sequence[Recorded] = (),
         permits: Permits | None = None,
     ) -> Claim:
-        if self._writer is None:
-            return super().claim(batches, recorded=recorded, permits=permits)
         # Many outcomes go to the writer, a few with the claim (a transaction of their own
         # would cost more than they do); those handed over before the previous claim must be
         # committed first, which bounds what a crash leaves in doubt (see pg_writer).
-        aside = self._many(recorded)
-        if aside:
-            self._writer.put(recorded)
-        self._writer.wait(self._mark)
-        self._mark = self._writer.handed
-        return super().claim(batches, recorded=() if aside else recorded, permits=permits)
+        writer = self._aside(recorded)
+        if writer is not None:
+            writer.put(recorded)
+        if self._writer is not None:
+            self._writer.wait(self._mark)
+            self._mark = self._writer.handed
+        return super().claim(batches, recorded=() if writer else recorded, permits=permits)
 
     def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
-        if self._writer is not None and not durable and self._many(recorded):
-            self._writer.put(recorded)
+        writer = None if durable else self._aside(recorded)
+        if writer is not None:
+            writer.put(recorded)
             return
         self._drained()
         super().record(recorded, durable=durable)
@@ -232,10 +256,6 @@ class PgStore(PgHolds, PgReads, Writes):
     def settle(self, run_id: str, states: Sequence[str], to: str, error: str) -> int:
         self._drained()
         return super().settle(run_id, states, to, error)
-
-    def _many(self, recorded: Sequence[Recorded]) -> bool:
-        """Enough outcomes to be written beside the claims rather than with them."""
-        return sum(len(r.outcomes) for r in recorded) >= self.aside_from
 
     def _drained(self) -> None:
         """Every outcome handed to the writer is committed (the message states read or moved

@@ -19,12 +19,14 @@ from smscli.store.screens import REACHED_NOT, Screens
 if TYPE_CHECKING:
     import psycopg
 
-_REPEAT_OF = (
-    "(SELECT 'same text sent in run ' || o.run_id || ' at '"
+_WHY = (
+    "'same text sent in run ' || o.run_id || ' at '"
     " || to_char(to_timestamp(o.sent_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'"
-    " FROM c JOIN messages AS o ON o.run_id = c.id AND o.recipient = {recipient}"
-    f" WHERE o.sent_at >= %(since)s AND o.text = {{text}} AND o.state NOT IN {REACHED_NOT!r}"
-    " LIMIT 1)"
+)
+_SENT = f"o.sent_at >= %(since)s AND o.state NOT IN {REACHED_NOT!r}"
+_REPEAT_OF = (
+    f"(SELECT {_WHY} FROM c JOIN messages AS o ON o.run_id = c.id"
+    f" AND o.recipient = {{recipient}} WHERE {_SENT} AND o.text = {{text}} LIMIT 1)"
 )
 _SENDING_RUNS = (
     "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE id != %(run)s AND offline = 0"
@@ -58,16 +60,19 @@ class PgReads(Reads, Screens):
         return [MessageRecord(*r) for r in rows]
 
     def skip_repeats(self, run_id: str, since: float) -> int:
-        # One statement, as in SQLite: each pending message of the run is looked up, by
-        # (run_id, recipient), in the few runs that may have sent since the window opened.
+        # One statement: the run's pending messages joined with what the few runs that may
+        # have sent since the window opened sent, by recipient and text, which the planner may
+        # hash (a campaign of 100k after one of 100k: 230 ms; a lookup a message through
+        # (run_id, recipient), as SQLite does, 370-490 ms). One reason a message, as SQLite's
+        # LIMIT 1 gives.
         stamp = datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds")
         found: int = self.conn.execute(
-            _SENDING_RUNS
-            + ", hits AS MATERIALIZED (SELECT m.id, "
-            + _REPEAT_OF.format(recipient="m.recipient", text="m.text")
-            + " AS why FROM messages AS m WHERE m.run_id = %(run)s AND m.state = 'pending')"
+            _SENDING_RUNS + ", hits AS MATERIALIZED (SELECT DISTINCT ON (m.id) m.id,"
+            f" {_WHY} AS why FROM messages AS m JOIN messages AS o ON o.recipient = m.recipient"
+            " AND o.text = m.text AND o.run_id IN (SELECT id FROM c)"
+            f" WHERE m.run_id = %(run)s AND m.state = 'pending' AND {_SENT} ORDER BY m.id)"
             " UPDATE messages SET state = 'skipped', error = hits.why FROM hits"
-            " WHERE messages.id = hits.id AND hits.why IS NOT NULL",
+            " WHERE messages.id = hits.id",
             {"run": run_id, "since": since, "stamp": stamp},
         ).rowcount
         return found
