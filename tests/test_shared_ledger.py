@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -276,48 +277,46 @@ def test_two_processes_migrating_a_new_ledger_at_once_make_one_schema(home):
     assert home.query("SELECT version FROM smscli_schema") == [(len(MIGRATIONS),)]
 
 
-def test_a_database_user_who_may_only_read_gets_exit_4_and_nothing_sent(home, proc, emulator):
-    home.write_config(emulator.profiles("rate_limits = []"))
+@contextmanager
+def database_user(home, proc, name: str, grants: str, login: str = "LOGIN") -> Iterator[str]:
+    """The ledger's URL as a new database user ``name`` (made with ``login``), granted
+    ``grants`` on the ledger's tables and sequences once their owner has made them; dropped
+    after."""
     assert proc("history").exit_code == 0  # the tables, made by their owner
     schema = home.query("SELECT current_schema()")[0][0]
-    reader = f"reader_{schema}"
-    home.query(f"CREATE ROLE {reader} LOGIN")
+    user = f"{name}_{schema}"
+    home.query(f"CREATE ROLE {user} {login}")
     try:
-        home.query(f"GRANT USAGE ON SCHEMA {schema} TO {reader}")
-        home.query(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reader}")
-        url = as_user(str(home.ledger), reader)
+        home.query(f"GRANT USAGE ON SCHEMA {schema} TO {user}")
+        home.query(f"GRANT {grants} ON ALL TABLES IN SCHEMA {schema} TO {user}")
+        home.query(f"GRANT {grants} ON ALL SEQUENCES IN SCHEMA {schema} TO {user}")
+        yield as_user(str(home.ledger), user)
+    finally:
+        home.query(f"DROP OWNED BY {user}")
+        home.query(f"DROP ROLE {user}")
+
+
+def test_a_database_user_who_may_only_read_gets_exit_4_and_nothing_sent(home, proc, emulator):
+    home.write_config(emulator.profiles("rate_limits = []"))
+    with database_user(home, proc, "reader", "SELECT") as url:
         out = proc("send", "05321112233", "-m", "Merhaba", "-p", "cs", SMSCLI_LEDGER=url)
         assert out.exit_code == 4, out.stderr
         assert "cannot be written by this user" in out.stderr, out.stderr
         assert emulator.requests == []
         assert proc("history", SMSCLI_LEDGER=url).exit_code == 0  # reading is allowed
-    finally:
-        home.query(f"DROP OWNED BY {reader}")
-        home.query(f"DROP ROLE {reader}")
 
 
 def test_a_user_allowed_one_connection_still_sends_a_batch_run(home, proc, emulator):
     """The outcome writer's second connection is refused (the role's CONNECTION LIMIT, as
     max_connections would): the outcomes go with the claims, and the run completes."""
     home.write_config(emulator.profiles("rate_limits = []"))
-    assert proc("history").exit_code == 0  # the tables, made by their owner
-    schema = home.query("SELECT current_schema()")[0][0]
-    sender = f"sender_{schema}"
-    home.query(f"CREATE ROLE {sender} LOGIN CONNECTION LIMIT 1")
-    try:
-        home.query(f"GRANT USAGE ON SCHEMA {schema} TO {sender}")
-        home.query(f"GRANT ALL ON ALL TABLES IN SCHEMA {schema} TO {sender}")
-        home.query(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA {schema} TO {sender}")
+    with database_user(home, proc, "sender", "ALL", "LOGIN CONNECTION LIMIT 1") as url:
         name = campaign(home, "tek.csv", 250, first=0)
-        url = as_user(str(home.ledger), sender)
         out = proc(*bulk(name, "--batch-size", "200"), SMSCLI_LEDGER=url)
         assert out.exit_code == 0, out.stderr
         assert home.query("SELECT state, count(*) FROM messages GROUP BY 1") == [("accepted", 250)]
         assert home.query("SELECT count(*) FROM provider_ids") == [(2,)]  # a send id a request
         assert emulator.duplicates() == {}
-    finally:
-        home.query(f"DROP OWNED BY {sender}")
-        home.query(f"DROP ROLE {sender}")
 
 
 def test_a_large_run_is_analysed_before_its_queries_are_planned(home, proc, emulator):

@@ -49,8 +49,12 @@ go with the claim, as a transaction of their own would cost more than they do (a
 message a request: half the commits, 4,356 instead of 8,838 for 4 × 2,000)."""
 ANALYZE_AFTER = 5000
 """A run of at least this many messages has the table analysed once they are written."""
-_PROVIDER_IDS = "INSERT INTO provider_ids (id, run_id)"
-"""Where a provider id leads to its runs (migration 7: messages have no index of them)."""
+PROVIDER_IDS_OF_MESSAGES = (
+    "INSERT INTO provider_ids (id, run_id) SELECT DISTINCT provider_message_id, run_id"
+    " FROM messages WHERE provider_message_id IS NOT NULL ON CONFLICT DO NOTHING"
+)
+"""Where the provider ids of messages written without the store (``ledger copy``) lead:
+``provider_ids`` (migration 7: messages have no index of them)."""
 _RUN_KEPT = "SELECT 1 FROM runs WHERE id = %s FOR KEY SHARE"
 _PLANNED = "run_id, state, recipient, provider_message_id"
 """The columns whose statistics the planner needs for a new run's queries (all of them: 2.5 times
@@ -296,7 +300,8 @@ class PgStore(PgHolds, PgReads, Writes):
                 " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])"
                 " AS o(id, state, pid, error, batch) WHERE messages.id = o.id"
                 " RETURNING o.pid, messages.run_id)"
-                f" {_PROVIDER_IDS} SELECT DISTINCT pid, run_id FROM u WHERE pid IS NOT NULL"
+                " INSERT INTO provider_ids (id, run_id)"
+                " SELECT DISTINCT pid, run_id FROM u WHERE pid IS NOT NULL"
                 " ON CONFLICT DO NOTHING",
                 (now(), *columns),
             )

@@ -53,9 +53,9 @@ class PgReads(Reads, Screens):
 
     def messages_by_provider_id(self, ids: Sequence[str]) -> list[MessageRecord]:
         rows = self.conn.execute(
-            MESSAGE + " WHERE run_id IN (SELECT run_id FROM provider_ids WHERE id = ANY(%s))"
-            " AND provider_message_id = ANY(%s) ORDER BY run_id, seq",
-            (list(ids), list(ids)),
+            MESSAGE + " WHERE run_id IN (SELECT run_id FROM provider_ids WHERE id = ANY(%(ids)s))"
+            " AND provider_message_id = ANY(%(ids)s) ORDER BY run_id, seq",
+            {"ids": list(ids)},
         )
         return [MessageRecord(*r) for r in rows]
 

@@ -254,10 +254,9 @@ def _copy_messages(db: Any, pg: bool, rows: Iterator[tuple[Any, ...]]) -> int:
         for row in rows:
             copy.write_row(row)
             written += 1
-    db.execute(  # where a provider id leads (see migration 7)
-        "INSERT INTO provider_ids (id, run_id) SELECT DISTINCT provider_message_id, run_id"
-        " FROM messages WHERE provider_message_id IS NOT NULL ON CONFLICT DO NOTHING"
-    )
+    from smscli.store.pg import PROVIDER_IDS_OF_MESSAGES
+
+    db.execute(PROVIDER_IDS_OF_MESSAGES)
     return written
 
 
