@@ -19,7 +19,6 @@ from smscli.cli.common import (
     check_account,
     command,
     open_driver,
-    print_json,
     rate_limits,
 )
 
@@ -195,7 +194,7 @@ def _render_balance(cli: Cli, result: BalanceReport) -> None:
     if result.source == "ledger":
         label += f" at {local_time(result.as_of)} ({ago(result.as_of)})"
     if cli.json:
-        print_json(
+        cli.emit(
             {
                 "provider": result.provider,
                 "profile": cli.settings.profile,
@@ -219,7 +218,7 @@ def _render_report(cli: Cli, result: DeliveryReport) -> None:
     for warning in result.warnings:
         cli.warn(warning)
     if cli.json:
-        print_json(_report_document(result, cli.settings.profile, redact))
+        cli.emit(_report_document(result, cli.settings.profile, redact))
         return
     if cli.quiet:
         return
@@ -299,7 +298,7 @@ def _report_summary(result: DeliveryReport) -> str:
 def _render_headers(cli: Cli, result: HeaderList) -> None:
     redact = cli.redactor
     if cli.json:
-        print_json(
+        cli.emit(
             {
                 "provider": result.provider,
                 "profile": cli.settings.profile,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -59,11 +59,6 @@ DebugOpt = Annotated[
 ]
 
 
-def print_json(document: dict[str, Any]) -> None:
-    """A command's ``--json`` document on stdout, as UTF-8 text."""
-    print(json_text(document))
-
-
 def json_text(document: Any) -> str:
     """``document`` as JSON text (UTF-8 letters as they are). JSON has no NaN or infinity
     (``json.dumps`` would write ``NaN``, which no JSON reader takes): a non-finite float is
@@ -89,6 +84,25 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def command_path() -> str:
+    """The running command's name as typed after ``smscli`` (``ledger copy``), from click's
+    context; ``""`` outside one."""
+    # typer re-exports click's (which it vendors since 0.25) but does not declare it.
+    from typer.main import get_current_context  # type: ignore[attr-defined]
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return ""
+    root: str = ctx.find_root().info_name or ""
+    path: str = ctx.command_path
+    return path.removeprefix(root).strip()
+
+
+def error_document(code: str, message: str, hint: str | None) -> dict[str, Any]:
+    """The ``error`` member of the envelope."""
+    return {"code": code, "message": message, "hint": hint}
+
+
 @dataclass
 class Cli:
     """The state of one command invocation."""
@@ -99,6 +113,11 @@ class Cli:
     profile: str | None = None
     flags: dict[str, Any] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
+    command: str = field(default_factory=command_path)
+    warnings: list[str] = field(default_factory=list)
+    """Every warning given so far (redacted): the envelope's ``warnings``."""
+    emitted: bool = False
+    """The ``--json`` document is (being) written: an error now goes to stderr only."""
     _env: Environment | None = None
     _settings: Settings | None = None
     _ledger: str | Path | None = None
@@ -177,7 +196,35 @@ class Cli:
     def warn(self, text: str) -> None:
         from rich.text import Text
 
-        self.err.print(Text.assemble(("warning: ", "yellow"), self.redactor(text)))
+        text = self.redactor(text)
+        self.warnings.append(text)
+        self.err.print(Text.assemble(("warning: ", "yellow"), text))
+
+    def envelope(
+        self, document: dict[str, Any], exit_code: int = 0, error: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``document`` in the envelope every ``--json`` document shares (``schemas/``):
+        ``command``, ``provider``, ``profile``, ``exit_code``, ``error``, ``warnings``, then the
+        command's own members. ``provider`` and ``profile`` are the document's when it names
+        them, else the resolved profile's, else null."""
+        settings = self._settings
+        warnings = self.warnings + [self.redactor(w) for w in document.get("warnings", ())]
+        head = {
+            "command": self.command,
+            "provider": document.get("provider", settings.provider if settings else None),
+            "profile": document.get("profile", settings.profile if settings else self.profile),
+            "exit_code": int(exit_code),
+            "error": error,
+            "warnings": list(dict.fromkeys(warnings)),
+        }
+        return head | {k: v for k, v in document.items() if k not in head}
+
+    def emit(
+        self, document: dict[str, Any], exit_code: int = 0, error: dict[str, Any] | None = None
+    ) -> None:
+        """The command's ``--json`` document, in the envelope, on stdout."""
+        self.emitted = True
+        print(json_text(self.envelope(document, exit_code, error)))
 
     def error(self, text: str) -> None:
         from rich.text import Text
@@ -226,34 +273,35 @@ def _edge(cli: Cli) -> Iterator[None]:
     try:
         yield
     except SmscliError as exc:
-        _print_error(cli, exc.message, exc.hint)
-        raise typer.Exit(int(exc.exit_code)) from None
+        _fail(cli, exc.exit_code, exc.code, exc.message, exc.hint)
     except KeyboardInterrupt:
         # Outside the engine's own handling (which says what was sent): preparing a run,
         # checking it, a report. What was done is in the ledger, a half-prepared run is gone.
-        _print_error(cli, "interrupted", "nothing is lost: run the same command again to continue")
-        raise typer.Exit(int(ExitCode.UNFINISHED)) from None
+        hint = "nothing is lost: run the same command again to continue"
+        _fail(cli, ExitCode.UNFINISHED, "interrupted", "interrupted", hint)
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
         if cli.debug:
             cli.err.print(cli.redactor(traceback.format_exc()))
-        _print_error(
-            cli,
-            f"internal error: {type(exc).__name__}: {exc}",
-            "this is a bug in smscli; run again with --debug for the traceback",
-        )
-        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        hint = "this is a bug in smscli; run again with --debug for the traceback"
+        _fail(cli, ExitCode.INTERNAL, "internal", message, hint)
 
 
-def _print_error(cli: Cli, message: str, hint: str | None) -> None:
-    # Redaction uses every secret known so far, including those of a half-resolved profile.
+def _fail(cli: Cli, exit_code: ExitCode, code: str, message: str, hint: str | None) -> NoReturn:
+    """The error on stderr and, with ``--json`` when no document was written yet, as the
+    document on stdout; then the exit. Redaction uses every secret known so far, including
+    those of a half-resolved profile."""
     from rich.text import Text
 
-    redact = cli.redactor
-    cli.err.print(Text.assemble(("error: ", "red"), redact(message)))
+    message, hint = cli.redactor(message), hint and cli.redactor(hint)
+    cli.err.print(Text.assemble(("error: ", "red"), message))
     if hint:
-        cli.err.print(f"  {redact(hint)}")
+        cli.err.print(f"  {hint}")
+    if cli.json and not cli.emitted:
+        cli.emit({}, exit_code, error_document(code, message, hint))
+    raise typer.Exit(int(exit_code)) from None
 
 
 def check_account(cli: Cli, cls: type[Provider]) -> Account:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smscli.cli.common import Cli, JsonOpt, QuietOpt, command, print_json
+from smscli.cli.common import Cli, JsonOpt, QuietOpt, command
 
 if TYPE_CHECKING:
     from smscli.account.history import RunSummary
@@ -49,7 +49,7 @@ def list_runs(
                 runs = history(store, limit=limit, provider=provider, profile=profile)
         where = shown(cli.ledger)
         if cli.json:
-            print_json({"ledger": where, "runs": [_run_document(r) for r in runs]})
+            cli.emit({"ledger": where, "runs": [_run_document(r) for r in runs]})
             return
         if cli.quiet:
             return
@@ -114,7 +114,7 @@ def show(
         with store:
             summary, messages = run_messages(store, run)
         if cli.json:
-            print_json(
+            cli.emit(
                 {
                     "run": _run_document(summary),
                     "messages": [_message_document(m) for m in messages],

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from smscli.cli.common import Cli, JsonOpt, QuietOpt, command, print_json
+from smscli.cli.common import Cli, JsonOpt, QuietOpt, command
 from smscli.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def check(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         health = check_ledger(cli.ledger)
         code = ExitCode.OK if health.intact or not health.exists else ExitCode.CONFIG
         if cli.json:
-            print_json(_document(health, code))
+            cli.emit(_document(health, code))
         else:
             _show(cli, health)
     raise typer.Exit(int(code))
@@ -109,7 +109,7 @@ def info(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
 
         found = ledger_info(cli.ledger)
         if cli.json:
-            print_json(_info_document(found))
+            cli.emit(_info_document(found))
         elif not cli.quiet:
             _show_info(cli, found)
 
@@ -180,7 +180,7 @@ def copy(
         cli.redactor = Redactor(url_secrets(source) + url_secrets(destination))
         copied = copy_ledger(location(source), location(destination), merge=merge)
         if cli.json:
-            print_json(_copy_document(copied))
+            cli.emit(_copy_document(copied))
         elif not cli.quiet:
             _show_copy(cli, copied)
 

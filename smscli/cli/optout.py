@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smscli.cli.common import Cli, JsonOpt, ProfileOpt, QuietOpt, command, print_json
+from smscli.cli.common import Cli, JsonOpt, ProfileOpt, QuietOpt, command
 from smscli.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def list_(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         with existing_ledger(cli) as store:
             listed = store.list_optouts() if store is not None else []
         if cli.json:
-            print_json({"optouts": [o._asdict() for o in listed], "count": len(listed)})
+            cli.emit({"optouts": [o._asdict() for o in listed], "count": len(listed)})
             return
         if cli.quiet:
             return
@@ -137,7 +137,7 @@ def _done(cli: Cli, change: Change, done: str, unchanged: str) -> None:
             unchanged.replace(" ", "_"): change.unchanged,
             "invalid": [i._asdict() for i in bad],
         }
-        print_json(document)
+        cli.emit(document)
     elif not cli.quiet:
         cli.out.print(
             f"{len(change.done):,} {done}, {len(change.unchanged):,} {unchanged}, "

@@ -17,7 +17,6 @@ from smscli.cli.common import (
     QuietOpt,
     SenderOpt,
     command,
-    print_json,
 )
 from smscli.cli.credcheck import check_document, check_line, run_check
 from smscli.cli.options import (
@@ -70,7 +69,7 @@ def list_profiles(
         ]
         env_provider = env.lookup("SMSCLI_PROVIDER")
         if cli.json:
-            print_json(
+            cli.emit(
                 {
                     "config": str(config.path),
                     "config_exists": config.exists,
@@ -141,7 +140,7 @@ def show(
         ]
         ledger = shown(cli.ledger)  # a PostgreSQL URL without its password
         if cli.json:
-            print_json(
+            cli.emit(
                 {
                     "profile": settings.profile,
                     "selected_by": settings.profile_origin,
@@ -323,7 +322,7 @@ def _render_added(
     settings = [{"setting": k, "value": _masked(k, v)} for k, v in written.values.items()]
     action = "added" if written.created_profile else "updated"
     if cli.json:
-        print_json(
+        cli.emit(
             {
                 "profile": name,
                 "config": str(written.path),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from smscli.cli.common import print_json
-
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
     from smscli.engine import SendStats
@@ -90,7 +88,7 @@ def send_document(
 def send_result(cli: Cli, view: RunView, stats: SendStats | None) -> None:
     results, duplicates = _results(view)
     if cli.json:
-        print_json(send_document(view, stats, results, duplicates, cli.redactor))
+        cli.emit(send_document(view, stats, results, duplicates, cli.redactor))
         return
     for warning in view.notices:
         cli.warn(warning)

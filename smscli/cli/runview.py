@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from smscli.cli.common import json_text, print_json
+from smscli.cli.common import json_text
 
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
@@ -20,7 +20,7 @@ def show_preview(cli: Cli, view: RunView) -> None:
     """The run's totals and first messages (or, with --json, the dry-run document)."""
     if cli.json or cli.quiet:
         if view.dry_run and cli.json:
-            print_json(_preview_document(view))
+            cli.emit(_preview_document(view))
         return
     from rich.table import Table
 

@@ -14,6 +14,8 @@ class LedgerDamaged(ConfigError):
     """The ledger's file fails SQLite's checks (or holds what no smscli wrote): nothing more
     is sent from it."""
 
+    code = "ledger_damaged"
+
     def __init__(self, location: str, detail: str) -> None:
         super().__init__(
             f"the ledger {location} is damaged ({detail}); nothing is sent from it",
@@ -24,6 +26,8 @@ class LedgerDamaged(ConfigError):
 
 
 class LedgerEmpty(ConfigError):
+    code = "ledger_empty"
+
     def __init__(self, location: str) -> None:
         super().__init__(
             f"the ledger {location} is an empty file (0 bytes): whatever it recorded is gone, "
