@@ -23,10 +23,11 @@ def check_sender(sender: str) -> str | None:
 
 
 def resolve_sender(provider: str, capabilities: Capabilities, sender: str | None) -> str | None:
-    """The sender header to send with: required and checked where the provider takes one,
-    dropped where it takes none."""
+    """The sender header to send with: required (else the provider's default header) and
+    checked where the provider takes one, dropped where it takes none."""
     if not capabilities.sender:
         return None
+    sender = sender or capabilities.default_sender
     if not sender:
         raise ConfigError(
             f"{provider} needs a sender header (başlık)",

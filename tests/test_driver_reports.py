@@ -746,7 +746,7 @@ def sandbox() -> Sandbox:
     return Sandbox(Account("sandbox", Sandbox.default_base_url), None, MemoryState())
 
 
-def test_sandbox_report_is_deterministic() -> None:
+def test_sandbox_report_is_pending_first_then_deterministic() -> None:
     numbers = ["+905321230001", "+905321230000", TR1, US1, "+905321230010"]
     expected = [
         ("+905321230001", "undelivered", "sandbox: magic number ...0001"),
@@ -755,8 +755,12 @@ def test_sandbox_report_is_deterministic() -> None:
         (US1, "delivered", "sandbox: delivered"),
         ("+905321230010", "delivered", "sandbox: delivered"),
     ]
-    assert states(sandbox().report("any", numbers)) == expected
-    assert states(sandbox().report("other", numbers)) == expected
+    state = MemoryState()
+    for batch_id in ("any", "other"):
+        first = Sandbox(Account("sandbox", Sandbox.default_base_url), None, state)
+        assert {d.status for d in first.report(batch_id, numbers)} == {"pending"}
+        later = Sandbox(Account("sandbox", Sandbox.default_base_url), None, state)
+        assert states(later.report(batch_id, numbers)) == expected
     assert sandbox().report("any", []) == []
 
 
@@ -765,7 +769,11 @@ def test_sandbox_report_after_send() -> None:
     numbers = ("+905321230001", "+905321230000", TR1)
     sent = driver.send(Batch(tuple(Message(f"m{i}", n, "hi") for i, n in enumerate(numbers))))
     assert [o.status for o in sent.outcomes] == ["accepted", "failed", "accepted"]
-    assert [d.status for d in driver.report("x", numbers)] == [
+    assert sent.batch_id is not None
+    assert {o.message_id for o in sent.outcomes if o.status == "accepted"} == {sent.batch_id}
+    later = Sandbox(driver.account, None, driver.state)
+    driver.report(sent.batch_id, numbers)  # pending
+    assert [d.status for d in later.report(sent.batch_id, numbers)] == [
         "undelivered",
         "undelivered",
         "delivered",

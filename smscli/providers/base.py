@@ -44,6 +44,9 @@ class Capabilities(NamedTuple):
     network: bool = True
     """The driver talks HTTP: it gets a client, and its requests run in worker threads.
     Without it (the sandbox) it gets no client and runs in the engine's thread."""
+    default_sender: str | None = None
+    """The header a ``sender`` provider sends with when none is configured (the sandbox's
+    ``SMSCLI``); None: one must be set."""
 
 
 class Account(NamedTuple):
@@ -143,6 +146,11 @@ class State(Protocol):
     """The account's state as the store keeps it (what earlier results' ``state`` set)."""
 
     def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None:
+        """Keep ``value`` now, outside any send (the sandbox's count of reports): a send hands
+        its state back with its result instead, to be stored with its outcomes."""
+        ...
 
 
 class Provider(Protocol):

@@ -316,6 +316,9 @@ class AccountState:
         found = self._store.get_state(self._account, key)
         return found[0] if found else None
 
+    def set(self, key: str, value: str) -> None:
+        self._store.set_state(self._account, key, value)
+
 
 def is_postgres(location: str | Path) -> bool:
     """Whether ``location`` names a PostgreSQL ledger (``postgresql://`` or ``postgres://``)."""
