@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smscli.errors import InputError
+from smscli.errors import InputError, UsageError
 from smscli.plan import Source, Spec
 
 if TYPE_CHECKING:
+    from smscli.csvfile import Table
     from smscli.store import Store
 
 
@@ -22,18 +23,41 @@ def _column(name: str, headers: list[str], column: str) -> int:
 
 
 @contextmanager
-def open_source(path: Path, name: str, encoding: str, spec: Spec) -> Iterator[Source]:
+def open_rows(
+    path: Path, name: str, encoding: str, delimiter: str | None, sheet: str | None = None
+) -> Iterator[Table]:
+    """The file's rows: a spreadsheet's (``encoding`` is its kind, see
+    :func:`smscli.csvfile.scan`) or a CSV's."""
+    from smscli.sheets import KINDS, open_sheet
+
+    if encoding in KINDS:
+        with open_sheet(path, name, sheet) as table:
+            yield table
+        return
+    from smscli.csvfile import open_table
+
+    if sheet is not None:
+        raise UsageError(f"--sheet {sheet!r}: {name} is not a spreadsheet")
+    with open_table(path, name, encoding, delimiter) as table:
+        yield table
+
+
+@contextmanager
+def open_source(
+    path: Path, name: str, encoding: str, spec: Spec, given: frozenset[str] = frozenset()
+) -> Iterator[Source]:
     """The file as the plan reads it, streamed: its rows by line number, the phone column and
-    the template (or message column) that renders a row's text."""
-    from smscli.csvfile import find_phone_column, open_table
+    the template (or message column) that renders a row's text; ``given``: which of the
+    encoding, delimiter, phone column and sheet came from flags."""
+    from smscli.columns import Detected, find_phone_column
     from smscli.template import Template
 
-    with open_table(path, name, encoding, spec.delimiter) as table:
-        headers = table.headers
+    with open_rows(path, name, encoding, spec.delimiter, spec.sheet) as table:
+        headers, others = table.headers, tuple[str, ...]()
         if spec.phone_column is not None:
             phone = _column(name, headers, spec.phone_column)
         else:
-            phone = find_phone_column(headers, name)
+            phone, others = find_phone_column(headers, name)
         if spec.message_column is not None:
             col, column = _column(name, headers, spec.message_column), spec.message_column
 
@@ -44,8 +68,12 @@ def open_source(path: Path, name: str, encoding: str, spec: Spec) -> Iterator[So
         else:
             assert spec.template is not None
             render = Template.parse(spec.template).bind(headers).render
-
-        yield Source(table.rows, phone, render, name)
+        sheet = table.sheet is not None
+        detected = Detected(
+            encoding, None if sheet else table.delimiter, headers[phone], others, table.sheet,
+            given,
+        )  # fmt: skip
+        yield Source(table.rows, phone, render, name, table.unit, detected)
 
 
 UNKNOWN_NOTE = "may have been delivered: check `smscli report` first"
@@ -69,7 +97,7 @@ def write_failed_csv(
     input and the store side by side."""
     import csv
 
-    from smscli.csvfile import open_table
+    from smscli.sheets import KINDS
 
     states = ("invalid", "failed", "unknown") if unknown else ("invalid", "failed")
     problems = store.messages(run_id, states)
@@ -77,9 +105,11 @@ def write_failed_csv(
     nxt = next(problems, None)
     try:
         with (
-            open_table(path, name, encoding, spec.delimiter) as table,
-            out.open("w", encoding=encoding, errors="replace", newline="") as f,
-        ):
+            open_rows(path, name, encoding, spec.delimiter, spec.sheet) as table,
+            # a spreadsheet's rows: UTF-8 with a BOM, which Excel opens as UTF-8
+            out.open("w", encoding="utf-8-sig" if encoding in KINDS else encoding,
+                     errors="replace", newline="") as f,
+        ):  # fmt: skip
             writer = csv.writer(f, delimiter=table.delimiter)
             column = "error" if "error" not in table.headers else "smscli_error"
             writer.writerow([*table.headers, column])

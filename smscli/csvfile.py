@@ -8,26 +8,25 @@ lone ``\\r`` (old Mac files), as csv reads one; every line number in an error co
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from smscli.columns import PHONE_HEADERS as PHONE_HEADERS
+from smscli.columns import find_phone_column as find_phone_column
 from smscli.errors import InputError, UsageError
-from smscli.recipients import read_numbers as read_numbers  # it lives there now
+from smscli.numberfiles import read_numbers as read_numbers  # it lives there now
+from smscli.textfiles import UTF16_BOMS, Decoding, Sniff
+from smscli.textfiles import check_encoding as check_encoding
+from smscli.textfiles import decode as decode
 
 DELIMITERS = (",", ";", "\t")
-PHONE_HEADERS = (
-    "phone", "telefon", "tel", "gsm", "cep", "mobile", "msisdn", "number", "numara",
-    "phone_number", "telefon_no", "tel_no", "cep_telefonu", "cep_tel", "gsm_no", "mobile_number",
-)  # fmt: skip
 
 FIELD_LIMIT = 1 << 18
 """The longest field read: 262,144 characters, twice csv's default (which is process-wide).
@@ -42,120 +41,6 @@ _CHUNK = 1 << 20
 """Bytes read at a time when a file is scanned."""
 LINE_END = re.compile("\r\n|\r|\n")
 """What ends a line, as csv reads one."""
-_CP1254_UNDEFINED = re.compile(b"[\x81\x8d\x8e\x8f\x90\x9d\x9e]")
-_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Excel's "Unicode Text" writes one
-_NOT_FOR_FILES = {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"}
-"""Text codecs that no spreadsheet is saved in: each fails on, or rewrites, ordinary text."""
-_ENCODING_HINT = (
-    "name the encoding the file was saved in (utf-8, cp1254 for Turkish Excel, utf-16, ...), "
-    "or leave --encoding out to detect it"
-)
-
-
-def check_encoding(name: str) -> str:
-    """``name``, if it is an encoding text files are saved in; else a usage error. Python's
-    codecs also name byte transforms (base64, zip, rot13) and codecs for other things than
-    files (idna, punycode, unicode_escape)."""
-    shown = f"--encoding {name[:40]!r}"
-    try:
-        info = codecs.lookup(name)
-    except (LookupError, ValueError, UnicodeError):  # ValueError: a NUL in the name
-        raise UsageError(f"{shown}: no such encoding", hint=_ENCODING_HINT) from None
-    if not info._is_text_encoding or info.name in _NOT_FOR_FILES:
-        raise UsageError(f"{shown} is not an encoding files are saved in", hint=_ENCODING_HINT)
-    return name
-
-
-def _breaks(text: str | bytes, after_cr: bool = False) -> int:
-    """Line ends in ``text`` (``\\n``, ``\\r\\n``, a lone ``\\r``); ``after_cr``: what came
-    before ended with ``\\r``, so a ``\\n`` at the start ends no other line."""
-    if isinstance(text, str):
-        n = text.count("\n") + text.count("\r") - text.count("\r\n")
-        return n - (after_cr and text.startswith("\n"))
-    n = text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")
-    return n - (after_cr and text.startswith(b"\n"))
-
-
-def _undecodable(
-    name: str, line: int, offset: int, bad: bytes, what: str, *, option: bool = True
-) -> InputError:
-    """Bytes that are not text; ``option``: the command has ``--encoding``."""
-    one = len(bad) == 1
-    return InputError(
-        f"{name} line {line}: byte{'s' * (not one)} {' '.join(f'0x{b:02x}' for b in bad)} "
-        f"at offset {offset} {'is' if one else 'are'} {what}",
-        hint="pass the file's own --encoding (cp1254 for Turkish Excel), or save it as CSV UTF-8"
-        if option
-        else "save it as CSV UTF-8",
-    )
-
-
-def _nul_byte(name: str, line: int, offset: int, *, option: bool) -> InputError:
-    """A NUL byte in a file whose encoding we guess: never text, most often UTF-16 without
-    its byte order mark (and then NULs between every letter of the header). ``option``:
-    the command has ``--encoding``."""
-    return InputError(
-        f"{name} line {line}: a NUL byte (0x00) at offset {offset}, which no text file in "
-        "UTF-8 or Windows-1254 has",
-        hint=(
-            "if it was saved as UTF-16, pass --encoding utf-16-le (or utf-16-be); "
-            "or save it as CSV UTF-8"
-            if option
-            else "save it as CSV UTF-8 (or as UTF-16 with its byte order mark)"
-        ),
-    )
-
-
-class _Decoding:
-    """A file decoded with one encoding, chunk by chunk: the first bytes that are not valid in
-    it are an error naming their line and their offset in the file."""
-
-    def __init__(self, name: str, encoding: str, *, option: bool = True) -> None:
-        self.name, self.encoding, self.option = name, encoding, option
-        self.decoder = codecs.getincrementaldecoder(encoding)()
-        self.line, self.offset, self.cr = 1, 0, False
-
-    def feed(self, chunk: bytes, final: bool = False) -> str:
-        pending = len(self.decoder.getstate()[0])  # bytes kept from the chunk before
-        try:
-            text = self.decoder.decode(chunk, final)
-        except UnicodeError as exc:
-            raise self._error(chunk, pending, exc) from None
-        self._count(text)
-        self.offset += len(chunk)
-        return text
-
-    def _count(self, text: str) -> None:
-        self.line += _breaks(text, self.cr)
-        self.cr = text.endswith("\r") if text else self.cr
-
-    def _error(self, chunk: bytes, pending: int, exc: UnicodeError) -> InputError:
-        if not isinstance(exc, UnicodeDecodeError):
-            if "BOM" in str(exc):  # utf-16 and utf-32 without a byte order mark
-                base = codecs.lookup(self.encoding).name
-                return InputError(
-                    f"{self.name}: no byte order mark, which --encoding {self.encoding} needs",
-                    hint=f"pass --encoding {base}-le or {base}-be, as the file was saved",
-                )
-            return InputError(f"{self.name}: cannot be read as {self.encoding}: {exc}")
-        at = exc.start - pending  # in this chunk (negative: in the bytes kept from before)
-        with suppress(UnicodeError):  # the decoder is as it was before the failed call
-            self._count(self.decoder.decode(chunk[: max(at, 0)]))
-        bad = bytes(exc.object[exc.start : exc.end][:4])
-        what = f"not valid {self.encoding}"
-        return _undecodable(self.name, self.line, self.offset + at, bad, what, option=self.option)
-
-
-def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
-    """Text and the encoding used: the given one, else UTF-16 by its byte order mark, else
-    UTF-8 (BOM stripped), else cp1254."""
-    if encoding or data.startswith(_UTF16_BOMS):
-        chosen = check_encoding(encoding) if encoding else "utf-16"
-        return _Decoding(name, chosen, option=False).feed(data, final=True), chosen
-    sniff = _Sniff()
-    sniff.feed(data, final=True)
-    chosen = sniff.choose(name, data[:3], option=False)
-    return data.decode(chosen), "utf-8" if chosen == "utf-8-sig" else chosen
 
 
 def detect_delimiter(header: str) -> str | None:
@@ -169,25 +54,6 @@ def detect_delimiter(header: str) -> str | None:
             counts[ch] += 1
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else None
-
-
-def _key(header: str) -> str:
-    folded = unicodedata.normalize("NFKD", header.strip().casefold().replace("ı", "i"))
-    return "".join(c for c in folded if not unicodedata.combining(c)).replace(" ", "_")
-
-
-def find_phone_column(headers: list[str], name: str) -> int:
-    keys = [_key(h) for h in headers]
-    for candidate in PHONE_HEADERS:
-        if candidate in keys:
-            return keys.index(candidate)
-    for i, key in enumerate(keys):
-        if any(key.startswith(c) or key.endswith(c) for c in ("phone", "telefon", "gsm", "cep")):
-            return i
-    raise InputError(
-        f"{name}: no phone column among {', '.join(headers)}",
-        hint="name it with --phone-column",
-    )
 
 
 def records(
@@ -222,65 +88,38 @@ class Scan(NamedTuple):
     size: int
 
 
-class _Sniff:
-    """What settles a file's encoding when none is given, seen chunk by chunk: whether it is
-    UTF-8, and where its first byte that Windows-1254 lacks and its first NUL are."""
-
-    def __init__(self) -> None:
-        self.utf8 = codecs.getincrementaldecoder("utf-8")()
-        self.utf8_ok = True
-        self.cp1254_bad: tuple[int, int, bytes] | None = None  # line, offset, byte
-        self.nul: tuple[int, int] | None = None  # line, offset
-        self.line, self.offset, self.cr = 1, 0, False
-
-    def feed(self, chunk: bytes, final: bool = False) -> None:
-        if self.utf8_ok:
-            try:
-                self.utf8.decode(chunk, final)
-            except UnicodeDecodeError:
-                self.utf8_ok = False
-        if self.cp1254_bad is None and (bad := _CP1254_UNDEFINED.search(chunk)):
-            self.cp1254_bad = (*self._at(chunk, bad.start()), bad.group())
-        if self.nul is None and (nul := chunk.find(b"\x00")) >= 0:
-            self.nul = self._at(chunk, nul)
-        self.line += _breaks(chunk, self.cr)
-        self.offset += len(chunk)
-        self.cr = chunk.endswith(b"\r") if chunk else self.cr
-
-    def _at(self, chunk: bytes, i: int) -> tuple[int, int]:
-        return self.line + _breaks(chunk[:i], self.cr), self.offset + i
-
-    def choose(self, name: str, first: bytes, *, option: bool = True) -> str:
-        """The encoding; ``option``: the command has ``--encoding``."""
-        if self.nul is not None:
-            raise _nul_byte(name, *self.nul, option=option)
-        if self.utf8_ok:
-            return "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
-        if self.cp1254_bad is None:  # cp1254 maps all but these few bytes
-            return "cp1254"
-        what = "neither UTF-8 nor Windows-1254"
-        raise _undecodable(name, *self.cp1254_bad, what, option=option)
-
-
 def scan(path: Path, name: str, encoding: str | None = None) -> Scan:
     """Settle the encoding and hash the content in one pass, reading the file in chunks (a
     1M-row file is never held in memory): ``encoding`` if given, else UTF-16 by its byte order
-    mark (both checked to the last byte), else UTF-8 (with or without BOM), else Windows-1254."""
-    decoding = _Decoding(name, check_encoding(encoding)) if encoding is not None else None
-    sniff = _Sniff()
+    mark (both checked to the last byte), else UTF-8 (with or without BOM), else Windows-1254.
+    A spreadsheet (known by its first bytes, whatever its name) is only hashed: its "encoding"
+    is its kind, ``xlsx``, ``xls`` or ``ods``."""
+    from smscli.sheets import is_spreadsheet
+
+    decoding = Decoding(name, check_encoding(encoding)) if encoding is not None else None
+    sniff, sheet = Sniff(), False
     digest = hashlib.sha256()
     try:
         with path.open("rb") as f:
-            chunk = first = f.read(3)  # a byte order mark
-            if decoding is None and first.startswith(_UTF16_BOMS):
-                decoding = _Decoding(name, "utf-16")
+            chunk = first = f.read(8)  # a byte order mark, a spreadsheet's signature
+            if sheet := is_spreadsheet(first):
+                if encoding is not None:
+                    raise UsageError(f"--encoding: {name} is a spreadsheet, not a text file")
+            elif decoding is None and first.startswith(UTF16_BOMS):
+                decoding = Decoding(name, "utf-16")
             while chunk:
                 digest.update(chunk)
-                (decoding or sniff).feed(chunk)
+                if not sheet:
+                    (decoding or sniff).feed(chunk)
                 chunk = f.read(_CHUNK)
-            (decoding or sniff).feed(b"", final=True)
+            if not sheet:
+                (decoding or sniff).feed(b"", final=True)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror}") from None
+    if sheet:
+        from smscli.sheets import kind
+
+        return Scan(kind(path, name), digest.hexdigest(), path.stat().st_size)
     chosen = decoding.encoding if decoding is not None else sniff.choose(name, first)
     return Scan(chosen, digest.hexdigest(), (decoding or sniff).offset)
 
@@ -303,6 +142,11 @@ class Table:
     headers: list[str]
     rows: Iterator[tuple[int, list[str]]]
     """``(line number, fields)``; blank lines are skipped."""
+    unit: str = "line"
+    """What a row's number counts, as errors say it: ``line``; ``row``, ``Sheet2!row``."""
+    sheet: str | None = None
+    start: int = 1
+    """The header's line (row)."""
 
 
 def _lines(f: io.TextIOBase, name: str) -> Iterator[str]:

@@ -30,6 +30,7 @@ from smscli.senders import TURKISH_LETTERS
 from smscli.store import MessageRow
 
 if TYPE_CHECKING:
+    from smscli.columns import Detected
     from smscli.store import Store
 
 T = TypeVar("T")
@@ -50,12 +51,18 @@ class Spec(NamedTuple):
     ascii_only: bool
     exclude_sha256: str | None
     region: str
+    sheet: str | None = None
+    """``--sheet``: left out of the fingerprint when not given, so that runs made before it
+    existed are found again."""
 
     def fingerprint(self, account: str) -> str:
         import hashlib  # not on a send's path: ~5 ms to load OpenSSL
         import json
 
-        blob = json.dumps([account, self._asdict()], sort_keys=True, ensure_ascii=False)
+        fields = self._asdict()
+        if fields["sheet"] is None:
+            del fields["sheet"]
+        blob = json.dumps([account, fields], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -71,6 +78,10 @@ class Source(NamedTuple):
     name: str | None
     """The file: a row is at "``name`` line ``seq``"; None: the row's last field says where
     (``argument 2``, ``stdin line 3``)."""
+    unit: str = "line"
+    """What ``seq`` counts, as a row's place is said: ``line``; a spreadsheet's ``row``."""
+    detected: Detected | None = None
+    """What was found out about the file (encoding, delimiter, phone column), to be shown."""
 
 
 class Screen(NamedTuple):
@@ -151,7 +162,7 @@ class _Problems:
             f"{self.count} row{'s' * (self.count > 1)} cannot be rendered; nothing sent:\n  "
             + "\n  ".join(self.shown)
             + (f"\n  … and {more} more" if more > 0 else ""),
-            hint="fill the empty values or change the template",
+            hint="fill the empty values, give a default ({column|text}), or change the template",
         )
 
 
@@ -171,9 +182,10 @@ def _messages(
     turkish, ascii_only = rules
     nfc = unicodedata.normalize
     phone, render, name = source.phone, source.render, source.name
+    prefix = f"{name} {source.unit} "
     exclude, optouts = screen.exclude, screen.optouts
     for seq, row in source.rows:
-        where = f"{name} line {seq}" if name is not None else row[-1]
+        where = f"{prefix}{seq}" if name is not None else row[-1]
         text, empty = render(row)
         if text is None:
             problems.add(where, empty)
@@ -270,20 +282,32 @@ def send_source(entries: Sequence[tuple[str, str]], text: str) -> Source:
     return Source(enumerate(entries), 0, lambda row: (text, None), None)
 
 
+EXCLUDE_HINT = (
+    "the --exclude file lists numbers never to send to: one a line (# starts a comment), or a "
+    "CSV or spreadsheet whose numbers' column is named phone, telefon, cep or gsm"
+)
+
+
 def read_exclusions(path: Path, region: str) -> tuple[frozenset[str], str]:
-    """Numbers never to message (a CSV with a phone column, or one per line) and the file's
-    digest (part of the run's identity)."""
+    """Numbers never to message (a CSV or spreadsheet with a phone column, or one per line;
+    ``#`` lines are comments) and the file's digest (part of the run's identity). Its errors
+    say it is the ``--exclude`` file, and how that file is written."""
     import hashlib
 
-    from smscli.csvfile import read_numbers
+    from smscli.columns import NAME_IT
+    from smscli.numberfiles import read_numbers
 
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        raise InputError(f"cannot read the --exclude file {path}: {exc.strerror}") from None
     numbers = set()
-    for raw, _ in read_numbers(data, str(path)):
-        e164, _error = normalise(raw, region)
-        if e164:
-            numbers.add(e164)
+    try:
+        for raw, _ in read_numbers(data, str(path)):
+            e164, _error = normalise(raw, region)
+            if e164:
+                numbers.add(e164)
+    except InputError as exc:
+        hint = f"{exc.hint}; {EXCLUDE_HINT}" if exc.hint not in (None, NAME_IT) else EXCLUDE_HINT
+        raise InputError(f"--exclude {exc.message}", hint=hint) from None
     return frozenset(numbers), hashlib.sha256(data).hexdigest()

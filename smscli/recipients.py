@@ -30,6 +30,12 @@ class RecipientSet:
     """Later occurrences of a number already in ``valid`` (the first is kept)."""
 
 
+_SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)?[eE]\+?\d+")
+"""How Excel shows a long number in a cell too narrow, or writes it to a CSV: 5.32123E+09."""
+SCIENTIFIC = (
+    "Excel wrote this number in scientific notation and lost digits: format the column as "
+    "Text in Excel and save again"
+)
 _SEPARATORS = str.maketrans("", "", " -.()/\t\u00a0")
 
 
@@ -237,6 +243,8 @@ def normalise(raw: str, region: str) -> tuple[str | None, str | None]:
         return None, "empty"
     if not any(c.isdigit() for c in text):
         return None, "no digits"
+    if _SCIENTIFIC.fullmatch(text):
+        return None, SCIENTIFIC
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
@@ -284,51 +292,3 @@ def collect(entries: Iterable[tuple[str, str]], region: str) -> RecipientSet:
             seen.add(e164)
             result.valid.append(Recipient(raw, source, e164))
     return result
-
-
-def read_numbers(
-    data: bytes, name: str, phone_column: str | None = None
-) -> Iterator[tuple[str, str]]:
-    """``(raw number, source)`` from a file: a CSV with a header (the phone column found as
-    ``bulk`` finds it, or named) or one number per line; blank and ``#`` lines are skipped."""
-    from smscli.csvfile import LINE_END, decode, detect_delimiter, find_phone_column, records
-    from smscli.errors import InputError
-
-    text, _ = decode(data, name)
-    lines = LINE_END.split(text)
-    # Blank and ``#`` comment lines before the first line of data or the header are skipped.
-    skip = next((i for i, ln in enumerate(lines) if ln.strip() and not _comment(ln)), 0)
-    first = lines[skip] if lines else ""
-    delimiter = detect_delimiter(first)
-    if delimiter is None and phone_column is None and any(c.isdigit() for c in first):
-        for i, line in enumerate(lines, start=1):
-            if line.strip() and not _comment(line):
-                yield line.strip(), f"{name} line {i}"
-        return
-    # The skipped lines stay, empty (a quote in a comment opens nothing).
-    rows = records(
-        ("\n" if i < skip else f"{ln}\n" for i, ln in enumerate(lines)), delimiter or ",", name
-    )
-    for _ in range(skip):
-        next(rows, None)
-    if (header := next(rows, None)) is None:
-        return
-    headers = [h.strip() for h in header[1]]
-    if phone_column is not None:
-        if phone_column not in headers:
-            raise InputError(f"{name}: no column {phone_column!r} among {', '.join(headers)}")
-        col = headers.index(phone_column)
-    else:
-        col = find_phone_column(headers, name)
-    for line, row in rows:
-        if not any(v.strip() for v in row):
-            continue
-        if col >= len(row):
-            raise InputError(
-                f"{name} line {line}: {len(row)} fields, the phone column is field {col + 1}"
-            )
-        yield row[col], f"{name} line {line}"
-
-
-def _comment(line: str) -> bool:
-    return line.lstrip().startswith("#")

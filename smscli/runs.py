@@ -37,6 +37,7 @@ from smscli.plan import (
 from smscli.senders import check_turkish_mode, resolve_sender, turkish_flag
 
 if TYPE_CHECKING:
+    from smscli.columns import Detected
     from smscli.engine import SendStats
     from smscli.providers.base import Account, Provider
     from smscli.ratelimit import Rate
@@ -59,12 +60,25 @@ class BulkInput(NamedTuple):
     failed_csv: Path | None = None
     failed_csv_unknown: bool = False
     """``unknown`` rows go to the failed CSV too (marked "may have been delivered")."""
+    sheet: str | None = None
+    """A spreadsheet's sheet (None: the first)."""
+
+    def given(self) -> frozenset[str]:
+        """Which of what is otherwise detected came from flags."""
+        flags = zip(
+            ("encoding", "delimiter", "phone_column", "sheet"),
+            (self.encoding, self.delimiter, self.phone_column, self.sheet),
+            strict=True,
+        )
+        return frozenset(name for name, value in flags if value is not None)
 
 
 class SendInput(NamedTuple):
     entries: tuple[tuple[str, str], ...]
     """``(number as written, where)``."""
     text: str
+    detected: Detected | None = None
+    """What was found out about ``--file`` (None: no file)."""
 
 
 class RunOptions(NamedTuple):
@@ -115,6 +129,9 @@ class RunView(NamedTuple):
     """What to tell the user before the results: warnings about the text, resumed runs."""
     replayed: bool = False
     """The first result of a ``send`` with the same idempotency key, sent nothing now."""
+    detected: Detected | None = None
+    """What was found out about the input file (encoding, delimiter, phone column, sheet);
+    None when no file was read."""
 
     def pending(self, limit: int) -> list[MessageRecord]:
         return list(self.store.messages(self.run.id, ("pending",), limit))
@@ -148,7 +165,9 @@ class _Plan:
         self.fingerprint: str | None = None
         self.legacy: str | None = None
         self.exclusions: frozenset[str] = frozenset()
+        self.detected: Detected | None = None
         if isinstance(o.input, SendInput):
+            self.detected = o.input.detected
             self.message, self.text, self.warnings = check_text(o.input.text, self.rules)
             flag = caps.turkish_mode and turkish_flag(
                 self.text.encoding, self.message, self.rules.turkish
@@ -168,13 +187,14 @@ class _Plan:
         if given.template is not None:
             check_decodable(given.template, "the template")
         self.scanned = scan(given.path, given.name, given.encoding)
+        _check_sheet_flags(given, self.scanned.encoding)
         digest = None
         if given.exclude is not None:
             self.exclusions, digest = read_exclusions(given.exclude, o.region)
         self.spec = Spec(
             self.scanned.sha256, self.scanned.encoding, given.delimiter, given.phone_column,
             given.template, given.message_column, self.sender, o.turkish, o.ascii_only, digest,
-            o.region,
+            o.region, given.sheet,
         )  # fmt: skip
         self.fingerprint = self.spec.fingerprint(o.driver.name)
         self.legacy = self.spec.fingerprint(self.account)  # of runs before smscli 0.x: a key
@@ -187,8 +207,18 @@ class _Plan:
             return
         from smscli.bulkinput import open_source
 
-        with open_source(given.path, given.name, self.scanned.encoding, self.spec) as source:
+        encoding = self.scanned.encoding
+        with open_source(given.path, given.name, encoding, self.spec, given.given()) as source:
+            self.detected = source.detected
             yield source
+
+    def detection(self) -> Detected | None:
+        """What was found out about the input: read from its header when the run was found
+        again rather than planned now (the file was scanned, not read as rows)."""
+        if self.detected is None and isinstance(self.options.input, BulkInput):
+            with self.source():
+                pass
+        return self.detected
 
     def find(self, store: Store) -> RunRecord | None:
         """The run this bulk command continues (found by its fingerprint, or by the one runs
@@ -290,7 +320,20 @@ class _Plan:
         notices = list(self.warnings)
         if not resumed and not replayed:
             notices += self._screened(totals)
-        return RunView(store, run, totals, resumed, dry_run, self.text, notices, replayed)
+        return RunView(
+            store, run, totals, resumed, dry_run, self.text, notices, replayed, self.detection()
+        )
+
+
+def _check_sheet_flags(given: BulkInput, kind: str) -> None:
+    """``--delimiter`` is a CSV's, ``--sheet`` a spreadsheet's."""
+    from smscli.errors import UsageError
+    from smscli.sheets import KINDS
+
+    if kind in KINDS and given.delimiter is not None:
+        raise UsageError(f"--delimiter: {given.name} is a spreadsheet ({kind}), not a CSV")
+    if kind not in KINDS and given.sheet is not None:
+        raise UsageError(f"--sheet {given.sheet!r}: {given.name} is not a spreadsheet")
 
 
 def _reason(m: MessageRecord) -> str:

@@ -257,3 +257,78 @@ def test_the_line_and_offset_do_not_depend_on_where_chunks_end(
     path.write_bytes(data)
     with pytest.raises(InputError, match=re.escape(f"f.csv {message}")):
         csvfile.scan(path, "f.csv", encoding)
+
+
+# --- issue 16: templates that forgive ------------------------------------------------------
+
+PEOPLE = "Ad;Telefon;Şehir\nAli;05321112233;İzmir\n  ;05321112234;\n"
+
+
+def test_a_default_fills_an_empty_value_in_bulk(proc: Any, home: Home) -> None:
+    (home.cwd / "f.csv").write_bytes(PEOPLE.encode("cp1254"))
+    out = proc("bulk", "f.csv", "-m", "Merhaba {Ad|Değerli müşterimiz}, {Şehir|}", *DRY, "--json")
+    assert out.exit_code == 0, out.stderr
+    assert "Merhaba Ali, İzmir" in out.stdout
+    assert "Merhaba Değerli müşterimiz, " in out.stdout
+
+
+def test_without_a_default_an_empty_value_still_stops_bulk_naming_the_line(
+    proc: Any, home: Home
+) -> None:
+    (home.cwd / "f.csv").write_bytes(PEOPLE.encode("cp1254"))
+    out = proc("bulk", "f.csv", "-m", "Merhaba {Ad|müşterimiz}, {Şehir}", *DRY)
+    assert_no_bug(out)
+    assert out.exit_code == 3
+    assert "f.csv line 3: {Şehir} is empty" in out.stderr
+    assert "Merhaba" not in out.stdout
+
+
+def test_a_placeholder_in_another_case_or_i_fills_from_its_column(proc: Any, home: Home) -> None:
+    (home.cwd / "f.csv").write_text("İSİM,telefon\nAyşe,05321112233\n", encoding="utf-8")
+    out = proc("bulk", "f.csv", "-m", "Merhaba {isim}", *DRY, "--json")
+    assert out.exit_code == 0, out.stderr
+    assert "Merhaba Ayşe" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("template", "said"),
+    [
+        ("Merhaba {sehir}", "unknown placeholder {sehir}\n  did you mean {Şehir}?"),
+        ("Merhaba {Soyad}", "unknown placeholder {Soyad}\n  columns: Ad, Telefon, Şehir"),
+        ("Merhaba {Ad|a{b}", "'{' at character 9 is not closed"),
+    ],
+)
+def test_an_unknown_placeholder_in_bulk_suggests_columns(
+    proc: Any, home: Home, template: str, said: str
+) -> None:
+    (home.cwd / "f.csv").write_bytes(PEOPLE.encode("cp1254"))
+    out = proc("bulk", "f.csv", "-m", template, *DRY)
+    assert_no_bug(out)
+    assert out.exit_code == 3
+    assert said in out.stderr
+
+
+def test_a_placeholder_matching_two_columns_stops_bulk(proc: Any, home: Home) -> None:
+    (home.cwd / "f.csv").write_text("ad,AD,telefon\nAli,Veli,05321112233\n", encoding="utf-8")
+    out = proc("bulk", "f.csv", "-m", "Merhaba {Ad}", *DRY)
+    assert_no_bug(out)
+    assert out.exit_code == 3
+    assert "placeholder {Ad} matches more than one column: ad, AD" in out.stderr
+
+
+# --- issue 16: a wrong --encoding, wherever the file is decoded -------------------------------
+
+
+@pytest.mark.parametrize("wrong", ["utf-8", "ascii", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("failed_csv", [False, True])
+def test_no_wrong_encoding_of_a_windows_1254_file_is_an_internal_error(
+    proc: Any, home: Home, wrong: str, failed_csv: bool
+) -> None:
+    text = "ad;telefon\nAyşe;05321112233\nÇağrı;12\n" * 3
+    (home.cwd / "borclar.csv").write_bytes(text.encode("cp1254"))
+    extra = ("--failed-csv", "bad.csv") if failed_csv else ()
+    out = proc("bulk", "borclar.csv", *BULK, "--encoding", wrong, *extra)
+    assert_no_bug(out)
+    assert out.exit_code == 3
+    assert out.stderr.startswith("error: borclar.csv")
+    assert "--encoding" in out.stderr  # the hint: which one, or to leave it out

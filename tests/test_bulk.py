@@ -315,8 +315,9 @@ def test_dry_run_json_preview(bulk, home):
     doc = json.loads(
         bulk(write_csv(home, PEOPLE).name, "-m", TEMPLATE, "--dry-run", "--json").stdout
     )
-    assert (doc["rows"], doc["to_send"], doc["credits"]) == (3, 3, 3)
+    assert (doc["total"], doc["would_send"], doc["credits_needed"]) == (3, 3, 3)
     assert doc["samples"][0]["text"] == "Sayın Ayşe Yılmaz, 1.234,50 TL borcunuz var."
+    assert [r["status"] for r in doc["results"]] == ["would_send"] * 3
 
 
 def test_refuses_without_terminal_and_without_yes(bulk, home, emulator):

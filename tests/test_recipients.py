@@ -208,3 +208,72 @@ def test_a_broken_or_stale_rules_cache_is_recomputed(tmp_path: Path, content: st
     cache.write_text(content)
     assert _normalise_in_a_new_process(tmp_path, "05321234567") == ("+905321234567", True)
     assert _normalise_in_a_new_process(tmp_path, "05321234567") == ("+905321234567", False)
+
+
+# --- issue 16: files of numbers with comments; the --exclude file's own errors ----------------
+
+
+def test_comment_lines_are_skipped_anywhere_in_a_csv_of_numbers():
+    data = b"# kara liste\nad,numara\n# Ali asked, 2024\nAli,05321112233\n\n#\nVeli,5321112234\n"
+    got = list(read_numbers(data, "x.csv"))
+    assert got == [("05321112233", "x.csv line 4"), ("5321112234", "x.csv line 7")]
+
+
+def test_a_numbers_file_without_a_phone_column_gives_no_flag_it_lacks():
+    with pytest.raises(InputError) as caught:
+        list(read_numbers(b"isim\nAli\n", "x.csv"))
+    assert "--phone-column" not in (caught.value.hint or "")
+
+
+def test_what_a_numbers_file_was_found_to_be_is_told():
+    from smscli.columns import Detected
+
+    found: list[Detected] = []
+    data = "Ad;Ev Tel;Cep Tel\nAyşe;02121112233;05321112233\n".encode("cp1254")
+    got = list(read_numbers(data, "x.csv", found=found.append))
+    assert got == [("05321112233", "x.csv line 2")]
+    assert found == [Detected("cp1254", ";", "Cep Tel", ("Ev Tel",))]
+    found.clear()
+    list(read_numbers(b"05321112233\n", "n.txt", found=found.append))
+    assert found == [Detected("utf-8", None, None)]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "ad,numara\n# removed on request\nAli,05321112233\n",
+        "# numbers never to message\n\n05321112233\n# 05321112234 came back\n",
+        "telefon\n  # a comment, indented\n05321112233\n",
+    ],
+)
+def test_an_exclude_file_may_have_comment_lines(proc, home, content):
+    (home.cwd / "f.csv").write_text("ad;telefon\nAli;05321112233\nVeli;05321112234\n")
+    (home.cwd / "ex.txt").write_text(content)
+    out = proc("bulk", "f.csv", "-m", "hi {ad}", "--exclude", "ex.txt", "--provider", "sandbox",
+               "--dry-run")  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+    assert "hi Veli" in out.stdout
+    assert "hi Ali" not in out.stdout  # excluded
+
+
+def test_an_exclude_file_error_names_the_exclude_file_not_the_csv_s_flags(proc, home):
+    (home.cwd / "f.csv").write_text("ad;telefon\nAli;05321112233\n")
+    (home.cwd / "ex.txt").write_text("# opted out\nMehmet Bey\n")
+    out = proc("bulk", "f.csv", "-m", "hi", "--exclude", "ex.txt", "--provider", "sandbox",
+               "--dry-run")  # fmt: skip
+    assert out.exit_code == 3
+    assert "--exclude ex.txt: no phone column among Mehmet Bey" in out.stderr
+    assert "--phone-column" not in out.stderr
+    assert "the --exclude file lists numbers never to send to" in out.stderr
+
+
+def test_an_exclude_file_may_be_a_spreadsheet(proc, home):
+    from tests.xlsx import write_xlsx
+
+    (home.cwd / "f.csv").write_text("ad;telefon\nAli;05321112233\nVeli;05321112234\n")
+    write_xlsx(home.cwd / "ex.xlsx", {"S": [["Cep Telefonu"], [5321112233.0]]})
+    out = proc("bulk", "f.csv", "-m", "hi {ad}", "--exclude", "ex.xlsx", "--provider", "sandbox",
+               "--dry-run")  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+    assert "hi Veli" in out.stdout
+    assert "hi Ali" not in out.stdout

@@ -43,10 +43,16 @@ if TYPE_CHECKING:
     from smscli.runs import RunOptions
 
 
-FileArg = Annotated[str, typer.Argument(help="The CSV file; - reads it from stdin.")]
+FileArg = Annotated[
+    str, typer.Argument(help="The CSV or spreadsheet (.xlsx, .xls, .ods); - reads it from stdin.")
+]
 MessageOpt = Annotated[
     str | None,
-    typer.Option("--message", "-m", help="Template with {column} placeholders."),
+    typer.Option(
+        "--message",
+        "-m",
+        help="Template with {column} placeholders ({column|default} where a value may be empty).",
+    ),
 ]
 TemplateOpt = Annotated[
     Path | None, typer.Option("--template", help="Read the template from a file.")
@@ -64,6 +70,10 @@ DelimiterOpt = Annotated[
     str | None, typer.Option("--delimiter", help="Field separator (default: detected).")
 ]
 ExcludeOpt = Annotated[Path | None, typer.Option("--exclude", help="Numbers never to send to.")]
+SheetOpt = Annotated[
+    str | None,
+    typer.Option("--sheet", help="The sheet of an .xlsx, .xls or .ods file (default: the first)."),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show totals and samples; send nothing.")
 ]
@@ -96,6 +106,7 @@ ConcurrencyOpt = Annotated[
 ]
 
 
+# Over 60 lines only by its signature: typer takes each option from a parameter, one a line.
 def bulk(
     file: FileArg,
     message: MessageOpt = None,
@@ -105,6 +116,7 @@ def bulk(
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
     exclude: ExcludeOpt = None,
+    sheet: SheetOpt = None,
     sender: SenderOpt = None,
     tr: TurkishOpt = None,
     ascii_only: AsciiOpt = False,
@@ -143,7 +155,7 @@ def bulk(
         with _input(file) as (path, name):
             given = BulkInput(
                 path, name, text, message_column, phone_column, encoding, sep, exclude,
-                failed_csv, failed_csv_unknown,
+                failed_csv, failed_csv_unknown, sheet,
             )  # fmt: skip
             options = run_options(
                 cli, given, turkish=tr, ascii_only=ascii_only, max_wait=max_wait, force=force,
@@ -197,10 +209,10 @@ def _check_confirmable(file: str, *, dry_run: bool, yes: bool) -> None:
 
 
 def _read_template(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig").removesuffix("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the template {path}: {exc}") from None
+    """The template file, its encoding detected as a CSV's is."""
+    from smscli.textfiles import read_text
+
+    return read_text(str(path), "the template")
 
 
 def _preview(cli: Cli, options: RunOptions) -> NoReturn:
@@ -209,8 +221,9 @@ def _preview(cli: Cli, options: RunOptions) -> NoReturn:
     with existing_ledger(cli) as ledger, runs.dry_run(options, ledger) as view:
         for notice in view.notices:
             cli.warn(notice)
-        show_preview(cli, view)
-    raise typer.Exit(int(ExitCode.BAD_INPUT if view.totals.invalid else ExitCode.OK))
+        code = ExitCode.BAD_INPUT if view.totals.invalid else ExitCode.OK
+        show_preview(cli, view, code)
+    raise typer.Exit(int(code))
 
 
 def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:

@@ -38,6 +38,7 @@ from smscli.errors import ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
     from smscli.campaign import Campaign
+    from smscli.columns import Detected
     from smscli.providers.base import Provider
     from smscli.runs import RunOptions, RunResult
 
@@ -45,8 +46,13 @@ if TYPE_CHECKING:
 FileOpt = Annotated[
     Path | None,
     typer.Option(
-        "--file", "-f", help="Numbers from a CSV (phone column) or one per line; - is stdin."
+        "--file", "-f",
+        help="Numbers from a CSV or spreadsheet (phone column) or one per line; - is stdin.",
     ),
+]  # fmt: skip
+SheetOpt = Annotated[
+    str | None,
+    typer.Option("--sheet", help="The sheet of an .xlsx, .xls or .ods --file (default: first)."),
 ]
 
 
@@ -65,6 +71,7 @@ def send(
         Path | None, typer.Option("--message-file", help="Read the text from a file.")
     ] = None,
     file: FileOpt = None,
+    sheet: SheetOpt = None,
     sender: SenderOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show the cost; send nothing.")
@@ -96,9 +103,9 @@ def send(
         from smscli.runs import SendInput
 
         text = _read_message(message, message_file)
-        entries = _entries(recipients or [], file, message == "-")
+        entries, found = _entries(recipients or [], file, message == "-", sheet)
         options = run_options(
-            cli, SendInput(tuple(entries), text), turkish=tr, ascii_only=ascii_only,
+            cli, SendInput(tuple(entries), text, found), turkish=tr, ascii_only=ascii_only,
             max_wait=max_wait, force=force,
         )._replace(**guard_fields(
             cli, command="send", allow_repeat=allow_repeat, no_repeat=no_repeat,
@@ -116,13 +123,10 @@ def _read_message(message: str | None, message_file: Path | None) -> str:
         return _stdin_text("the message on stdin").removesuffix("\n")
     if message is not None:
         return message
-    if message_file is not None:
-        try:
-            return message_file.read_text(encoding="utf-8-sig").removesuffix("\n")
-        except OSError as exc:
-            raise InputError(f"cannot read {message_file}: {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{message_file}: not UTF-8 (byte {exc.start})") from None
+    if message_file is not None:  # its encoding detected as a CSV's is
+        from smscli.textfiles import read_text
+
+        return read_text(str(message_file), "the message file")
     raise UsageError("no message: pass -m TEXT, -m - (stdin) or --message-file PATH")
 
 
@@ -141,9 +145,14 @@ def _stdin_text(what: str) -> str:
 
 
 def _entries(
-    args: list[str], file: Path | None, stdin_used_for_message: bool
-) -> list[tuple[str, str]]:
+    args: list[str], file: Path | None, stdin_used_for_message: bool, sheet: str | None = None
+) -> tuple[list[tuple[str, str]], Detected | None]:
+    """The recipients, and what was found out about ``--file``."""
     from smscli.recipients import split_arguments
+
+    if sheet is not None and file is None:
+        raise UsageError("--sheet names a sheet of --file: give --file")
+    found: list[Detected] = []
 
     entries = list(split_arguments(a for a in args if a != "-"))
     from_stdin = file is not None and str(file) == "-"
@@ -157,16 +166,17 @@ def _entries(
                 (part.strip(), f"stdin line {i}") for part in line.split(",") if part.strip()
             )
     if file is not None:
-        from smscli.recipients import read_numbers
+        from smscli.numberfiles import read_numbers
 
         try:
             data = sys.stdin.buffer.read() if from_stdin else file.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read {file}: {exc.strerror}") from None
-        entries.extend(read_numbers(data, "stdin" if from_stdin else str(file)))
+        name = "stdin" if from_stdin else str(file)
+        entries.extend(read_numbers(data, name, sheet=sheet, found=found.append))
     if not entries:
         raise UsageError("no recipients: give numbers as arguments, - for stdin, or --file")
-    return entries
+    return entries, found[0] if found else None
 
 
 CONFIRM_ABOVE = 50
@@ -178,8 +188,9 @@ def _preview(cli: Cli, options: RunOptions) -> NoReturn:
     from smscli.cli import render
 
     with existing_ledger(cli) as ledger, runs.dry_run(options, ledger) as view:
-        render.send_result(cli, view, None)
-    raise typer.Exit(int(ExitCode.BAD_INPUT if view.totals.invalid else ExitCode.OK))
+        code = ExitCode.BAD_INPUT if view.totals.invalid else ExitCode.OK
+        render.send_result(cli, view, None, code)
+    raise typer.Exit(int(code))
 
 
 def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
@@ -191,11 +202,11 @@ def _deliver(cli: Cli, options: RunOptions, *, ask: bool) -> NoReturn:
     with open_store(cli.ledger) as store, Campaign.open(store, options) as campaign:
         if campaign.replayed:
             result = campaign.replay()
-            render.send_result(cli, result.view, None)
+            render.send_result(cli, result.view, None, result.exit_code)
             raise typer.Exit(int(result.exit_code))
         with open_driver(cli, cls, account, account_state(store, cls, account)) as driver:
             result = _send(campaign, driver, ask=ask)
-        render.send_result(cli, result.view, result.stats)
+        render.send_result(cli, result.view, result.stats, result.exit_code)
     raise typer.Exit(int(result.exit_code))
 
 
