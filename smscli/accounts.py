@@ -3,7 +3,7 @@ rate windows and state, and the check that its credentials are there."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from smscli.errors import ConfigError
 
@@ -83,3 +83,19 @@ def check_base_url(url: str, where: str = "") -> str:
     if not host or (port is not None and not 0 < port < 65536):
         raise ConfigError(f"{at}base_url {shown!r} has no valid host name or port", hint=fix)
     return url
+
+
+def make_account(provider: str, get: Any, default_base_url: str, where: str = "") -> Account:
+    """The account of a profile's values (``get(key)`` reads one, None when unset); a
+    ``base_url`` that cannot be a provider's root is refused here, before any request."""
+    from smscli.providers.base import Account
+
+    given = get("base_url")
+    return Account(
+        provider=provider,
+        base_url=check_base_url(given, where) if given else default_base_url,
+        api_key=get("api_key"),
+        username=get("username"),
+        password=get("password"),
+        timeout=float(get("timeout") or 30.0),
+    )

@@ -6,6 +6,7 @@ Core code never reads ``os.environ``: the CLI passes the environment in.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -14,49 +15,32 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from smscli.errors import ConfigError
-from smscli.providers.base import Account
 
 if TYPE_CHECKING:
+    from smscli.providers.base import Account
     from smscli.ratelimit import Rate
 
 Origin = Literal["flag", "env", ".env", "file", "default"]
 
 SECRET_FIELDS = frozenset({"api_key", "password"})
 ENV_VARS: dict[str, str] = {
-    "provider": "SMSCLI_PROVIDER",
-    "api_key": "SMSCLI_API_KEY",
-    "username": "SMSCLI_USERNAME",
-    "password": "SMSCLI_PASSWORD",
-    "sender": "SMSCLI_SENDER",
-    "base_url": "SMSCLI_BASE_URL",
-    "region": "SMSCLI_REGION",
-    "timeout": "SMSCLI_TIMEOUT",
-}
+    "provider": "SMSCLI_PROVIDER", "api_key": "SMSCLI_API_KEY",
+    "username": "SMSCLI_USERNAME", "password": "SMSCLI_PASSWORD", "sender": "SMSCLI_SENDER",
+    "base_url": "SMSCLI_BASE_URL", "region": "SMSCLI_REGION", "timeout": "SMSCLI_TIMEOUT",
+}  # fmt: skip
 DEFAULTS: dict[str, Any] = {"region": "TR", "timeout": 30.0}
 FIELDS: dict[str, type | tuple[type, ...]] = {
-    "provider": str,
-    "api_key": str,
-    "username": str,
-    "password": str,
-    "sender": str,
-    "base_url": str,
-    "region": str,
-    "timeout": (int, float),
-    "batch_size": int,
-    "concurrency": int,
-    "rate_limits": list,
-    "senders": list,
-    "repeat_window": (str, int),
-    "send_repeat_window": (str, int),
-    "send_window": str,
-}
+    "provider": str, "api_key": str, "username": str, "password": str, "sender": str,
+    "base_url": str, "region": str, "timeout": (int, float), "batch_size": int,
+    "concurrency": int, "rate_limits": list, "senders": list, "repeat_window": (str, int),
+    "send_repeat_window": (str, int), "send_window": str,
+}  # fmt: skip
+"""Every setting a profile may hold, with the TOML types it may have."""
 
 NO_PROVIDER_HINT = (
-    "configure a profile in {path} (for example:\n"
-    '  [profiles.main]\n  provider = "masgsm"\n  username = "5321112233"\n'
-    '  password = "..."\n  sender = "ACME"\n'
-    "), or set SMSCLI_PROVIDER and its credentials in the environment or a .env file; "
-    "to try smscli without an account, pass --provider sandbox"
+    "add a profile with `smscli profiles add NAME --provider PROVIDER` (it asks for the rest "
+    "and writes {path}), or set SMSCLI_PROVIDER and its credentials in the environment or a "
+    ".env file; to try smscli without an account, pass --provider sandbox"
 )
 
 
@@ -65,6 +49,8 @@ class Value(NamedTuple):
     origin: Origin
     detail: str = ""
     """Which variable, file or flag, for ``profiles show``."""
+    overrides: Origin | None = None
+    """The origin of the value this one replaced (``file`` for a profile's value)."""
 
 
 class Environment(NamedTuple):
@@ -76,6 +62,9 @@ class Environment(NamedTuple):
     config_path: Path
     ledger_given: str | None
     """``SMSCLI_LEDGER`` (environment or ``.env``), if set."""
+    config_given: str | None = None
+    """What named the config file: ``SMSCLI_CONFIG`` (or ``SMSCLI_CONFIG in PATH`` for a
+    ``.env``); None for the default path."""
 
     @classmethod
     def from_process(cls, environ: Mapping[str, str], cwd: Path) -> Environment:
@@ -92,13 +81,16 @@ class Environment(NamedTuple):
 
         config = var("SMSCLI_CONFIG")
         ledger = var("SMSCLI_LEDGER")
+        given = None
         if config:
             config_path = Path(config).expanduser()
+            in_env = environ.get("SMSCLI_CONFIG")
+            given = "SMSCLI_CONFIG" if in_env else f"SMSCLI_CONFIG in {dotenv_path}"
         else:
             from platformdirs import user_config_path
 
             config_path = user_config_path("smscli") / "config.toml"
-        return cls(dict(environ), dotenv, dotenv_path, config_path, ledger or None)
+        return cls(dict(environ), dotenv, dotenv_path, config_path, ledger or None, given)
 
     def ledger(self, config: ConfigFile | None) -> str | Path:
         """Where the ledger is: ``SMSCLI_LEDGER``, else the config file's top-level
@@ -194,7 +186,8 @@ class ConfigFile(NamedTuple):
                 if key not in FIELDS:
                     raise ConfigError(
                         f"{path}: profiles.{name}.{key}: unknown setting",
-                        hint=f"known settings: {', '.join(FIELDS)}",
+                        hint=did_you_mean(key, list(FIELDS))
+                        + f"known settings: {', '.join(FIELDS)}",
                     )
                 if not isinstance(value, FIELDS[key]) or isinstance(value, bool):
                     shown = "(hidden)" if key in SECRET_FIELDS else repr(value)
@@ -227,6 +220,8 @@ class Settings(NamedTuple):
     values: Mapping[str, Value]
     config: ConfigFile
     warnings: tuple[str, ...] = ()
+    config_given: str | None = None
+    """What named the config file (:attr:`Environment.config_given`)."""
 
     def get(self, name: str, default: Any = None) -> Any:
         v = self.values.get(name)
@@ -235,16 +230,24 @@ class Settings(NamedTuple):
     @property
     def provider(self) -> str:
         name: str | None = self.get("provider")
-        if not name:
-            raise ConfigError(
-                "no provider configured",
-                hint=NO_PROVIDER_HINT.format(path=self.config.path),
-            )
-        return name
+        if name:
+            from smscli import providers
+
+            if name not in providers.BUILTIN and name not in providers.names():
+                raise providers.unknown(name, self.values["provider"].detail)
+            return name
+        path, what, fix = self.config.path, "", ""
+        if self.config_given and not self.config.exists:
+            what = f": the config file {path} named by {self.config_given} does not exist"
+            fix = "point SMSCLI_CONFIG at your config file, or "
+        hint = fix + NO_PROVIDER_HINT.format(path=path)
+        raise ConfigError(f"no provider configured{what}", hint=hint)
 
     def account(self, default_base_url: str) -> Account:
         given = self.values.get("base_url")
         where = given.detail if given is not None and given.value is not None else ""
+        from smscli.accounts import make_account
+
         return make_account(self.provider, self.get, default_base_url, where)
 
     def secrets(self) -> tuple[str, ...]:
@@ -265,48 +268,50 @@ class Settings(NamedTuple):
             raise ConfigError(f"rate_limits: {exc}") from None
 
 
-def make_account(provider: str, get: Any, default_base_url: str, where: str = "") -> Account:
-    """The account of a profile's values (``get(key)`` reads one, None when unset); a
-    ``base_url`` that cannot be a provider's root is refused here, before any request."""
-    from smscli.accounts import check_base_url
-
-    given = get("base_url")
-    return Account(
-        provider=provider,
-        base_url=check_base_url(given, where) if given else default_base_url,
-        api_key=get("api_key"),
-        username=get("username"),
-        password=get("password"),
-        timeout=float(get("timeout") or 30.0),
-    )
-
-
-def check_region(region: Any) -> str:
-    """A region as every profile holds it (``TR``), or a ConfigError."""
+def check_region(region: Any, where: str = "") -> str:
+    """A region as every profile holds it (``TR``): a region code phonenumbers knows, else a
+    ConfigError naming ``where`` it was set."""
+    at = f"{where}: " if where else ""
     if not (isinstance(region, str) and len(region) == 2 and region.isascii() and region.isalpha()):
-        raise ConfigError(f"region must be a two-letter country code, got {region!r}")
+        raise ConfigError(
+            f"{at}region must be a two-letter country code, got {region!r}", hint=REGION_HINT
+        )
+    if region.upper() not in known_regions():
+        raise ConfigError(
+            f"{at}region {region!r} is not a region code phonenumbers knows", hint=REGION_HINT
+        )
     return region.upper()
 
 
-def check_profile(values: dict[str, Any]) -> None:
-    """The values ``profiles add`` is about to write: none empty, sender headers shaped as
-    providers accept them, region and base_url as every command needs them (region
-    normalised in place). Raises ConfigError."""
-    from smscli.senders import check_sender
+REGION_HINT = 'the ISO 3166 code of the country of your numbers, for example "TR", "DE" or "GB"'
 
-    for key in ("api_key", "username", "password", "sender", "base_url"):
-        if key in values and not str(values[key]).strip():
-            raise ConfigError(f"{key} must not be empty")
-    for header in [values.get("sender"), *values.get("senders", [])]:
-        problem = check_sender(header) if header else None
-        if problem:
-            raise ConfigError(problem)
-    if values.get("region") is not None:
-        values["region"] = check_region(values["region"])
-    if values.get("base_url") is not None:
-        from smscli.accounts import check_base_url
 
-        check_base_url(values["base_url"])
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """The region codes phonenumbers knows (its ``SUPPORTED_REGIONS``), from the names of its
+    data files (``data/region_TR.py``): importing it costs ~40 ms of every start."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("phonenumbers")
+    try:
+        names = os.listdir(Path(spec.origin).parent / "data") if spec and spec.origin else []
+    except OSError:
+        names = []
+    found = frozenset(n[7:9] for n in names if re.fullmatch(r"region_[A-Z]{2}\.py", n))
+    if found:
+        return found
+    import phonenumbers  # another layout (a zip): ask phonenumbers itself
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """``"did you mean 'vairosms'? "`` for the closest of ``choices``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -320,11 +325,9 @@ def _coerce(name: str, raw: str, where: str) -> Any:
         try:
             value = float(raw)
         except ValueError:
-            raise ConfigError(
-                f"{where}: timeout must be a number of seconds, got {raw!r}"
-            ) from None
-        if value <= 0:
-            raise ConfigError(f"{where}: timeout must be positive")
+            value = -1.0
+        if not value > 0:  # NaN too
+            raise ConfigError(f"{where}: timeout must be a positive number of seconds, got {raw!r}")
         return value
     return raw
 
@@ -338,6 +341,21 @@ def resolve(
     """Resolve the selected profile: flags > environment (.env included) > file > defaults."""
     config = ConfigFile.load(env.config_path)
     name, name_origin = _select_profile(env, config, profile)
+    values = layered(env, config, name, flags)
+    region = values["region"]
+    values["region"] = region._replace(value=check_region(region.value, region.detail))
+    warnings = config.warnings + env.warnings
+    return Settings(name, name_origin, values, config, warnings, env.config_given)
+
+
+def layered(
+    env: Environment,
+    config: ConfigFile,
+    name: str | None,
+    flags: Mapping[str, Any] | None = None,
+) -> dict[str, Value]:
+    """The values of profile ``name`` (None: none) as every layer leaves them, unchecked but
+    for the environment's timeout (a ConfigError)."""
     values: dict[str, Value] = {k: Value(v, "default") for k, v in DEFAULTS.items()}
     if name is not None:
         for key, value in config.profiles[name].items():
@@ -345,13 +363,14 @@ def resolve(
     for key, var in ENV_VARS.items():
         found = env.lookup(var)
         if found:
-            values[key] = Value(_coerce(key, found[0], var), found[1], var)
+            detail = var if found[1] == "env" else f"{var} in {env.dotenv_path}"
+            under = values[key].origin if key in values else None
+            values[key] = Value(_coerce(key, found[0], detail), found[1], detail, under)
     for key, value in (flags or {}).items():
         if value is not None:
-            values[key] = Value(value, "flag", f"--{key.replace('_', '-')}")
-    region = values["region"]
-    values["region"] = Value(check_region(region.value), region.origin, region.detail)
-    return Settings(name, name_origin, values, config, config.warnings + env.warnings)
+            under = values[key].origin if key in values else None
+            values[key] = Value(value, "flag", f"--{key.replace('_', '-')}", under)
+    return values
 
 
 def _select_profile(
@@ -370,7 +389,7 @@ def _select_profile(
                 where = str(config.path) if config.exists else f"{config.path} (no such file)"
                 raise ConfigError(
                     f"profile {name!r} (from {origin}) is not defined in {where}",
-                    hint=f"defined profiles: {known}",
+                    hint=did_you_mean(name, list(config.profiles)) + f"defined profiles: {known}",
                 )
             return name, origin
     if len(config.profiles) == 1:

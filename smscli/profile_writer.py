@@ -19,7 +19,7 @@ import contextlib
 import os
 import tempfile
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -131,30 +131,14 @@ def render(text: str, name: str, values: Mapping[str, Any], *, make_default: boo
     """The file's new text: ``[profiles.NAME]`` holding exactly ``values``, and
     ``default_profile = NAME`` if asked; everything else unchanged. ConfigError when tomlkit
     cannot edit the file (or would not give its text back unchanged)."""
-    import tomlkit
-    from tomlkit.exceptions import TOMLKitError
-
     _check_text([name, values])
-    # tomlkit writes "\n" in what it adds: a file of CRLF lines is edited as LF and turned back.
-    crlf = "\r\n" in text and "\n" not in text.replace("\r\n", "")
-    if crlf:
-        text = text.replace("\r\n", "\n")
-    if text and not text.endswith("\n"):
-        text += "\n"
-    try:
-        doc = tomlkit.parse(text)
-        if doc.as_string() != text:
-            raise _Unsafe
+
+    def edit(doc: TOMLDocument) -> None:
         _set_profile(doc, name, values)
         if make_default:
             _set_default(doc, name)
-        new = doc.as_string()
-    except (_Unsafe, TOMLKitError, ValueError, TypeError, KeyError, AttributeError):
-        raise ConfigError(
-            "cannot find my way around the config file to update it safely",
-            hint="edit it by hand; nothing was written",
-        ) from None
-    return new.replace("\n", "\r\n") if crlf else new
+
+    return _edited(text, edit)
 
 
 def _has_header(key: Key | None, item: Item) -> bool:
@@ -284,19 +268,79 @@ def write_profile(
     expected["profiles"] = {**(profiles if isinstance(profiles, dict) else {}), name: dict(values)}
     if make_default:
         expected["default_profile"] = name
+    _commit(path, new_text, expected, f"update profile {name!r} in {path}")
+    default = data.get("default_profile") == name or make_default
+    return Written(path, created_file, created_profile, default, dict(values))
+
+
+def remove_profile(path: Path, name: str) -> bool:
+    """Remove ``[profiles.NAME]`` (its secrets with it), and ``default_profile`` when it names
+    it; comments and the other profiles stay as they are. Whether it was the default."""
+    path = Path(os.path.realpath(path)) if path.is_symlink() else path
+    text, data = read(path)
+    was_default = data.get("default_profile") == name
+
+    def edit(doc: TOMLDocument) -> None:
+        del doc["profiles"][name]
+        if was_default:
+            del doc["default_profile"]
+
+    expected = {k: v for k, v in data.items() if not (was_default and k == "default_profile")}
+    expected["profiles"] = {k: v for k, v in data.get("profiles", {}).items() if k != name}
+    _commit(path, _edited(text, edit), expected, f"remove profile {name!r} from {path}")
+    return was_default
+
+
+def set_default(path: Path, name: str) -> str | None:
+    """``default_profile = NAME`` in the file; the default it replaces."""
+    path = Path(os.path.realpath(path)) if path.is_symlink() else path
+    text, data = read(path)
+    previous = data.get("default_profile")
+    new_text = _edited(text, lambda doc: _set_default(doc, name))
+    _commit(path, new_text, {**data, "default_profile": name}, f"set the default in {path}")
+    return previous if isinstance(previous, str) else None
+
+
+def _edited(text: str, edit: Callable[[TOMLDocument], None]) -> str:
+    """``text`` edited by ``edit`` through tomlkit (CRLF kept); ConfigError when tomlkit
+    cannot find its way around it."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    # tomlkit writes "\n" in what it adds: a file of CRLF lines is edited as LF and turned back.
+    crlf = "\r\n" in text and "\n" not in text.replace("\r\n", "")
+    text = text.replace("\r\n", "\n") if crlf else text
+    if text and not text.endswith("\n"):
+        text += "\n"
     try:
-        ok = tomllib.loads(new_text) == expected
-    except tomllib.TOMLDecodeError:
-        ok = False
-    if not ok:
+        doc = tomlkit.parse(text)
+        if doc.as_string() != text:
+            raise _Unsafe
+        edit(doc)
+        new = doc.as_string()
+    except (_Unsafe, TOMLKitError, ValueError, TypeError, KeyError, AttributeError):
         raise ConfigError(
-            f"cannot update profile {name!r} in {path} safely: the edited file would not read "
-            "back as intended",
+            "cannot find my way around the config file to update it safely",
+            hint="edit it by hand; nothing was written",
+        ) from None
+    return new.replace("\n", "\r\n") if crlf else new
+
+
+def _commit(path: Path, new_text: str, expected: Mapping[str, Any], what: str) -> None:
+    """Write ``new_text`` if it reads back as ``expected`` (no ``profiles`` = none), else a
+    ConfigError and nothing written."""
+    try:
+        got = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError:
+        got = None
+    if got is not None:
+        got.setdefault("profiles", {})
+    if got != {"profiles": {}, **expected}:
+        raise ConfigError(
+            f"cannot {what} safely: the edited file would not read back as intended",
             hint="edit the file by hand; nothing was written",
         )
     _atomic_write(path, new_text.encode("utf-8"))
-    default = data.get("default_profile") == name or make_default
-    return Written(path, created_file, created_profile, default, dict(values))
 
 
 def _private_dirs(directory: Path) -> None:

@@ -3,8 +3,12 @@ the file untouched), asking on a terminal, and ``--test`` against the emulator."
 
 from __future__ import annotations
 
+import os
+import pty
 import socket
 import stat
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -223,6 +227,8 @@ def test_secrets_given_as_flags_draw_a_note(cli, home):
         (("--provider", "vairosms", "--api-key", "k-1234", "-s", "AB"), "3 to 11 characters"),
         (("--provider", "sandbox", "--senders", "OK1,X"), "3 to 11 characters"),
         (("--provider", "sandbox", "--region", "TUR"), "two-letter country code"),
+        (("--provider", "sandbox", "--region", "XX"), "region 'XX' is not a region code"),
+        (("--provider", "vairsms"), "did you mean 'vairosms'?"),
         (("--provider", "sandbox", "--base-url", "ftp://x"), "http:// or https://"),
         ((), "--provider"),
     ],
@@ -379,3 +385,61 @@ def test_test_vairosms_no_such_send_is_ok(cli, home, emulator, body):
     test = out.json()["test"]
     assert (test["checked"], test["ok"]) == (True, True)
     assert "credentials not rejected (vairosms has no send with id '0'" in test["detail"]
+
+
+# --- checked before writing; asked again on a terminal (issue 16) ----------------------------
+
+
+def test_an_unknown_region_is_refused_before_writing(proc, home):
+    out = proc("profiles", "add", "x", "--provider", "sandbox", "--region", "XX")
+    assert out.exit_code == 2
+    assert "region 'XX' is not a region code phonenumbers knows" in out.stderr
+    assert not home.config.exists()
+
+
+def test_a_wrong_value_without_a_terminal_is_named_before_a_missing_one(proc, home):
+    out = proc("profiles", "add", "x", "--provider", "vairosms", "-s", "AB")
+    assert out.exit_code == 2
+    assert "sender 'AB' must be 3 to 11 characters long" in out.stderr
+    assert not home.config.exists()
+
+
+def test_a_wrong_value_on_a_terminal_is_asked_again(cli, home, terminal):
+    out = cli("profiles", "add", "x", "--provider", "vairosms", "--region", "XX",
+              input="key-123456\nAB\nACME\nde\n")  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+    assert "sender 'AB' must be 3 to 11 characters long" in out.stderr
+    assert "region 'XX' is not a region code" in out.stderr
+    assert read(home)["profiles"]["x"] == {
+        "provider": "vairosms", "api_key": "key-123456", "sender": "ACME", "region": "DE",
+    }  # fmt: skip
+
+
+def test_an_invalid_sender_typed_on_a_real_terminal_is_asked_again_keeping_the_key(home):
+    from tests.test_tty import read_until
+
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "smscli", "profiles", "add", "x", "--provider", "vairosms"],
+        cwd=home.cwd, env=home.env(TERM="dumb"), stdin=slave, stdout=slave, stderr=slave,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        # The space after the colon is written once echo is off (getpass flushes what came
+        # before it).
+        assert b"API key: " in read_until(master, b"API key: ")
+        os.write(master, b"key-123456\n")
+        assert b"Sender header" in read_until(master, b"Sender header")
+        os.write(master, b"\xc5\x9e\xc4\xb0RKET\n")  # ŞİRKET
+        asked = read_until(master, b"Sender header")
+        assert b"must not contain Turkish" in asked and b"Sender header" in asked
+        os.write(master, b"SIRKET\n")
+        rest = read_until(master, b"mode 0600")
+        assert child.wait(timeout=30) == 0, rest
+    finally:
+        os.close(master)
+    assert read(home)["profiles"]["x"] == {
+        "provider": "vairosms",
+        "api_key": "key-123456",
+        "sender": "SIRKET",
+    }

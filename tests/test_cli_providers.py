@@ -233,3 +233,41 @@ def test_connection_refused_is_failed_and_says_nothing_was_sent(cli, home):
     assert out.exit_code == 6
     assert "nothing was sent" in out.json()["results"][0]["error"]
     assert states(home) == ["failed"]
+
+
+# --- an unknown provider: one exit code everywhere (issue 16) -------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("send", A, "-m", "hi"),
+        ("bulk", "k.csv", "-m", "hi", "--yes"),
+        ("balance",),
+        ("report", "--last"),
+        ("headers",),
+        ("profiles", "add", "x"),
+    ],
+)
+def test_an_unknown_provider_flag_is_a_usage_error_with_the_closest_name(proc, home, args):
+    (home.cwd / "k.csv").write_text("telefon\n05321234567\n", encoding="utf-8")
+    out = proc(*args, "--provider", "vairsms")
+    assert out.exit_code == 2, out.stderr
+    assert "unknown provider 'vairsms'" in out.stderr
+    assert "did you mean 'vairosms'?" in out.stderr
+    assert not home.config.exists()
+
+
+@pytest.mark.parametrize("where", ["file", "environment"])
+def test_an_unknown_provider_in_the_config_or_environment_is_exit_2_naming_where(proc, home, where):
+    env = {}
+    if where == "file":
+        home.write_config('[profiles.acme]\nprovider = "masgms"\n')
+    else:
+        env["SMSCLI_PROVIDER"] = "masgms"
+    out = proc("send", A, "-m", "hi", "--json", **env)
+    assert out.exit_code == 2, out.stderr
+    assert "did you mean 'masgsm'?" in out.stderr
+    said = f"{home.config} [profiles.acme]" if where == "file" else "SMSCLI_PROVIDER"
+    assert f"unknown provider 'masgms' (from {said})" in out.stderr
+    assert out.json()["error"]["code"] == "usage"

@@ -1,10 +1,13 @@
-"""Profile resolution: flags > environment (.env included) > config file > defaults."""
+"""Profile resolution: flags > environment (.env included) > config file > defaults; the
+profiles of the config file removed, and the default chosen."""
 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -213,3 +216,159 @@ def test_profiles_lists_them_with_the_default_marked(cli, home):
     ]
     human = cli("profiles").stdout
     assert "acme" in human and "vairosms" in human and "*" in human
+
+
+# --- configuration checked early (issue 16) ---------------------------------------------------
+
+
+def test_known_regions_are_those_of_phonenumbers_without_importing_it():
+    import phonenumbers
+
+    from smscli.config import known_regions
+
+    assert known_regions() == frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def test_a_region_phonenumbers_does_not_know_is_refused_where_it_is_set(home):
+    home.write_config('[profiles.x]\nprovider = "sandbox"\nregion = "XX"\n')
+    with pytest.raises(ConfigError) as err:
+        resolve(env_for(home))
+    assert "'XX' is not a region code" in err.value.message
+    assert f"{home.config} [profiles.x]" in err.value.message
+    assert "TR" in (err.value.hint or "")
+
+
+def test_send_with_an_unknown_region_is_a_config_error_not_a_bad_number(proc, home):
+    home.write_config('[profiles.x]\nprovider = "sandbox"\nregion = "XX"\n')
+    out = proc("send", "05321234567", "-m", "hi")
+    assert out.exit_code == 4, out.stderr
+    assert "'XX' is not a region code" in out.stderr
+    assert "unknown country code" not in out.stdout + out.stderr
+
+
+def test_a_config_file_named_by_smscli_config_that_does_not_exist_is_said(proc, home):
+    out = proc("send", "05321234567", "-m", "hi", SMSCLI_CONFIG="nosuch.toml")
+    assert out.exit_code == 4
+    assert "the config file nosuch.toml named by SMSCLI_CONFIG does not exist" in out.stderr
+
+
+def test_the_environment_still_configures_without_the_file(proc, home):
+    out = proc("send", "05321234567", "-m", "hi", SMSCLI_CONFIG="nosuch.toml",
+               SMSCLI_PROVIDER="sandbox")  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+
+
+def test_no_provider_configured_names_profiles_add(proc, home):
+    out = proc("balance")
+    assert out.exit_code == 4
+    assert "no provider configured" in out.stderr
+    assert "smscli profiles add" in out.stderr
+
+
+def test_profiles_show_names_the_dotenv_of_a_parent_directory(cli, home):
+    home.write_config(
+        '[profiles.x]\nprovider = "vairosms"\nbase_url = "https://api.vairosms.com"\n'
+    )
+    dotenv = home.cwd.parent / ".env"
+    dotenv.write_text("SMSCLI_BASE_URL=http://127.0.0.1:9/\n")
+    out = cli("profiles", "show")
+    assert out.exit_code == 0, out.stderr
+    assert str(dotenv) in out.stdout
+    doc = cli("profiles", "show", "--json").json()
+    assert doc["dotenv"] == {
+        "path": str(dotenv),
+        "settings": ["base_url"],
+        "overrides": ["base_url"],
+    }
+    row = next(r for r in doc["settings"] if r["setting"] == "base_url")
+    assert (row["origin"], row["from"]) == (".env", f"SMSCLI_BASE_URL in {dotenv}")
+    assert row["overrides"] == "file"
+
+
+def test_profiles_show_without_a_dotenv(cli, home):
+    doc = cli("profiles", "show", "--provider", "sandbox", "--json").json()
+    assert doc["dotenv"] is None
+
+
+# --- profiles remove, profiles default --------------------------------------------------------
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def read(home) -> dict:
+    return tomllib.loads(home.config.read_text(encoding="utf-8"))
+
+
+TWO = """# my profiles
+default_profile = "a"  # the usual one
+
+[profiles.a]
+provider = "vairosms"
+api_key = "k-aaaaaaa"   # from the panel
+sender = "ACME"
+
+# the second account
+[profiles.b]
+provider = "masgsm"  # b's provider
+username = "5321112233"
+password = "secret-b-1"
+sender = "ACME"
+"""
+
+
+def test_remove_takes_the_profile_and_its_secrets_keeping_the_rest(proc, home):
+    home.write_config(TWO)
+    out = proc("profiles", "remove", "b")
+    assert out.exit_code == 0, out.stderr
+    assert "Profile b removed" in out.stdout
+    text = home.config.read_text(encoding="utf-8")
+    assert "secret-b-1" not in text and "b's provider" not in text
+    assert text.startswith(TWO[: TWO.index("[profiles.b]")])
+    assert read(home)["profiles"] == {"a": tomllib.loads(TWO)["profiles"]["a"]}
+    assert mode(home.config) == 0o600
+
+
+def test_remove_refuses_the_default_profile_without_force(proc, home):
+    home.write_config(TWO)
+    out = proc("profiles", "remove", "a")
+    assert out.exit_code == 2
+    assert "'a' is the default profile" in out.stderr
+    assert "smscli profiles default b" in out.stderr
+    assert home.config.read_text(encoding="utf-8") == TWO
+    forced = proc("profiles", "remove", "a", "--force", "--json")
+    assert forced.exit_code == 0, forced.stderr
+    assert forced.json()["was_default"] is True
+    assert read(home) == {"profiles": {"b": tomllib.loads(TWO)["profiles"]["b"]}}
+    assert "# my profiles\n" in home.config.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", ["remove", "default"])
+def test_an_unknown_profile_name_is_a_usage_error_with_the_closest(proc, home, command):
+    home.write_config(TWO)
+    out = proc("profiles", command, "bb", "--json")
+    assert out.exit_code == 2
+    assert "no profile 'bb'" in out.stderr
+    assert "did you mean 'b'?" in out.stderr
+    assert out.json()["error"]["code"] == "usage"
+    assert home.config.read_text(encoding="utf-8") == TWO
+
+
+def test_default_sets_the_default_without_touching_the_profiles(proc, home):
+    home.write_config(TWO)
+    out = proc("profiles", "default", "b", "--json")
+    assert out.exit_code == 0, out.stderr
+    assert (out.json()["profile"], out.json()["previous"]) == ("b", "a")
+    assert home.config.read_text(encoding="utf-8") == TWO.replace(
+        'default_profile = "a"', 'default_profile = "b"'
+    )
+    assert proc("profiles", "show", "--json").json()["profile"] == "b"
+
+
+def test_default_in_a_file_without_one(proc, home):
+    body = TWO.replace('default_profile = "a"  # the usual one\n\n', "")
+    home.write_config(body)
+    assert proc("profiles", "default", "a").exit_code == 0
+    assert read(home)["default_profile"] == "a"
+    assert home.config.read_text(encoding="utf-8").endswith(body[body.index("[profiles.a]") :])

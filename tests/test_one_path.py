@@ -423,6 +423,6 @@ def test_a_provider_from_an_entry_point_needs_the_credential_it_declares(proc, f
 
 def test_an_unknown_provider_is_refused_naming_the_one_from_an_entry_point(proc, fakesms):
     out = proc("send", "05321112233", "-m", "hi", "--provider", "nosuch", **fakesms)
-    assert out.exit_code == 4, out.stdout + out.stderr
+    assert out.exit_code == 2, out.stdout + out.stderr
     known = out.stderr.partition("nosuch")[2]
     assert "fakesms" in known and "sandbox" in known, out.stderr

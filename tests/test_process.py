@@ -31,7 +31,7 @@ def test_version_and_help(proc):
         (("send", "05321234567", "-m", "hi", "--bogus"), {}, 2),
         (("send", "12", "-m", "hi", "--provider", "sandbox"), {}, 3),
         (("send", "05321234567", "-m", "hi"), {}, 4),
-        (("send", "05321234567", "-m", "hi"), {"SMSCLI_PROVIDER": "nosuch"}, 4),
+        (("send", "05321234567", "-m", "hi"), {"SMSCLI_PROVIDER": "nosuch"}, 2),
         (("send", "05321230000", "-m", "hi", "--provider", "sandbox"), {}, 6),
     ],
 )

@@ -1,4 +1,5 @@
-"""``profiles add --test``: the live credential check and how its outcome is told.
+"""What ``profiles add`` says: the profile written, and its ``--test``, the live credential
+check (``doctor`` runs the same check), and how its outcome is told.
 
 Three outcomes, never confused:
 
@@ -21,6 +22,7 @@ from smscli.cli.common import Cli, warn_if_plain_http
 if TYPE_CHECKING:
     from smscli.account.balance import CredentialCheck
     from smscli.errors import SmscliError
+    from smscli.profile_writer import Written
     from smscli.providers.base import Provider
     from smscli.redact import Redactor
 
@@ -32,8 +34,8 @@ def run_check(
 ) -> tuple[CredentialCheck, SmscliError | None]:
     """The live check; an error is returned (the profile is saved either way)."""
     from smscli.account.balance import CredentialCheck, check_credentials
+    from smscli.accounts import make_account
     from smscli.cli.common import open_driver
-    from smscli.config import make_account
     from smscli.errors import ConfigError, ProviderError, SmscliError
 
     if not cls.capabilities.network:
@@ -86,3 +88,67 @@ def detail(check: CredentialCheck) -> str:
     if check.credits is not None and not check.detail:
         return f"{credits_text(check.credits)} credits"
     return check.detail
+
+
+def table(*columns: str, **column_options: Any) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in columns:
+        table.add_column(col, **column_options)
+    return table
+
+
+def masked(setting: str, value: Any) -> Any:
+    """A setting's value as shown: secrets masked."""
+    from smscli.config import SECRET_FIELDS
+    from smscli.redact import mask
+
+    return mask(str(value)) if setting in SECRET_FIELDS else value
+
+
+def text(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def render_added(
+    cli: Cli,
+    name: str,
+    written: Written,
+    check: CredentialCheck | None,
+    failure: SmscliError | None,
+) -> None:
+    redact = cli.redactor
+    settings = [{"setting": k, "value": masked(k, v)} for k, v in written.values.items()]
+    action = "added" if written.created_profile else "updated"
+    if cli.json:
+        cli.emit(
+            {
+                "profile": name,
+                "provider": written.values.get("provider"),
+                "config": str(written.path),
+                "created_file": written.created_file,
+                "action": action,
+                "default": written.default,
+                "settings": settings,
+                "test": check_document(check, failure, redact),
+            }
+        )
+        return
+    if cli.quiet:
+        return
+    out = cli.out
+    out.print(
+        f"Profile {name} {action} in {written.path}"
+        + (" (new file)" if written.created_file else "")
+        + ", mode 0600"
+        + ("; it is the default profile" if written.default else "")
+    )
+    shown = table("Setting", "Value", overflow="fold")
+    for row in settings:
+        shown.add_row(str(row["setting"]), text(row["value"]))
+    out.print(shown)
+    if check is not None:
+        out.print(check_line(check, failure, redact))

@@ -1,4 +1,5 @@
-"""``smscli profiles``: which profiles exist, and where each resolved value came from."""
+"""``smscli profiles``: which profiles exist, where each resolved value came from (the `.env` in
+effect named), and adding, removing and choosing the default one."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from smscli.cli.common import (
     SenderOpt,
     command,
 )
-from smscli.cli.credcheck import check_document, check_line, run_check
+from smscli.cli.credcheck import masked as _masked
+from smscli.cli.credcheck import render_added, run_check
+from smscli.cli.credcheck import table as _table
+from smscli.cli.credcheck import text as _text
 from smscli.cli.options import (
     ApiKeyOpt,
     BaseUrlOpt,
@@ -36,10 +40,9 @@ if TYPE_CHECKING:
     from smscli.account.balance import CredentialCheck
     from smscli.config import ConfigFile, Environment
     from smscli.errors import SmscliError
-    from smscli.profile_writer import Written
     from smscli.providers.base import Provider
 
-app = typer.Typer(help="List profiles, show one with the origin of every value, or add one.")
+app = typer.Typer(help="List, show, add and remove profiles, and choose the default one.")
 
 
 @app.callback(invoke_without_command=True)
@@ -135,16 +138,25 @@ def show(
 
         settings = cli.settings
         rows = [
-            {"setting": key, "value": _masked(key, v.value), "origin": v.origin, "from": v.detail}
+            {"setting": key, "value": _masked(key, v.value), "origin": v.origin,
+             "from": v.detail, "overrides": v.overrides}
             for key, v in sorted(settings.values.items())
-        ]
+        ]  # fmt: skip
         ledger = shown(cli.ledger)  # a PostgreSQL URL without its password
+        path = cli.env.dotenv_path
+        from_dotenv = [r for r in rows if r["origin"] == ".env"]
+        dotenv = path and {
+            "path": str(path),
+            "settings": [r["setting"] for r in from_dotenv],
+            "overrides": [r["setting"] for r in from_dotenv if r["overrides"] == "file"],
+        }
         if cli.json:
             cli.emit(
                 {
                     "profile": settings.profile,
                     "selected_by": settings.profile_origin,
                     "config": str(settings.config.path),
+                    "dotenv": dotenv,
                     "ledger": ledger,
                     "settings": rows,
                 }
@@ -159,30 +171,11 @@ def show(
             f"({settings.profile_origin})"
         )
         out.print(table)
+        if dotenv:
+            sets = ", ".join(dotenv["settings"]) or "no setting of this profile"
+            over = ", ".join(dotenv["overrides"])
+            out.print(f".env: {path} sets {sets}" + (f" (over the file's {over})" if over else ""))
         out.print(f"Ledger: {ledger}")
-
-
-def _table(*columns: str, **column_options: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in columns:
-        table.add_column(col, **column_options)
-    return table
-
-
-def _masked(setting: str, value: Any) -> Any:
-    """A setting's value as shown: secrets masked."""
-    from smscli.config import SECRET_FIELDS
-    from smscli.redact import mask
-
-    return mask(str(value)) if setting in SECRET_FIELDS else value
-
-
-def _text(value: object) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
 
 
 PROMPTS = {
@@ -190,6 +183,9 @@ PROMPTS = {
     "username": "Username (for masgsm: the phone number registered with masgsm)",
     "password": "Password",
     "sender": "Sender header (başlık, 3 to 11 characters, no Turkish letters)",
+    "senders": "Approved sender headers, comma-separated",
+    "region": "Region of your numbers (two letters, e.g. TR)",
+    "base_url": "API root (base_url, e.g. https://api.example.com/v1)",
 }
 
 
@@ -219,22 +215,20 @@ def add(
     missing values (secrets without echo)."""
     cli = Cli(json=json, quiet=quiet, debug=debug)
     with command(cli):
-        from smscli.config import check_profile
-        from smscli.errors import ConfigError, UsageError
+        from smscli import providers
         from smscli.profile_writer import existing_profile, merge, write_profile
 
-        cls = _provider_class(provider)
+        cls = providers.get(provider, "--provider")
         _check_name(name)
         flags = {"api_key": api_key, "username": username, "password": password,
                  "sender": sender, "base_url": base_url, "region": region}  # fmt: skip
         given = _given(provider, flags, senders)
         path = cli.env.config_path
         values = merge(existing_profile(path, name), given)
+        if not _interactive():
+            _settle(values, ask=False)  # a wrong value is named before a missing one
         _ask_missing(cli, cls, provider, values)
-        try:
-            check_profile(values)
-        except ConfigError as exc:
-            raise UsageError(exc.message) from None
+        _settle(values, ask=_interactive())
         was_readable = _readable_by_others(path)
         written = write_profile(path, name, values, make_default=default)
         if was_readable:
@@ -248,21 +242,9 @@ def add(
         failure: SmscliError | None = None
         if test:
             check, failure = run_check(cli, cls, values)
-        _render_added(cli, name, written, check, failure)
+        render_added(cli, name, written, check, failure)
         if failure is not None:
             raise failure
-
-
-def _provider_class(provider: str) -> type[Provider]:
-    from smscli import providers
-    from smscli.errors import UsageError
-
-    if provider not in providers.names():
-        raise UsageError(
-            f"unknown provider {provider!r}",
-            hint=f"choose one of: {', '.join(providers.names())}",
-        )
-    return providers.get(provider)
 
 
 def _given(provider: str, flags: dict[str, str | None], senders: str | None) -> dict[str, Any]:
@@ -281,7 +263,8 @@ def _ask_missing(cli: Cli, cls: type[Provider], provider: str, values: dict[str,
     from smscli.redact import Redactor
 
     cli.redactor = Redactor([values.get("api_key"), values.get("password")])
-    required = [*cls.capabilities.credentials, *(["sender"] * cls.capabilities.sender)]
+    caps = cls.capabilities
+    required = [*caps.credentials, *(["sender"] * (caps.sender and not caps.default_sender))]
     missing = [k for k in required if not values.get(k)]
     if missing and not _interactive():
         raise UsageError(
@@ -293,6 +276,28 @@ def _ask_missing(cli: Cli, cls: type[Provider], provider: str, values: dict[str,
             PROMPTS.get(key, key), hide_input=key in ("api_key", "password"), err=True
         )
     cli.redactor = Redactor([values.get("api_key"), values.get("password")])
+
+
+def _settle(values: dict[str, Any], *, ask: bool) -> None:
+    """Every value checked as ``doctor`` checks it (the region upper-cased). On a terminal a
+    wrong value is said and asked for again, so that nothing typed so far is lost; else the
+    first is a usage error, and nothing is written."""
+    from smscli.doctor import HINTS, value_problems
+    from smscli.errors import UsageError
+    from smscli.profile_writer import KEY_ORDER
+
+    while bad := value_problems(values):
+        key = min(bad, key=lambda k: KEY_ORDER.index(k) if k in KEY_ORDER else len(KEY_ORDER))
+        problem = bad[key]
+        if not ask or key not in PROMPTS:
+            raise UsageError(problem, hint=HINTS.get(key))
+        typer.echo(f"{problem}; {HINTS.get(key, 'try again')}", err=True)
+        answer = typer.prompt(PROMPTS[key], hide_input=key in ("api_key", "password"), err=True)
+        values[key] = (
+            [h.strip() for h in answer.split(",") if h.strip()] if key == "senders" else answer
+        )
+    if values.get("region"):
+        values["region"] = str(values["region"]).upper()
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -311,41 +316,70 @@ def _check_name(name: str) -> None:
         raise UsageError(f"{name!r} is not a usable profile name (1 to 64 printable characters)")
 
 
-def _render_added(
-    cli: Cli,
-    name: str,
-    written: Written,
-    check: CredentialCheck | None,
-    failure: SmscliError | None,
-) -> None:
-    redact = cli.redactor
-    settings = [{"setting": k, "value": _masked(k, v)} for k, v in written.values.items()]
-    action = "added" if written.created_profile else "updated"
-    if cli.json:
-        cli.emit(
-            {
-                "profile": name,
-                "config": str(written.path),
-                "created_file": written.created_file,
-                "action": action,
-                "default": written.default,
-                "settings": settings,
-                "test": check_document(check, failure, redact),
-            }
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Remove it even if it is the default profile.")
+]
+
+
+@app.command("remove")
+def remove(name: ProfileNameArg, force: ForceOpt = False, json: JsonOpt = False,
+           quiet: QuietOpt = False) -> None:  # fmt: skip
+    """Remove a profile, and its secrets, from the config file (comments kept). The default
+    profile only with --force (the file is then left without a default)."""
+    cli = Cli(json=json, quiet=quiet)
+    with command(cli):
+        from smscli.errors import UsageError
+        from smscli.profile_writer import remove_profile
+
+        config = _known(cli, name)
+        if config.default_profile == name and not force:
+            others = sorted(set(config.profiles) - {name})
+            raise UsageError(
+                f"{name!r} is the default profile of {config.path}",
+                hint=(f"make another the default first (smscli profiles default {others[0]}), "
+                      "or pass --force to remove it all the same" if others else
+                      "pass --force to remove it all the same (the file then has no default)"),
+            )  # fmt: skip
+        was_default = remove_profile(config.path, name)
+        if cli.json:
+            document = {"profile": name, "config": str(config.path), "action": "removed"}
+            cli.emit(document | {"was_default": was_default})
+        elif not quiet:
+            cli.out.print(
+                f"Profile {name} removed from {config.path}"
+                + ("; the file has no default profile now" if was_default else "")
+            )
+
+
+@app.command("default")
+def make_default(name: ProfileNameArg, json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Make a profile the default (default_profile in the config file)."""
+    cli = Cli(json=json, quiet=quiet)
+    with command(cli):
+        from smscli.profile_writer import set_default
+
+        config = _known(cli, name)
+        previous = set_default(config.path, name)
+        selected = cli.env.lookup("SMSCLI_PROFILE")
+        if selected and selected[0] != name:
+            cli.warn(f"SMSCLI_PROFILE ({selected[1]}) selects {selected[0]!r} over the default")
+        if cli.json:
+            cli.emit({"profile": name, "config": str(config.path), "previous": previous})
+        elif not quiet:
+            cli.out.print(f"Profile {name} is now the default in {config.path}")
+
+
+def _known(cli: Cli, name: str) -> ConfigFile:
+    """The config file, which defines profile ``name`` (else a usage error)."""
+    from smscli.config import ConfigFile, did_you_mean
+    from smscli.errors import UsageError
+
+    config = ConfigFile.load(cli.env.config_path)
+    if name not in config.profiles:
+        known = ", ".join(sorted(config.profiles)) or "none"
+        where = "" if config.exists else " (the file does not exist)"
+        raise UsageError(
+            f"no profile {name!r} in {config.path}{where}",
+            hint=did_you_mean(name, list(config.profiles)) + f"defined profiles: {known}",
         )
-        return
-    if cli.quiet:
-        return
-    out = cli.out
-    out.print(
-        f"Profile {name} {action} in {written.path}"
-        + (" (new file)" if written.created_file else "")
-        + ", mode 0600"
-        + ("; it is the default profile" if written.default else "")
-    )
-    table = _table("Setting", "Value", overflow="fold")
-    for row in settings:
-        table.add_row(str(row["setting"]), _text(row["value"]))
-    out.print(table)
-    if check is not None:
-        out.print(check_line(check, failure, redact))
+    return config

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from smscli.errors import ConfigError
+from smscli.errors import UsageError
 
 if TYPE_CHECKING:
     from smscli.providers.base import Provider
@@ -32,13 +32,24 @@ def names() -> list[str]:
     return sorted(BUILTIN | _entry_points())
 
 
-def get(name: str) -> type[Provider]:
+def get(name: str, where: str = "") -> type[Provider]:
+    """The driver named ``name``; an unknown name is a usage error (exit 2) wherever it was
+    given (a flag, the environment, the config file: ``where`` says which), with the closest
+    known name."""
     target = BUILTIN.get(name) or _entry_points().get(name)
     if target is None:
-        raise ConfigError(
-            f"unknown provider {name!r}",
-            hint=f"choose one of: {', '.join(names())}",
-        )
+        raise unknown(name, where)
     module, _, attr = target.partition(":")
     cls: type[Provider] = getattr(importlib.import_module(module), attr)
     return cls
+
+
+def unknown(name: str, where: str = "") -> UsageError:
+    from smscli.config import did_you_mean
+
+    known = names()
+    at = f" (from {where})" if where else ""
+    return UsageError(
+        f"unknown provider {name!r}{at}",
+        hint=did_you_mean(name, known) + f"choose one of: {', '.join(known)}",
+    )
