@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from smscli.errors import CreditError, ExitCode, SmscliError, UsageError
 from smscli.guards import Deadline
 from smscli.runs import STALE_AFTER, BulkInput, RunOptions, RunResult, SendInput, _Plan
+from smscli.words import plural
 
 if TYPE_CHECKING:
     from smscli.engine import SendStats
@@ -69,8 +70,9 @@ class Campaign:
         )  # fmt: skip
         if settled:
             notices.append(
-                f"{settled} message(s) were on the wire when an earlier process ended: "
-                "marked unknown, not re-sent (--retry-unknown re-sends them)"
+                f"{plural(settled, 'message')} {'was' if settled == 1 else 'were'} on the wire "
+                "when an earlier process ended: marked unknown, not re-sent (--retry-unknown "
+                "re-sends them)"
             )
 
     @staticmethod
@@ -90,7 +92,9 @@ class Campaign:
         requeued = store.requeue(run.id, states)
         opted_out = store.skip_optouts(run.id)
         if opted_out:
-            notices.append(f"{opted_out} recipient(s) opted out since the run started: skipped")
+            notices.append(
+                f"{plural(opted_out, 'recipient')} opted out since the run started: skipped"
+            )
         if run.account != plan.account:
             notices.append(
                 f"the account's credentials changed since run {run.id} started (a new key, "

@@ -171,7 +171,7 @@ class Gate:
                 f"the rate limit would make {self.what} wait {pause:.0f}s more, beyond "
                 f"--max-wait {self.max_wait:.0f}s",
                 hint=self.again.format(
-                    time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(resume))
+                    time=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(resume))
                 ),
                 resume_at=resume,
             )

@@ -89,8 +89,9 @@ def test_balance_customersms_is_the_last_reported_value_labelled_with_its_time(
 def test_balance_vairosms_says_there_is_no_call(cli, setup, emulator):
     out = cli("balance", "-p", "vs", "--json")
     assert out.exit_code == 2
-    assert out.stdout == ""
-    assert "vairosms offers no balance call" in out.stderr
+    error = out.json()["error"]  # the error as the --json document, and on stderr for people
+    assert error["code"] == "unsupported" and out.json()["exit_code"] == 2
+    assert error["message"] in out.stderr and "vairosms offers no balance call" in out.stderr
     assert emulator.requests == []
 
 
@@ -130,7 +131,7 @@ def test_report_last_asks_the_provider_and_stores_states(cli, setup, emulator, h
     assert out.exit_code == 0, out.stderr
     doc = out.json()
     assert doc["source"] == "provider"
-    assert [(r["to"], r["state"], r["reported"]) for r in doc["results"]] == [
+    assert [(r["to"], r["status"], r["reported"]) for r in doc["results"]] == [
         (A, "delivered", "delivered"),
         (B, "undelivered", "undelivered"),
         (C, "accepted", "pending"),
@@ -149,7 +150,7 @@ def test_report_last_asks_the_provider_and_stores_states(cli, setup, emulator, h
     # later, C arrives: the next report settles it
     emulator.pending_numbers.clear()
     again = cli("report", "--last", "-p", profile, "--json").json()
-    assert [r["state"] for r in again["results"]] == ["delivered", "undelivered", "delivered"]
+    assert [r["status"] for r in again["results"]] == ["delivered", "undelivered", "delivered"]
 
 
 def test_report_masgsm_is_one_type_2_request_per_send(cli, setup, emulator):
@@ -170,7 +171,7 @@ def test_report_vairosms_keeps_unknown_words_as_unknown(cli, setup, emulator, ho
     emulator.vairosms_words[A] = "SOMETHING_NEW"
     doc = cli("report", "-p", "vs", "--json").json()
     first = doc["results"][0]
-    assert (first["state"], first["reported"], first["detail"]) == (
+    assert (first["status"], first["reported"], first["detail"]) == (
         "accepted", "unknown", "SOMETHING_NEW",
     )  # fmt: skip
     assert ledger_rows(home)[0] == (A, "accepted", "unknown: SOMETHING_NEW")
@@ -190,7 +191,7 @@ def test_report_by_run_or_message_id(cli, setup, emulator, how):
     }[how]
     doc = cli("report", *args, "-p", "vs", "--json").json()
     assert doc["runs"] == [first["run_id"]] != [second["run_id"]]
-    assert [(r["to"], r["state"]) for r in doc["results"]] == [(A, "undelivered")]
+    assert [(r["to"], r["status"]) for r in doc["results"]] == [(A, "undelivered")]
 
 
 def test_report_ids_not_in_the_ledger(cli, setup, emulator):
@@ -244,7 +245,7 @@ def test_report_customersms_shows_the_ledger_labelled(cli, setup, emulator, home
     doc = out.json()
     assert doc["source"] == "ledger"
     assert doc["label"] == "from the ledger: customersms offers no delivery reports"
-    assert [(r["to"], r["state"], r["reported"]) for r in doc["results"]] == [
+    assert [(r["to"], r["status"], r["reported"]) for r in doc["results"]] == [
         (A, "accepted", None),
         (B, "failed", None),
         (C, "accepted", None),
@@ -259,9 +260,11 @@ def test_report_customersms_shows_the_ledger_labelled(cli, setup, emulator, home
 def test_report_sandbox_magic_numbers(cli, home):
     out = cli("send", "05321234567,05321230001,05321230000", "-m", "hi", "--provider", "sandbox")
     assert out.exit_code == 1
-    doc = cli("report", "--provider", "sandbox", "--json").json()
+    first = cli("report", "--provider", "sandbox", "--json").json()
+    assert [r["reported"] for r in first["results"]] == ["pending", "pending", None]
+    doc = cli("report", "--provider", "sandbox", "--json").json()  # final from the second on
     assert doc["source"] == "simulated"
-    assert [(r["to"], r["state"], r["reported"]) for r in doc["results"]] == [
+    assert [(r["to"], r["status"], r["reported"]) for r in doc["results"]] == [
         ("+905321234567", "delivered", "delivered"),
         ("+905321230001", "undelivered", "undelivered"),
         ("+905321230000", "failed", None),  # rejected when sending: never asked about
@@ -288,7 +291,7 @@ def test_report_message_without_an_id_is_not_asked_about(cli, setup, emulator, h
     out = cli("report", "-p", "mas", "--json")
     assert out.exit_code == 0, out.stderr
     (result,) = out.json()["results"]
-    assert (result["state"], result["reported"]) == ("accepted", None)
+    assert (result["status"], result["reported"]) == ("accepted", None)
     assert result["note"].startswith("no id to ask the provider about")
     assert report_requests(emulator) == []
 
@@ -298,7 +301,7 @@ def test_masgsm_partial_credit_unknowns_are_settled_by_a_report(cli, setup, emul
     out = cli("send", f"{A},{B}", "-m", "hi", "-p", "mas", "--json", "--force")
     assert out.exit_code == 7
     doc = cli("report", "-p", "mas", "--json").json()
-    assert [(r["to"], r["state"], r["reported"]) for r in doc["results"]] == [
+    assert [(r["to"], r["status"], r["reported"]) for r in doc["results"]] == [
         (A, "delivered", "delivered"),  # masgsm sent it as far as the balance allowed
         (B, "unknown", "unknown"),  # not in masgsm's report: still in doubt
     ]
@@ -319,7 +322,7 @@ def test_report_provider_errors_map_to_exit_codes(
     out = cli("report", "-p", profile, "--json")
     assert out.exit_code == code
     assert said in out.stderr
-    assert said in out.json()["error"]
+    assert said in out.json()["error"]["message"] and out.json()["exit_code"] == code
     assert ledger_rows(home) == [(A, "accepted", None)]  # nothing stored from a failed report
 
 
@@ -328,7 +331,7 @@ def test_report_waits_out_a_429_and_retries(cli, setup, emulator):
     emulator.rate_limit_per_second = 2  # the emulator answers 429 with Retry-After: 1
     out = cli("report", "-p", "vs", "--json")
     assert out.exit_code == 0, out.stderr
-    assert [r["state"] for r in out.json()["results"]] == ["delivered", "delivered"]
+    assert [r["status"] for r in out.json()["results"]] == ["delivered", "delivered"]
     assert emulator.rate_limited >= 1
 
 
@@ -358,7 +361,7 @@ def test_report_shows_a_progress_bar_for_a_large_run_on_a_terminal(cli, home, mo
     shown = cli("report", "--provider", "sandbox", "--json")
     assert shown.exit_code == 0
     assert "asking for delivery reports" in shown.stderr
-    assert shown.json()["counts"] == {"delivered": 30}
+    assert shown.json()["counts"] == {"accepted": 30}  # the sandbox's first report: pending
     monkeypatch.delenv("TTY_COMPATIBLE")
     plain = cli("report", "--provider", "sandbox", "--json")
     assert "asking for delivery reports" not in plain.stderr
@@ -499,7 +502,7 @@ def test_no_secret_anywhere_across_the_account_commands(
     run("report", "-p", "p", "--json")
     emulator.masgsm_legacy_down = True
     run("headers", "-p", "p", "--debug")
-    run_id = json.loads(run("history", "--json"))["runs"][0]["id"]
+    run_id = json.loads(run("history", "--json"))["runs"][0]["run_id"]
     run("history", "show", run_id, "--json")
     # wrong credentials: the emulator now expects other secrets than the ones we send
     emulator.CUSTOMERSMS_KEY = emulator.VAIROSMS_KEY = emulator.MASGSM_PASS = "other"

@@ -19,7 +19,13 @@ def test_no_ledger_yet_lists_nothing_and_creates_nothing(cli, home):
     out = cli("history")
     assert out.exit_code == 0
     assert "No runs in the ledger" in out.stdout
-    assert cli("history", "--json").json() == {"ledger": str(home.ledger), "runs": []}
+    doc = cli("history", "--json").json()
+    assert (doc["command"], doc["ledger"], doc["runs"], doc["exit_code"]) == (
+        "history",
+        str(home.ledger),
+        [],
+        0,
+    )
     assert not home.ledger.exists()
 
 
@@ -28,15 +34,16 @@ def test_history_counts_parts_and_credits(cli, home):
     invalid. After a report the accepted ones are delivered/undelivered."""
     run = send(cli, "05321234567,05321230001,05321230000,123", LONG)["run_id"]
     (doc,) = cli("history", "--json").json()["runs"]
-    assert doc["id"] == run
-    assert (doc["provider"], doc["command"], doc["profile"], doc["state"]) == (
+    assert doc["run_id"] == run
+    assert (doc["provider"], doc["command"], doc["profile"], doc["status"]) == (
         "sandbox", "send", None, "complete",
     )  # fmt: skip
     assert doc["counts"] == {"accepted": 2, "failed": 1, "invalid": 1}
-    assert doc["messages"] == 4
+    assert doc["total"] == 4
     assert doc["parts"] == 6  # the invalid number has no parts; the rejected one had 2
     assert doc["credits_used"] == 4
     assert doc["credits_remaining"] == 996
+    cli("report", *SANDBOX)  # the sandbox's first report: pending
     cli("report", *SANDBOX)
     (after,) = cli("history", "--json").json()["runs"]
     assert after["counts"] == {"delivered": 1, "undelivered": 1, "failed": 1, "invalid": 1}
@@ -48,9 +55,9 @@ def test_history_counts_parts_and_credits(cli, home):
 
 def test_most_recent_first_and_limit(cli, home):
     runs = [send(cli, f"0532123456{i}")["run_id"] for i in range(3)]
-    listed = [r["id"] for r in cli("history", "--json").json()["runs"]]
+    listed = [r["run_id"] for r in cli("history", "--json").json()["runs"]]
     assert listed == runs[::-1]
-    limited = [r["id"] for r in cli("history", "--limit", "2", "--json").json()["runs"]]
+    limited = [r["run_id"] for r in cli("history", "--limit", "2", "--json").json()["runs"]]
     assert limited == runs[:0:-1]
     assert cli("history", "-n", "0").exit_code == 2
 
@@ -62,7 +69,7 @@ def test_filters_by_provider_and_profile(cli, home):
     mine = send(cli, "05321234567", "hi", "-p", "rehearse")["run_id"]
     send(cli, "05321234568")
     by_profile = cli("history", "-p", "rehearse", "--json").json()["runs"]
-    assert [r["id"] for r in by_profile] == [mine]
+    assert [r["run_id"] for r in by_profile] == [mine]
     assert len(cli("history", "--provider", "sandbox", "--json").json()["runs"]) == 2
     assert cli("history", "--provider", "masgsm", "--json").json()["runs"] == []
 
@@ -74,9 +81,9 @@ def test_show_lists_the_runs_messages(cli, home, prefix):
     out = cli("history", "show", run[:-1] if prefix else run, "--json")
     assert out.exit_code == 0, out.stderr
     shown = out.json()
-    assert shown["run"]["id"] == run
+    assert shown["run"]["run_id"] == run
     assert shown["run"]["counts"] == {"accepted": 1, "failed": 1, "invalid": 1}
-    assert [(m["to"], m["state"], m["segments"]) for m in shown["messages"]] == [
+    assert [(m["to"], m["status"], m["segments"]) for m in shown["messages"]] == [
         ("+905321234567", "accepted", 1),
         ("+905321230000", "failed", 1),
         (None, "invalid", 0),
@@ -86,14 +93,15 @@ def test_show_lists_the_runs_messages(cli, home, prefix):
     assert shown["messages"][0]["text"] == "hi"
     human = cli("history", "show", run)
     assert f"Run {run} · send · sandbox" in human.stdout
-    assert "1 accepted, 1 failed, 1 invalid · 2 parts · 1 credits used" in human.stdout
+    assert "1 accepted, 1 failed, 1 invalid · 2 parts · 1 credit used" in human.stdout
 
 
 def test_show_includes_report_details(cli, home):
     run = send(cli, "05321230001")["run_id"]
+    cli("report", *SANDBOX)  # the sandbox's first report: pending
     cli("report", *SANDBOX)
     (message,) = cli("history", "show", run, "--json").json()["messages"]
-    assert message["state"] == "undelivered"
+    assert message["status"] == "undelivered"
     assert message["report"] == "undelivered: sandbox: magic number ...0001"
     assert message["reported_at"]
 

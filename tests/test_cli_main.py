@@ -18,7 +18,7 @@ def _eager() -> typer.Typer:
         name="smscli",
         help=app.info.help,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )

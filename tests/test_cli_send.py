@@ -48,10 +48,17 @@ def test_json_document_follows_the_contract(cli):
 def test_duplicates_are_dropped_and_reported(cli, home):
     out = cli("send", "05321234567", "+90 532 123 45 67", "-m", "x", "--json", *SANDBOX)
     doc = out.json()
-    assert doc["total"] == 1
-    assert doc["duplicates"] == [
-        {"input": "+90 532 123 45 67", "to": "+905321234567", "source": "argument 2"}
-    ]
+    assert (doc["total"], doc["accepted"], doc["duplicate"], doc["skipped"]) == (2, 1, 1, 1)
+    # One result for every entry: the duplicate is skipped, and says whose duplicate it is.
+    assert doc["results"][1] == {
+        "to": "+905321234567",
+        "status": "skipped",
+        "message_id": None,
+        "segments": 0,
+        "error": "duplicate of argument 1",
+        "input": "+90 532 123 45 67",
+        "source": "argument 2",
+    }
     # The duplicate is recorded as skipped, as in bulk (one path for every message).
     assert [r[1] for r in ledger_rows(home)] == ["accepted", "skipped"]
 
@@ -84,7 +91,7 @@ def test_dry_run_sends_nothing_and_shows_cost(cli, home):
 def test_dry_run_with_an_invalid_number_is_exit_3(cli):
     out = cli("send", "05321234567,1", "-m", "x", "--dry-run", "--json", *SANDBOX)
     assert out.exit_code == 3
-    assert [r["status"] for r in out.json()["results"]] == ["valid", "invalid"]
+    assert [r["status"] for r in out.json()["results"]] == ["would_send", "invalid"]
 
 
 def test_numbers_from_stdin(cli):

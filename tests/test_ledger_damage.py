@@ -116,7 +116,7 @@ def test_ledger_check_names_what_it_can_still_read(proc, home, half_sent):
     install(half_sent, home, lambda data: None)
     out = proc("ledger", "check")
     assert out.exit_code == 0, out.stderr
-    assert "intact" in out.stdout and "1 run(s), 200 message(s)" in out.stdout
+    assert "intact" in out.stdout and "1 run, 200 messages" in out.stdout
 
     def middle_page(data: bytearray) -> None:  # messages, not the runs table (pages 2-4)
         page = len(data) // PAGE // 2

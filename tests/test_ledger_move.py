@@ -300,6 +300,11 @@ def _check_info(cli: Any, home: Home, backend: str, location: str) -> None:
     states = dict(home.query("SELECT state, count(*) FROM messages GROUP BY state"))
     assert doc == {
         "command": "ledger info",
+        "provider": None,
+        "profile": None,
+        "exit_code": 0,
+        "error": None,
+        "warnings": [],
         "backend": backend,
         "ledger": location,
         "exists": True,
@@ -307,10 +312,9 @@ def _check_info(cli: Any, home: Home, backend: str, location: str) -> None:
         "bytes": doc["bytes"],
         "runs": 3,
         "messages": sum(states.values()),
-        "states": states,
+        "counts": states,
         "optouts": 2,
         "idempotency_keys": 1,
         "provider_state": home.query("SELECT count(*) FROM provider_state")[0][0],
-        "exit_code": 0,
     }
     assert doc["bytes"] > 0

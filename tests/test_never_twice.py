@@ -65,7 +65,7 @@ def test_optout_add_import_remove_and_list(cli, home):
     assert doc["already_on_the_list"] == ["+905321112233"]
     assert doc["invalid"] == [{"raw": "abc", "where": "stop.csv line 4", "why": "no digits"}]
     listed = optout(cli, "list", "--json").json()
-    assert listed["count"] == 3
+    assert listed["total"] == 3
     by_number = {o["number"]: o for o in listed["optouts"]}
     assert by_number["+905321234567"]["reason"] == "STOP reply"
     assert by_number["+905321234567"]["source"] == "smscli optout add"
@@ -78,7 +78,7 @@ def test_optout_add_import_remove_and_list(cli, home):
     assert "1 removed, 1 not on the list, 0 invalid" in out.stdout
     out = optout(cli, "list")
     assert "+905321234567" not in out.stdout
-    assert "2 number(s) on the opt-out list" in out.stdout
+    assert "2 numbers on the opt-out list" in out.stdout
 
 
 def test_one_number_a_line_with_comments_imports(cli, home):
@@ -97,7 +97,7 @@ def test_bulk_skips_opted_out_numbers_everywhere_it_counts(cli, home, emulator):
     assert any(line.split() == ["opted", "out", "1"] for line in preview.stdout.splitlines())
     assert "1 recipient(s) on the opt-out list: skipped" in preview.stderr
     doc = cli("bulk", path, "-m", TEMPLATE, "-p", "vs", "--dry-run", "--json").json()
-    assert (doc["opted_out"], doc["to_send"]) == (1, 2)
+    assert (doc["opted_out"], doc["would_send"]) == (1, 2)
     out = cli("bulk", path, "-m", TEMPLATE, "-p", "vs", "--yes", "--json")
     assert out.exit_code == 0, out.stderr
     doc = out.json()
@@ -115,7 +115,7 @@ def test_a_number_opted_out_during_a_campaign_is_skipped_when_it_resumes(cli, ho
     assert optout(cli, "add", "+905334445566").exit_code == 0
     out = cli("bulk", path, "-m", TEMPLATE, "-p", "vs", "--yes")
     assert out.exit_code == 0, out.stderr
-    assert "1 recipient(s) opted out since the run started: skipped" in out.stderr
+    assert "1 recipient opted out since the run started: skipped" in out.stderr
     assert "+905334445566" not in received(emulator)
     assert states(home) == Counter(accepted=2, skipped=1)
 
@@ -217,7 +217,7 @@ def test_a_re_exported_file_or_a_dropped_exclude_repeats_nothing(cli, home, emul
     assert len(emulator.received) == 2
     # the same campaign without --exclude: a new run, but only the excluded number is new
     preview = cli("bulk", path, "-m", TEMPLATE, "-p", "vs", "--dry-run", "--json").json()
-    assert (preview["repeat"], preview["to_send"]) == (2, 1)
+    assert (preview["repeat"], preview["would_send"]) == (2, 1)
     out = cli("bulk", path, "-m", TEMPLATE, "-p", "vs", "--yes")
     assert out.exit_code == 0, out.stderr
     assert "2 would repeat a message sent in the last 24 h" in out.stderr

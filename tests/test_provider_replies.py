@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from smscli.cli.common import json_text
+from smscli.cli.output import json_text
 from smscli.errors import CreditError, OutcomeUnknown, ProviderError
 from smscli.providers.base import Account, Batch, Message, fold
 from smscli.providers.customersms import CustomerSms
@@ -202,7 +202,7 @@ def test_masgsm_balance_with_another_code_is_a_clear_provider_error(cli, setup, 
     out = cli("balance", "-p", "mas", "--json")
     assert out.exit_code == 6, out.stderr
     assert "masgsm:" in out.stderr and "code" in out.stderr
-    assert out.stdout == ""
+    assert out.json()["error"]["code"] == "provider" and out.json()["exit_code"] == 6
 
 
 def test_undocumented_reply_kept_out_of_retry_failed(cli, setup, emulator, home):

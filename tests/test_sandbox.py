@@ -20,7 +20,7 @@ def ledger(cli, run_id: str) -> list[tuple[str, str, str | None, str | None]]:
     """``(to, state, message id, report)`` of every message of the run, from the ledger."""
     shown = cli("history", "show", run_id, "--json")
     assert shown.exit_code == 0, shown.stderr
-    return [(m["to"], m["state"], m["message_id"], m["report"]) for m in shown.json()["messages"]]
+    return [(m["to"], m["status"], m["message_id"], m["report"]) for m in shown.json()["messages"]]
 
 
 # --- the sender header ----------------------------------------------------------------------
@@ -99,7 +99,7 @@ def test_report_is_pending_first_then_final_in_the_ledger(proc, cli):
     run_id = sent(proc)["run_id"]
     first = proc("report", *SANDBOX, "--json")
     assert first.exit_code == 0, first.stderr
-    assert [(r["to"], r["state"], r["reported"]) for r in first.json()["results"]] == [
+    assert [(r["to"], r["status"], r["reported"]) for r in first.json()["results"]] == [
         (OK, "accepted", "pending"),
         (STAYS, "accepted", "pending"),
         (REJECTED, "failed", None),  # refused when sending: never asked about
@@ -111,7 +111,7 @@ def test_report_is_pending_first_then_final_in_the_ledger(proc, cli):
     ]
     second = proc("report", *SANDBOX, "--json")
     assert second.exit_code == 0, second.stderr
-    assert [(r["state"], r["reported"]) for r in second.json()["results"]] == [
+    assert [(r["status"], r["reported"]) for r in second.json()["results"]] == [
         ("delivered", "delivered"),
         ("undelivered", "undelivered"),
         ("failed", None),

@@ -17,6 +17,7 @@ from typer.models import CommandInfo, TyperInfo
 from smscli import __version__
 from smscli.cli.account import balance, headers, report
 from smscli.cli.bulk import bulk as bulk_command
+from smscli.cli.doctor import doctor
 from smscli.cli.history import app as history_app
 from smscli.cli.ledger import app as ledger_app
 from smscli.cli.optout import app as optout_app
@@ -29,6 +30,7 @@ COMMANDS: dict[str, Callable[..., Any] | typer.Typer] = {
     "balance": balance,
     "report": report,
     "headers": headers,
+    "doctor": doctor,
     "history": history_app,
     "ledger": ledger_app,
     "optout": optout_app,
@@ -91,12 +93,91 @@ class _LazyGroup(TyperGroup):
         listing = [TyperCommand(name, help=_summary(e)) for name, e in COMMANDS.items()]
         TyperGroup(commands=listing).format_commands(ctx, formatter)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None:
+            _refuse_contradictions(type(ctx)(cmd, parent=ctx, info_name=name), cmd, rest)
+        return name, cmd, rest
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """With ``--json``, a usage error click finds (an unknown option, a missing argument)
+        is a JSON document on stdout too, as every other error is."""
+        argv = kwargs.get("args")
+        argv = sys.argv[1:] if argv is None else list(argv)
+        if "--json" not in argv:
+            return super().main(*args, **kwargs)
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except Exception as error:
+            if not hasattr(error, "format_message"):  # click's ClickException (typer vendors it)
+                raise
+            exc: Any = error
+            exc.show()
+            _json_usage_error(exc)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print("Aborted!", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+CONTRADICTIONS = (("--tr", "--no-tr"),)
+"""Flags of which the last would silently win: both given is a mistake to name."""
+
+
+def _refuse_contradictions(ctx: Any, cmd: Any, args: list[str]) -> None:
+    """A usage error when ``args`` give both flags of a pair in :data:`CONTRADICTIONS`. The
+    values of options are skipped (``-m --tr`` is a text), as click would read them."""
+    takes_value = {
+        opt
+        for p in getattr(cmd, "params", ())
+        if p.param_type_name == "option" and not p.is_flag and not p.count
+        for opt in p.opts
+    }
+    given, tokens = set(), iter(args)
+    for token in tokens:
+        if token == "--":
+            break
+        if token in takes_value:
+            next(tokens, None)
+        given.add(token)
+    for pair in CONTRADICTIONS:
+        if given.issuperset(pair):
+            raise typer.BadParameter(
+                f"{' and '.join(pair)} contradict each other: give one of them", ctx=ctx
+            )
+
+
+def _json_usage_error(exc: Any) -> None:
+    from smscli.cli.output import error_document, json_text
+
+    ctx = getattr(exc, "ctx", None)
+    command = ""
+    if ctx is not None:
+        root = ctx.find_root().info_name or ""
+        command = ctx.command_path.removeprefix(root).strip()
+    document = {
+        "command": command,
+        "provider": None,
+        "profile": None,
+        "exit_code": exc.exit_code,
+        "error": error_document("usage", exc.format_message(), _usage_hint(ctx)),
+        "warnings": [],
+    }
+    print(json_text(document))
+
+
+def _usage_hint(ctx: Any) -> str | None:
+    if ctx is None:
+        return None
+    return f"see '{ctx.command_path} --help'"
+
 
 app = typer.Typer(
     name="smscli",
     help="Send SMS, one at a time or in bulk, through HTTP SMS gateways, exactly once.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     cls=_LazyGroup,

@@ -21,6 +21,8 @@ from smscli.cli.common import (
     open_driver,
     rate_limits,
 )
+from smscli.cli.documents import number
+from smscli.cli.output import error_document
 
 if TYPE_CHECKING:
     from smscli.account.balance import BalanceReport
@@ -198,7 +200,7 @@ def _render_balance(cli: Cli, result: BalanceReport) -> None:
             {
                 "provider": result.provider,
                 "profile": cli.settings.profile,
-                "credits": result.credits,
+                "credits": number(result.credits),
                 "raw": result.raw,
                 "source": result.source,
                 "label": label,
@@ -218,12 +220,16 @@ def _render_report(cli: Cli, result: DeliveryReport) -> None:
     for warning in result.warnings:
         cli.warn(warning)
     if cli.json:
-        cli.emit(_report_document(result, cli.settings.profile, redact))
+        e = result.error
+        code, error = (e.exit_code, error_document(e.code, e.message, e.hint)) if e else (0, None)
+        cli.emit(_report_document(result, cli.settings.profile, redact), code, error)
         return
     if cli.quiet:
         return
     out = cli.out
-    out.print(_report_table(result, redact))
+    from smscli.cli.display import print_table
+
+    print_table(out, _report_table(result, redact), optional=("Run", "Message ID"))
     out.print(_report_summary(result))
 
 
@@ -241,8 +247,6 @@ def _report_document(
         "counts": result.counts(),
         "reported": result.reported(),
         "not_found": result.not_found,
-        "warnings": [redact(w) for w in result.warnings],
-        "error": redact(result.error.message) if result.error else None,
         "results": [
             {
                 "run_id": line.run_id,
@@ -250,7 +254,7 @@ def _report_document(
                 "to": line.to,
                 "input": line.raw,
                 "message_id": line.message_id,
-                "state": line.state,
+                "status": line.state,
                 "reported": line.reported,
                 "detail": redact(line.detail) if line.detail else None,
                 "reported_at": line.reported_at,
@@ -264,7 +268,7 @@ def _report_document(
 def _report_table(result: DeliveryReport, redact: Redactor) -> Any:
     """One row a message; a run column only when the report spans several runs."""
     several = len(result.runs) > 1
-    columns = ("Run",) * several + ("#", "To", "Message ID", "State", "Report")
+    columns = ("Run",) * several + ("#", "To", "Message ID", "Status", "Report")
     table = _table(*columns, no_wrap=("Run", "To", "Message ID"))
     for line in result.lines:
         state = _styled(line.state)
@@ -297,6 +301,10 @@ def _report_summary(result: DeliveryReport) -> str:
 
 def _render_headers(cli: Cli, result: HeaderList) -> None:
     redact = cli.redactor
+    if result.note:
+        cli.warn(result.note)
+    for warning in result.warnings:
+        cli.warn(warning)
     if cli.json:
         cli.emit(
             {
@@ -316,13 +324,8 @@ def _render_headers(cli: Cli, result: HeaderList) -> None:
                     }
                     for h in result.headers
                 ],
-                "warnings": [redact(w) for w in result.warnings],
             }
         )
-    if result.note:
-        cli.warn(result.note)
-    for warning in result.warnings:
-        cli.warn(warning)
     if cli.json or cli.quiet:
         return
     out = cli.out

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from smscli.cli.output import command_path, console_class, error_document, json_text
 from smscli.errors import ExitCode, SmscliError
 from smscli.providers import BUILTIN
 from smscli.redact import RedactingFilter, Redactor
@@ -57,50 +58,6 @@ MaxWaitOpt = Annotated[
 DebugOpt = Annotated[
     bool, typer.Option("--debug", "-v", help="Log requests (secrets redacted) on stderr.")
 ]
-
-
-def json_text(document: Any) -> str:
-    """``document`` as JSON text (UTF-8 letters as they are). JSON has no NaN or infinity
-    (``json.dumps`` would write ``NaN``, which no JSON reader takes): a non-finite float is
-    written as null."""
-    import json
-
-    try:
-        return json.dumps(document, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite(document), ensure_ascii=False, allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every non-finite float (NaN, ±infinity) replaced by None."""
-    import math
-
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def command_path() -> str:
-    """The running command's name as typed after ``smscli`` (``ledger copy``), from click's
-    context; ``""`` outside one."""
-    # typer re-exports click's (which it vendors since 0.25) but does not declare it.
-    from typer.main import get_current_context  # type: ignore[attr-defined]
-
-    ctx = get_current_context(silent=True)
-    if ctx is None:
-        return ""
-    root: str = ctx.find_root().info_name or ""
-    path: str = ctx.command_path
-    return path.removeprefix(root).strip()
-
-
-def error_document(code: str, message: str, hint: str | None) -> dict[str, Any]:
-    """The ``error`` member of the envelope."""
-    return {"code": code, "message": message, "hint": hint}
 
 
 @dataclass
@@ -174,19 +131,19 @@ class Cli:
 
     @property
     def out(self) -> Console:
-        from rich.console import Console
-
+        Console = console_class()
         console = Console(**_VERBATIM, soft_wrap=False)
-        if not console.is_terminal and "COLUMNS" not in os.environ:
-            # Logs and pipes have no width; rich's 80 columns would fold tables and summaries.
-            console = Console(**_VERBATIM, soft_wrap=False, width=160)
+        if not console.is_terminal:
+            # Logs and pipes have no width; rich's 80 columns would fold tables, and a summary
+            # or a path folded in a log cannot be pasted: tables get 160 columns (or COLUMNS),
+            # lines of text are never folded.
+            width = None if "COLUMNS" in os.environ else 160
+            console = Console(**_VERBATIM, soft_wrap=True, width=width)
         return console
 
     @property
     def err(self) -> Console:
-        from rich.console import Console
-
-        console = Console(**_VERBATIM, stderr=True)
+        console = console_class()(**_VERBATIM, stderr=True)
         if not console.is_terminal:
             # Cron mail and CI logs: a message or hint stays on one line, to be pasted as it is
             # (a path, a `senders = [...]` line); rich would fold it at 80 columns.
@@ -211,7 +168,7 @@ class Cli:
         warnings = self.warnings + [self.redactor(w) for w in document.get("warnings", ())]
         head = {
             "command": self.command,
-            "provider": document.get("provider", settings.provider if settings else None),
+            "provider": document.get("provider", settings and settings.get("provider")),
             "profile": document.get("profile", settings.profile if settings else self.profile),
             "exit_code": int(exit_code),
             "error": error,
@@ -357,6 +314,9 @@ class _NoState:
     def get(self, key: str) -> str | None:
         return None
 
+    def set(self, key: str, value: str) -> None:
+        pass
+
 
 def account_state(store: Store, cls: type[Provider], account: Account) -> State:
     from smscli.accounts import account_id
@@ -408,9 +368,12 @@ def run_options(
 
 def confirm(view: RunView) -> bool:
     """Ask on the terminal before a run sends (the answer defaults to no)."""
+    from smscli.words import plural
+
     t = view.totals
     return typer.confirm(
-        f"Send {t.pending:,} messages ({t.parts_pending:,} parts) through {view.run.provider}?",
+        f"Send {plural(t.pending, 'message')} ({plural(t.parts_pending, 'part')}) through "
+        f"{view.run.provider}?",
         default=False,
         err=True,
     )

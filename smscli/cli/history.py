@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from smscli.cli.common import Cli, JsonOpt, QuietOpt, command
+from smscli.cli.display import plural
 
 if TYPE_CHECKING:
     from smscli.account.history import RunSummary
@@ -49,7 +50,8 @@ def list_runs(
                 runs = history(store, limit=limit, provider=provider, profile=profile)
         where = shown(cli.ledger)
         if cli.json:
-            cli.emit({"ledger": where, "runs": [_run_document(r) for r in runs]})
+            filters = {"provider": provider, "profile": profile}
+            cli.emit(filters | {"ledger": where, "runs": [_run_document(r) for r in runs]})
             return
         if cli.quiet:
             return
@@ -67,6 +69,8 @@ def _show_runs(
         out.print(f"No runs{which} in the ledger {path}")
         return
     from rich.table import Table
+
+    from smscli.cli.display import print_table
 
     # Run ids start with their UTC time (20261123-073945-...): no separate time column.
     columns = ["Run", "Command", "Provider", "Profile", "Source", "Messages"]
@@ -90,8 +94,8 @@ def _show_runs(
             "Messages": _counts(r),
         }
         table.add_row(*(cells[c] for c in columns), str(r.parts), str(r.credits_used))
-    out.print(table)
-    out.print(f"{len(runs)} run{'s' * (len(runs) != 1)} · ledger {path}")
+    print_table(out, table, optional=("Source", "Profile", "Parts", "Provider"))
+    out.print(f"{plural(len(runs), 'run')} · ledger {path}")
 
 
 @app.command("show")
@@ -131,7 +135,7 @@ def _print_run(cli: Cli, run: RunSummary, messages: list[MessageRecord]) -> None
     from rich.table import Table
     from rich.text import Text
 
-    from smscli.cli.display import local_time
+    from smscli.cli.display import local_time, print_table
     from smscli.cli.render import STYLES
 
     out = cli.out
@@ -143,8 +147,8 @@ def _print_run(cli: Cli, run: RunSummary, messages: list[MessageRecord]) -> None
         + (f" · source {run.run.source}" if run.run.source else "")
     )
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("#", "To", "State", "Parts", "Message ID", "Error / report"):
-        table.add_column(col, no_wrap=col in ("To", "Message ID"))
+    for col in ("#", "To", "Status", "Parts", "Message ID", "Error / report"):
+        table.add_column(col, no_wrap=col in ("#", "To", "Status", "Message ID"))
     for m in messages:
         table.add_row(
             str(m.seq + 1),
@@ -154,9 +158,9 @@ def _print_run(cli: Cli, run: RunSummary, messages: list[MessageRecord]) -> None
             m.provider_message_id or "",
             m.report_detail or m.error or "",
         )
-    out.print(table)
+    print_table(out, table, optional=("Parts", "Message ID"))
     line = f"{run.messages} message{'s' * (run.messages != 1)}: {_counts(run)}"
-    line += f" · {run.parts} parts · {run.credits_used} credits used"
+    line += f" · {plural(run.parts, 'part')} · {plural(run.credits_used, 'credit')} used"
     if run.run.credits_remaining is not None:
         line += f" · {run.run.credits_remaining:g} credits remaining after the run"
     out.print(line)
@@ -167,8 +171,10 @@ def _counts(run: RunSummary) -> str:
 
 
 def _run_document(run: RunSummary) -> dict[str, Any]:
+    from smscli.cli.documents import number
+
     return {
-        "id": run.run.id,
+        "run_id": run.run.id,
         "created_at": run.run.created_at,
         "finished_at": run.run.finished_at,
         "command": run.run.command,
@@ -176,12 +182,12 @@ def _run_document(run: RunSummary) -> dict[str, Any]:
         "profile": run.run.profile,
         "sender": run.run.sender,
         "source": run.run.source,
-        "state": run.run.state,
-        "messages": run.messages,
+        "status": run.run.state,
+        "total": run.messages,
         "counts": run.counts,
         "parts": run.parts,
         "credits_used": run.credits_used,
-        "credits_remaining": run.run.credits_remaining,
+        "credits_remaining": number(run.run.credits_remaining),
     }
 
 
@@ -191,8 +197,8 @@ def _message_document(m: MessageRecord) -> dict[str, Any]:
         "to": m.recipient,
         "input": m.raw,
         "source": m.source,
-        "state": m.state,
-        "segments": m.segments,
+        "status": m.state,
+        "segments": m.segments or 0,
         "encoding": m.encoding,
         "message_id": m.provider_message_id,
         "batch_id": m.batch_id,

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smscli.cli.common import Cli, JsonOpt, QuietOpt, command
+from smscli.cli.display import plural
+from smscli.cli.output import error_document
 from smscli.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -37,15 +39,19 @@ def check(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         health = check_ledger(cli.ledger)
         code = ExitCode.OK if health.intact or not health.exists else ExitCode.CONFIG
         if cli.json:
-            cli.emit(_document(health, code))
+            error = None
+            if code:
+                problems = "; ".join(health.problems) or "damaged"
+                message = f"the ledger {health.location} is not intact: {problems}"
+                error = error_document("ledger_damaged", message, None)
+            cli.emit(_document(health), code, error)
         else:
             _show(cli, health)
     raise typer.Exit(int(code))
 
 
-def _document(health: LedgerHealth, code: ExitCode) -> dict[str, object]:
+def _document(health: LedgerHealth) -> dict[str, object]:
     return {
-        "command": "ledger check",
         "ledger": health.location,
         "backend": health.backend,
         "exists": health.exists,
@@ -58,12 +64,11 @@ def _document(health: LedgerHealth, code: ExitCode) -> dict[str, object]:
                 "run_id": r.run_id,
                 "readable": r.readable,
                 "messages": r.messages,
-                "states": r.states,
+                "counts": r.states,
                 "error": r.error,
             }
             for r in health.runs
         ],
-        "exit_code": int(code),
     }
 
 
@@ -80,7 +85,9 @@ def _show(cli: Cli, health: LedgerHealth) -> None:
             if health.backend == "sqlite"
             else "the server read every message of every run"
         )
-        out.print(f"intact: {checked}; {len(health.runs):,} run(s), {count:,} message(s)")
+        out.print(
+            f"intact: {checked}; {plural(len(health.runs), 'run')}, {plural(count, 'message')}"
+        )
         return
     cli.error(f"the ledger {health.location} is damaged; nothing is sent from it")
     for problem in health.problems:
@@ -90,7 +97,7 @@ def _show(cli: Cli, health: LedgerHealth) -> None:
     for r in health.runs:
         if r.readable:
             states = ", ".join(f"{n:,} {s}" for s, n in sorted(r.states.items()))
-            out.print(f"  run {r.run_id}: readable, {r.messages:,} message(s) ({states})")
+            out.print(f"  run {r.run_id}: readable, {plural(r.messages, 'message')} ({states})")
         else:
             out.print(f"  run {r.run_id}: NOT readable ({r.error})")
     out.print(
@@ -116,7 +123,6 @@ def info(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
 
 def _info_document(found: LedgerInfo) -> dict[str, object]:
     return {
-        "command": "ledger info",
         "backend": found.backend,
         "ledger": found.location,
         "exists": found.exists,
@@ -124,11 +130,10 @@ def _info_document(found: LedgerInfo) -> dict[str, object]:
         "bytes": found.size,
         "runs": found.rows["runs"],
         "messages": sum(found.messages.values()),
-        "states": found.messages,
+        "counts": found.messages,
         "optouts": found.rows["optouts"],
         "idempotency_keys": found.rows["idempotency_keys"],
         "provider_state": found.rows["provider_state"],
-        "exit_code": int(ExitCode.OK),
     }
 
 
@@ -148,7 +153,7 @@ def _show_info(cli: Cli, found: LedgerInfo) -> None:
     out.print(f"  messages: {total:,}" + (f" ({states})" if states else ""))
     out.print(f"  opt-outs: {n['optouts']:,}")
     out.print(f"  idempotency keys: {n['idempotency_keys']:,}")
-    out.print(f"  provider state: {n['provider_state']:,} row(s)")
+    out.print(f"  provider state: {plural(n['provider_state'], 'row')}")
 
 
 @app.command("copy")
@@ -189,14 +194,12 @@ def _copy_document(copied: Copied) -> dict[str, object]:
     from smscli.store.transfer import NOT_COPIED
 
     return {
-        "command": "ledger copy",
         "source": copied.source,
         "destination": copied.destination,
         "merge": copied.merge,
         "copied": copied.rows,
         "skipped_runs": copied.skipped_runs,
         "not_copied": list(NOT_COPIED),
-        "exit_code": int(ExitCode.OK),
     }
 
 
@@ -207,16 +210,16 @@ def _show_copy(cli: Cli, copied: Copied) -> None:
     out.print(say(f"    to {copied.destination}:"), soft_wrap=True)
     n = copied.rows
     out.print(
-        f"  {n['runs']:,} run(s), {n['messages']:,} message(s), {n['optouts']:,} opt-out(s), "
-        f"{n['idempotency_keys']:,} idempotency key(s), {n['provider_state']:,} provider "
-        "state(s)"
+        f"  {plural(n['runs'], 'run')}, {plural(n['messages'], 'message')}, "
+        f"{plural(n['optouts'], 'opt-out')}, {plural(n['idempotency_keys'], 'idempotency key')}, "
+        f"{plural(n['provider_state'], 'provider state')}"
     )
     if copied.skipped_runs:
         skipped = copied.skipped_runs
         listed = ", ".join(skipped[:10]) + (
             f" and {len(skipped) - 10:,} more" if len(skipped) > 10 else ""
         )
-        out.print(f"  skipped {len(skipped):,} run(s) the destination already had: {listed}")
+        out.print(f"  skipped {plural(len(skipped), 'run')} the destination already had: {listed}")
     out.print("  not copied: rate-limit permits (they expire within the rate windows)")
     out.print(
         "To use the copy, stop every smscli process using the source, and point SMSCLI_LEDGER "

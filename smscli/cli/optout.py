@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from smscli.cli.common import Cli, JsonOpt, ProfileOpt, QuietOpt, command
+from smscli.cli.output import error_document
 from smscli.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def list_(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         with existing_ledger(cli) as store:
             listed = store.list_optouts() if store is not None else []
         if cli.json:
-            cli.emit({"optouts": [o._asdict() for o in listed], "count": len(listed)})
+            cli.emit({"optouts": [o._asdict() for o in listed], "total": len(listed)})
             return
         if cli.quiet:
             return
@@ -108,13 +109,15 @@ def list_(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
             return
         from rich.table import Table
 
+        from smscli.cli.display import local_time, print_table
+
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("Number", "Added (UTC)", "Reason", "Source"):
+        for col in ("Number", "Added", "Reason", "Source"):
             table.add_column(col, overflow="fold")
         for o in listed:
-            table.add_row(o.number, o.added_at[:16].replace("T", " "), o.reason or "", o.source)
-        cli.out.print(table)
-        cli.out.print(f"{len(listed):,} number(s) on the opt-out list")
+            table.add_row(o.number, local_time(o.added_at), o.reason or "", o.source)
+        print_table(cli.out, table, optional=("Source", "Reason"))
+        cli.out.print(f"{_numbers(len(listed))} on the opt-out list")
 
 
 def _change(cli: Cli, apply: Callable[[Store, str], Change], done: str, unchanged: str) -> None:
@@ -137,7 +140,14 @@ def _done(cli: Cli, change: Change, done: str, unchanged: str) -> None:
             unchanged.replace(" ", "_"): change.unchanged,
             "invalid": [i._asdict() for i in bad],
         }
-        cli.emit(document)
+        code = ExitCode.BAD_INPUT if bad else ExitCode.OK
+        first = bad[0] if bad else None
+        error = first and error_document(
+            "bad_input",
+            f"{len(bad):,} invalid number(s), the first {first.where}: {first.why}",
+            None,
+        )
+        cli.emit(document, code, error)
     elif not cli.quiet:
         cli.out.print(
             f"{len(change.done):,} {done}, {len(change.unchanged):,} {unchanged}, "
@@ -149,3 +159,7 @@ def _done(cli: Cli, change: Change, done: str, unchanged: str) -> None:
         cli.error(f"… and {len(bad) - SHOWN_INVALID:,} more invalid numbers")
     if bad:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
+
+
+def _numbers(n: int) -> str:
+    return f"{n:,} number{'s' * (n != 1)}"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smscli.cli import documents
+from smscli.cli.display import detected_line, plural
 
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
@@ -12,7 +15,7 @@ if TYPE_CHECKING:
 
 STYLES = {
     "accepted": "green",
-    "valid": "green",
+    "would_send": "green",
     "delivered": "green",
     "failed": "red",
     "invalid": "red",
@@ -34,62 +37,11 @@ def _results(view: RunView) -> tuple[list[MessageRecord], list[MessageRecord]]:
     return results, duplicates
 
 
-def _status(view: RunView, m: MessageRecord) -> str:
-    return "valid" if view.dry_run and m.state == "pending" else m.state
-
-
-def _parts(m: MessageRecord) -> int:
-    return 0 if m.state in ("invalid", "skipped") else m.segments or 0
-
-
-def send_document(
-    view: RunView, stats: SendStats | None, results: list[MessageRecord],
-    duplicates: list[MessageRecord], redact: Any,
-) -> dict[str, Any]:  # fmt: skip
-    seg, t = view.text, view.totals
-    assert seg is not None
-    return {
-        "run_id": None if view.dry_run else view.run.id,
-        "provider": view.run.provider,
-        "profile": view.run.profile,
-        "dry_run": view.dry_run,
-        "total": len(results),
-        "accepted": t.sent_ok,
-        "failed": t.failed + t.invalid,
-        "unknown": t.unknown,
-        "credits_remaining": view.run.credits_remaining,
-        "results": [
-            {
-                "to": m.recipient,
-                "status": _status(view, m),
-                "message_id": m.provider_message_id,
-                "segments": _parts(m),
-                "error": redact(m.error) if m.error else None,
-                "input": m.raw,
-                "source": m.source,
-            }
-            for m in results
-        ],
-        "message": {
-            "encoding": seg.encoding,
-            "characters": seg.chars,
-            "segments": seg.parts,
-            "turkish_mode": seg.turkish,
-        },
-        "credits_needed": t.parts_total,
-        "duplicates": [{"input": d.raw, "to": d.recipient, "source": d.source} for d in duplicates],
-        "skipped": t.skipped - t.duplicate,
-        "warnings": [redact(w) for w in view.notices],
-        "interrupted": bool(stats and stats.interrupted),
-        "replayed": view.replayed,
-    }
-
-
-def send_result(cli: Cli, view: RunView, stats: SendStats | None) -> None:
-    results, duplicates = _results(view)
+def send_result(cli: Cli, view: RunView, stats: SendStats | None, exit_code: int) -> None:
     if cli.json:
-        cli.emit(send_document(view, stats, results, duplicates, cli.redactor))
+        documents.emit_run(cli, view, stats, exit_code)
         return
+    results, duplicates = _results(view)
     for warning in view.notices:
         cli.warn(warning)
     errors = [e.message for e in stats.errors] if stats else []
@@ -103,23 +55,31 @@ def send_result(cli: Cli, view: RunView, stats: SendStats | None) -> None:
         cli.info(f"duplicate dropped: {d.raw} ({d.source}) is {d.recipient}, already listed")
     if cli.quiet:
         return
+    if view.detected is not None:
+        cli.out.print(detected_line(view.detected))
     from rich.table import Table
     from rich.text import Text
 
+    from smscli.cli.display import print_table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("#", "To", "Status", "Message ID", "Parts", "Error"):
-        table.add_column(col, overflow="fold", no_wrap=col in ("To", "Message ID"))
+        wide = col == "Error"
+        table.add_column(
+            col, overflow="fold", no_wrap=col in ("#", "To", "Status", "Message ID"),
+            min_width=16 if wide else None,
+        )  # fmt: skip
     for i, m in enumerate(results, start=1):
-        status = _status(view, m)
+        status = documents.status(view, m)
         table.add_row(
             str(i),
             m.recipient or m.raw or "",
             Text(status, style=STYLES.get(status, "")),
             m.provider_message_id or "",
-            str(_parts(m) or ""),
+            str(documents.segments(m) or ""),
             cli.redactor(m.error) if m.error else "",
         )
-    cli.out.print(table)
+    print_table(cli.out, table, optional=("Parts", "Message ID", "#"))
     cli.out.print(_summary(view, stats, len(results), len(duplicates)))
 
 
@@ -131,8 +91,8 @@ def _summary(view: RunView, stats: SendStats | None, n: int, duplicates: int) ->
     if view.dry_run:
         return (
             f"Dry run, nothing sent: {t.pending} to send, {t.invalid} invalid, "
-            f"{skipped}{duplicates} duplicate · {mode} · {t.parts_total} credits needed · "
-            f"{view.run.provider}"
+            f"{skipped}{duplicates} duplicate · {mode} · "
+            f"{plural(t.parts_total, 'credit')} needed · {view.run.provider}"
         )
     counts = ", ".join(
         f"{c} {s}"

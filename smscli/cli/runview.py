@@ -3,10 +3,10 @@ table, or the contract's JSON document streamed row by row)."""
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from smscli.cli.common import json_text
+from smscli.cli import documents
+from smscli.cli.display import detected_line, plural
 
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
@@ -16,11 +16,11 @@ SHOWN_MESSAGES = 3
 SHOWN_PROBLEMS = 10
 
 
-def show_preview(cli: Cli, view: RunView) -> None:
+def show_preview(cli: Cli, view: RunView, exit_code: int = 0) -> None:
     """The run's totals and first messages (or, with --json, the dry-run document)."""
     if cli.json or cli.quiet:
         if view.dry_run and cli.json:
-            cli.emit(_preview_document(view))
+            documents.emit_run(cli, view, None, exit_code)
         return
     from rich.table import Table
 
@@ -50,6 +50,8 @@ def show_preview(cli: Cli, view: RunView) -> None:
     else:
         state = "a new run" if view.dry_run else f"new run {view.run.id}"
     out.print(f"{head} · {state}")
+    if view.detected is not None:
+        out.print(detected_line(view.detected))
     out.print(grid)
     for s in view.pending(SHOWN_MESSAGES):
         parts = s.segments or 0
@@ -66,39 +68,10 @@ def show_preview(cli: Cli, view: RunView) -> None:
             out.print(f"  … and {t.invalid - len(problems):,} more (--failed-csv writes them all)")
 
 
-def _preview_document(view: RunView) -> dict[str, Any]:
-    t = view.totals
-    return {
-        "run_id": view.run.id if view.resumed else None,
-        "dry_run": True,
-        "rows": t.rows,
-        "valid": t.rows - t.invalid,
-        "invalid": t.invalid,
-        "duplicate": t.duplicate,
-        "excluded": t.excluded,
-        "opted_out": t.opted_out,
-        "repeat": t.repeat,
-        "messages": t.messages,
-        "to_send": t.pending,
-        "segments": t.parts_pending,
-        "credits": t.parts_pending,
-        "samples": [
-            {
-                "source": s.source,
-                "to": s.recipient,
-                "text": s.text,
-                "encoding": s.encoding,
-                "segments": s.segments,
-            }
-            for s in view.pending(SHOWN_MESSAGES)
-        ],
-    }
-
-
 def show_result(cli: Cli, result: RunResult) -> None:
     stats = result.stats
     if result.failed_csv_rows is not None:
-        cli.info(f"{result.failed_csv_rows:,} row(s) written to {result.failed_csv}")
+        cli.info(f"{plural(result.failed_csv_rows, 'row')} written to {result.failed_csv}")
     stop = stats.stop if stats else None
     if stop is not None:
         cli.error(stop.error.message)
@@ -107,7 +80,7 @@ def show_result(cli: Cli, result: RunResult) -> None:
     if stats is not None and stats.interrupted:
         cli.error("interrupted; run the same command again to continue")
     if cli.json:
-        _print_document(result)
+        documents.emit_run(cli, result.view, stats, int(result.exit_code))
     elif not cli.quiet:
         _print_summary(cli, result)
 
@@ -120,6 +93,7 @@ def _print_summary(cli: Cli, result: RunResult) -> None:
         from rich.table import Table
         from rich.text import Text
 
+        from smscli.cli.display import print_table
         from smscli.cli.render import STYLES
 
         table = Table(box=None, pad_edge=False, header_style="bold")
@@ -132,7 +106,7 @@ def _print_summary(cli: Cli, result: RunResult) -> None:
                 Text(p.state, style=STYLES.get(p.state, "")),
                 cli.redactor(p.error or ""),
             )
-        out.print(table)
+        print_table(out, table)
     parts = [f"{t.sent_ok:,} accepted"]
     for label, n in (
         ("failed", t.failed),
@@ -148,50 +122,9 @@ def _print_summary(cli: Cli, result: RunResult) -> None:
             parts.append(f"{n:,} {label}")
     line = f"{t.rows:,} rows: " + ", ".join(parts) + f" · run {view.run.id}"
     if stats is not None:
-        line += f" · {stats.requests:,} requests this time"
+        line += f" · {plural(stats.requests, 'request')} this time"
     if view.run.credits_remaining is not None:
         line += f" · {view.run.credits_remaining:g} credits remaining"
     out.print(line)
     if t.pending:
         out.print("Run the same command again to continue.")
-
-
-def _print_document(result: RunResult) -> None:
-    """The contract's document, streamed: a result for every row, never all in memory."""
-    view, stats = result.view, result.stats
-    t, run = view.totals, view.run
-    head = {
-        "run_id": run.id,
-        "provider": run.provider,
-        "profile": run.profile,
-        "dry_run": False,
-        "total": t.rows,
-        "accepted": t.sent_ok,
-        "failed": t.failed + t.invalid,
-        "unknown": t.unknown,
-        "credits_remaining": run.credits_remaining,
-        "pending": t.pending,
-        "invalid": t.invalid,
-        "duplicate": t.duplicate,
-        "excluded": t.excluded,
-        "opted_out": t.opted_out,
-        "repeat": t.repeat,
-        "stopped": stats.stop.error.message if stats and stats.stop else None,
-    }
-    write = sys.stdout.write
-    write(json_text(head)[:-1] + ', "results": [')
-    first = True
-    for m in view.messages():
-        item = {
-            "to": m.recipient,
-            "status": m.state,
-            "message_id": m.provider_message_id,
-            "segments": m.segments,
-            "error": m.error,
-            "input": m.raw,
-            "source": m.source,
-        }
-        write(("" if first else ", ") + json_text(item))
-        first = False
-    write("]}\n")
-    sys.stdout.flush()
