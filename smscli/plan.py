@@ -28,6 +28,7 @@ from smscli.providers.base import Capabilities, turkish_mobile
 from smscli.recipients import normalise
 from smscli.senders import TURKISH_LETTERS
 from smscli.store import MessageRow
+from smscli.words import plural
 
 if TYPE_CHECKING:
     from smscli.columns import Detected
@@ -123,7 +124,7 @@ def check_text(text: str, rules: Pricing) -> tuple[str, Segmentation, list[str]]
         odd = "".join(unsupported_chars(text, seg.turkish or bool(rules.turkish)))
         tip = any(c in TURKISH_LETTERS for c in odd)
         warnings.append(
-            f"the text needs UCS-2 because of {odd!r}: {seg.parts} part(s) of up to 67/70 "
+            f"the text needs UCS-2 because of {odd!r}: {plural(seg.parts, 'part')} of up to 67/70 "
             "characters" + ("; --ascii transliterates Turkish letters" if tip else "")
         )
     return text, seg, warnings

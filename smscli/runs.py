@@ -35,6 +35,7 @@ from smscli.plan import (
     send_source,
 )
 from smscli.senders import check_turkish_mode, resolve_sender, turkish_flag
+from smscli.words import plural
 
 if TYPE_CHECKING:
     from smscli.columns import Detected
@@ -238,7 +239,7 @@ class _Plan:
             n = ignored_optouts(o.input, o.region, ledger)
             self.warnings.append(
                 "--ignore-optout: the opt-out list is not consulted (a transactional message)"
-                + (f"; {n} recipient(s) on it get this message" if n else "")
+                + (f"; {plural(n, 'recipient')} on it get this message" if n else "")
             )
         return screen(o, self.exclusions, ledger)
 
@@ -279,7 +280,7 @@ class _Plan:
 
         said = []
         if t.opted_out:
-            said.append(f"{t.opted_out:,} recipient(s) on the opt-out list: skipped")
+            said.append(f"{plural(t.opted_out, 'recipient')} on the opt-out list: skipped")
         if t.repeat:
             window = human_duration(self.options.repeat_window)
             said.append(

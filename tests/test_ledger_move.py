@@ -124,7 +124,7 @@ def test_round_trip_sqlite_postgres_sqlite(cli, home, postgres_ledger):
     back = home.cwd / "back" / "ledger.db"
     out = cli("ledger", "copy", postgres_ledger, str(back))
     assert out.exit_code == 0, out.stderr
-    assert "3 run(s)" in out.stdout
+    assert "3 runs" in out.stdout
     assert "not copied: rate-limit permits" in out.stdout
     assert "SMSCLI_LEDGER" in out.stdout and str(back) in out.stdout
     assert dump(home, back) == before
@@ -161,7 +161,7 @@ def test_non_empty_destination_refused_unless_merge(cli, home, postgres_ledger):
 
     out = cli("ledger", "copy", str(home.ledger), postgres_ledger)
     assert out.exit_code == 2
-    assert "already holds 3 run(s) and 2 opt-out(s)" in out.stderr
+    assert "already holds 3 runs and 2 opt-outs" in out.stderr
     assert "--merge" in out.stderr
     assert dump(home, postgres_ledger) == before
 
@@ -180,7 +180,7 @@ def test_non_empty_destination_refused_unless_merge(cli, home, postgres_ledger):
 
     out = cli("ledger", "copy", str(home.ledger), postgres_ledger, "--merge")
     assert out.exit_code == 0, out.stderr
-    assert "skipped 4 run(s) the destination already had" in out.stdout
+    assert "skipped 4 runs the destination already had" in out.stdout
     assert dump(home, postgres_ledger)["messages"] == source["messages"]
 
 

@@ -144,7 +144,7 @@ def _done(cli: Cli, change: Change, done: str, unchanged: str) -> None:
         first = bad[0] if bad else None
         error = first and error_document(
             "bad_input",
-            f"{len(bad):,} invalid number(s), the first {first.where}: {first.why}",
+            f"{_numbers(len(bad))} invalid, the first {first.where}: {first.why}",
             None,
         )
         cli.emit(document, code, error)

@@ -18,6 +18,7 @@ from typing import Any
 
 from smscli.errors import InputError, Unfinished, UsageError
 from smscli.store import Store, is_postgres, open_store, shown
+from smscli.words import plural
 
 CHUNK = 5000
 NOT_COPIED = ("rate_events", "rate_blocks")
@@ -210,8 +211,8 @@ def _refuse_non_empty(db: Any, copied: Copied) -> None:
     runs, optouts = _count(db, "runs"), _count(db, "optouts")
     if (runs or optouts) and not copied.merge:
         raise UsageError(
-            f"the destination {copied.destination} already holds {runs:,} run(s) and "
-            f"{optouts:,} opt-out(s); nothing copied",
+            f"the destination {copied.destination} already holds {plural(runs, 'run')} and "
+            f"{plural(optouts, 'opt-out')}; nothing copied",
             hint="add the source's runs to it with --merge (runs it has already are skipped, "
             "its opt-outs kept), or copy into an empty destination (a new file, database or "
             "schema)",
