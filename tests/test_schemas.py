@@ -259,6 +259,35 @@ def test_profiles_and_doctor(proc: Any, home: Any) -> None:
     assert doc["error"]["code"] == "config" and doc["counts"]["problem"] >= 1
 
 
+@pytest.mark.parametrize(
+    ("args", "schema", "code"),
+    [
+        (("history",), "history.json", "ledger_empty"),
+        (("history", "show", "20261201"), "history-show.json", "ledger_empty"),
+        (("ledger", "info"), "ledger-info.json", "ledger_empty"),
+        (("ledger", "check"), "ledger-check.json", "ledger_damaged"),
+        (("optout", "list"), "optout-list.json", "ledger_empty"),
+        (("optout", "remove", "05321112233", "-p", "nosuch"), "optout-change.json", "config"),
+        (("optout", "import", "nosuch.txt"), "optout-change.json", "bad_input"),
+        (("profiles",), "profiles.json", "config"),
+        (("profiles", "show", "-p", "nosuch"), "profiles-show.json", "config"),
+    ],
+)
+def test_ledger_and_config_errors_are_documents(
+    proc: Any, home: Any, args: tuple[str, ...], schema: str, code: str
+) -> None:
+    """An empty ledger file and a config file that is not TOML: every command that reads them
+    fails with its error as the document, and exit 4 (3 for a file that is not there)."""
+    empty = home.cwd / "empty.db"
+    empty.write_bytes(b"")
+    home.write_config(
+        "not toml [" if args[0] == "profiles" else '[profiles.a]\nprovider = "sandbox"\n'
+    )
+    out = proc(*args, "--json", SMSCLI_LEDGER=str(empty))
+    doc = check(out, schema, 3 if code == "bad_input" else 4)
+    assert doc["error"]["code"] == code and doc["error"]["message"] in out.stderr
+
+
 def test_every_schema_is_exercised() -> None:
     """Runs last in this module (keep it last): every published schema was used above."""
     published = {p.name for p in SCHEMAS.glob("*.json")} - {"envelope.json"}

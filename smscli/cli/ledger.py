@@ -44,6 +44,7 @@ def check(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
                 problems = "; ".join(health.problems) or "damaged"
                 message = f"the ledger {health.location} is not intact: {problems}"
                 error = error_document("ledger_damaged", message, None)
+                cli.error(message)  # for the log, as every failing command says it
             cli.emit(_document(health), code, error)
         else:
             _show(cli, health)
