@@ -25,6 +25,7 @@ from smscli.numberfiles import read_numbers as read_numbers  # it lives there no
 from smscli.textfiles import UTF16_BOMS, Decoding, Sniff
 from smscli.textfiles import check_encoding as check_encoding
 from smscli.textfiles import decode as decode
+from smscli.words import plural
 
 DELIMITERS = (",", ";", "\t")
 
@@ -221,8 +222,7 @@ def _rows(
                 row.pop()  # trailing separators, as spreadsheets write them
             if len(row) != width:
                 raise InputError(
-                    f"{name} line {line}: {len(row)} field{'s' * (len(row) != 1)}, "
-                    f"the header has {width}"
+                    f"{name} line {line}: {plural(len(row), 'field')}, the header has {width}"
                 )
             yield line, row
     except UnicodeError:

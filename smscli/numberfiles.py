@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 from smscli.columns import Detected, find_phone_column
 from smscli.errors import InputError
+from smscli.words import plural
 
 Found = Callable[[Detected], None]
 
@@ -69,7 +70,7 @@ def _text(
             continue
         if col >= len(row):
             raise InputError(
-                f"{name} line {line}: {len(row)} field{'s' * (len(row) != 1)}, the phone "
+                f"{name} line {line}: {plural(len(row), 'field')}, the phone "
                 f"column ({headers[col]!r}) is field {col + 1}"
             )
         yield row[col], f"{name} line {line}"

@@ -149,22 +149,13 @@ def _refuse_contradictions(ctx: Any, cmd: Any, args: list[str]) -> None:
 
 
 def _json_usage_error(exc: Any) -> None:
-    from smscli.cli.output import error_document, json_text
+    """click's usage error as the envelope every ``--json`` document has."""
+    from smscli.cli.common import Cli
+    from smscli.cli.output import command_path, error_document
 
     ctx = getattr(exc, "ctx", None)
-    command = ""
-    if ctx is not None:
-        root = ctx.find_root().info_name or ""
-        command = ctx.command_path.removeprefix(root).strip()
-    document = {
-        "command": command,
-        "provider": None,
-        "profile": None,
-        "exit_code": exc.exit_code,
-        "error": error_document("usage", exc.format_message(), _usage_hint(ctx)),
-        "warnings": [],
-    }
-    print(json_text(document))
+    error = error_document("usage", exc.format_message(), _usage_hint(ctx))
+    Cli(json=True, command=command_path(ctx)).emit({}, exc.exit_code, error)
 
 
 def _usage_hint(ctx: Any) -> str | None:

@@ -23,6 +23,7 @@ from smscli.cli.common import (
 )
 from smscli.cli.documents import number
 from smscli.cli.output import error_document
+from smscli.words import plural
 
 if TYPE_CHECKING:
     from smscli.account.balance import BalanceReport
@@ -335,7 +336,7 @@ def _render_headers(cli: Cli, result: HeaderList) -> None:
             table.add_row(h.name, h.source, h.problem or "ok")
         out.print(table)
     n = len(result.headers)
-    summary = f"{n} header{'s' * (n != 1)} · {result.label} · {result.provider}"
+    summary = f"{plural(n, 'header')} · {result.label} · {result.provider}"
     if result.sender_listed is not None:
         summary += f" · profile sender {result.sender}" + (
             " listed" if result.sender_listed else " NOT listed"

@@ -106,7 +106,6 @@ ConcurrencyOpt = Annotated[
 ]
 
 
-# Over 60 lines only by its signature: typer takes each option from a parameter, one a line.
 def bulk(
     file: FileArg,
     message: MessageOpt = None,
@@ -148,10 +147,9 @@ def bulk(
     with command(cli):
         from smscli.runs import BulkInput
 
-        _check_flags(message, template, message_column, failed_csv, failed_csv_unknown, encoding)
+        text = _text(message, template, message_column, failed_csv, failed_csv_unknown, encoding)
         sep = _separator(delimiter)
         _check_confirmable(file, dry_run=dry_run, yes=yes)
-        text = _read_template(template) if template is not None else message
         with _input(file) as (path, name):
             given = BulkInput(
                 path, name, text, message_column, phone_column, encoding, sep, exclude,
@@ -170,16 +168,18 @@ def bulk(
             _deliver(cli, options, ask=not yes)
 
 
-def _check_flags(
+def _text(
     message: str | None,
     template: Path | None,
     message_column: str | None,
     failed_csv: Path | None,
     failed_csv_unknown: bool,
     encoding: str | None,
-) -> None:
-    """The texts come from exactly one of the template, its file and a column; what adds to
-    ``--failed-csv`` needs it; ``--encoding`` names an encoding files are saved in."""
+) -> str | None:
+    """The template (``-m``, or read from ``--template``; None: ``--message-column``), once the
+    flags are checked: the texts come from exactly one of the template, its file and a column;
+    what adds to ``--failed-csv`` needs it; ``--encoding`` names an encoding files are saved
+    in."""
     sources = [x for x in (message, template, message_column) if x is not None]
     if len(sources) != 1:
         raise UsageError("give exactly one of -m TEMPLATE, --template FILE, --message-column")
@@ -189,6 +189,7 @@ def _check_flags(
         from smscli.csvfile import check_encoding
 
         check_encoding(encoding)
+    return _read_template(template) if template is not None else message
 
 
 def _separator(delimiter: str | None) -> str | None:

@@ -60,7 +60,7 @@ def ago(iso: str, now: datetime | None = None) -> str:
     for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
         if seconds >= size:
             n = int(seconds // size)
-            return f"{n} {unit}{'s' * (n != 1)} ago"
+            return f"{plural(n, unit)} ago"
     return ""  # pragma: no cover
 
 

@@ -11,6 +11,7 @@ import typer
 from smscli.cli.common import Cli, JsonOpt, ProfileOpt, QuietOpt, command
 from smscli.cli.output import error_document
 from smscli.errors import ExitCode
+from smscli.words import plural
 
 if TYPE_CHECKING:
     from smscli.optouts import Change
@@ -117,7 +118,7 @@ def list_(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         for o in listed:
             table.add_row(o.number, local_time(o.added_at), o.reason or "", o.source)
         print_table(cli.out, table, optional=("Source", "Reason"))
-        cli.out.print(f"{_numbers(len(listed))} on the opt-out list")
+        cli.out.print(f"{plural(len(listed), 'number')} on the opt-out list")
 
 
 def _change(cli: Cli, apply: Callable[[Store, str], Change], done: str, unchanged: str) -> None:
@@ -144,7 +145,7 @@ def _done(cli: Cli, change: Change, done: str, unchanged: str) -> None:
         first = bad[0] if bad else None
         error = first and error_document(
             "bad_input",
-            f"{_numbers(len(bad))} invalid, the first {first.where}: {first.why}",
+            f"{plural(len(bad), 'number')} invalid, the first {first.where}: {first.why}",
             None,
         )
         cli.emit(document, code, error)
@@ -159,7 +160,3 @@ def _done(cli: Cli, change: Change, done: str, unchanged: str) -> None:
         cli.error(f"… and {len(bad) - SHOWN_INVALID:,} more invalid numbers")
     if bad:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
-
-
-def _numbers(n: int) -> str:
-    return f"{n:,} number{'s' * (n != 1)}"

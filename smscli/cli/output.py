@@ -37,13 +37,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def command_path() -> str:
-    """The running command's name as typed after ``smscli`` (``ledger copy``), from click's
-    context; ``""`` outside one."""
-    # typer re-exports click's (which it vendors since 0.25) but does not declare it.
-    from typer.main import get_current_context  # type: ignore[attr-defined]
+def command_path(ctx: Any = None) -> str:
+    """The command's name as typed after ``smscli`` (``ledger copy``), from click's context
+    ``ctx`` (default: the running one); ``""`` outside one."""
+    if ctx is None:
+        # typer re-exports click's (which it vendors since 0.25) but does not declare it.
+        from typer.main import get_current_context  # type: ignore[attr-defined]
 
-    ctx = get_current_context(silent=True)
+        ctx = get_current_context(silent=True)
     if ctx is None:
         return ""
     root: str = ctx.find_root().info_name or ""

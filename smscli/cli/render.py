@@ -87,7 +87,7 @@ def _summary(view: RunView, stats: SendStats | None, n: int, duplicates: int) ->
     seg, t = view.text, view.totals
     assert seg is not None
     skipped = f"{t.skipped - t.duplicate} skipped, " if t.skipped - t.duplicate else ""
-    mode = f"{seg.encoding}, {seg.chars} characters, {seg.parts} part{'s' * (seg.parts != 1)}"
+    mode = f"{seg.encoding}, {seg.chars} characters, {plural(seg.parts, 'part')}"
     if view.dry_run:
         return (
             f"Dry run, nothing sent: {t.pending} to send, {t.invalid} invalid, "

@@ -56,8 +56,7 @@ def show_preview(cli: Cli, view: RunView, exit_code: int = 0) -> None:
     for s in view.pending(SHOWN_MESSAGES):
         parts = s.segments or 0
         out.print(
-            f"\n{s.source} → {s.recipient} ({s.encoding}, {parts} part"
-            f"{'s' * (parts != 1)}):\n  {s.text}"
+            f"\n{s.source} → {s.recipient} ({s.encoding}, {plural(parts, 'part')}):\n  {s.text}"
         )
     problems = list(view.messages("invalid", limit=SHOWN_PROBLEMS))
     if problems:
