@@ -304,6 +304,14 @@ def ledger_check(env: Environment, config: ConfigFile | None, *, online: bool) -
         if location.is_dir() or not os.access(location, os.R_OK | os.W_OK):
             what = f"the ledger {location} is not a file smscli can read and write"
             return Check("ledger", "problem", what, "fix its permissions, or set SMSCLI_LEDGER")
+        if location.stat().st_size == 0:
+            from smscli.store.problems import LedgerEmpty
+
+            what = (
+                f"the ledger {location} is an empty file (0 bytes): whatever it recorded is "
+                "gone, and every command that uses the ledger refuses it"
+            )
+            return Check("ledger", "problem", what, LedgerEmpty(str(location)).hint)
         if not os.access(location.parent, os.W_OK):
             what = f"SQLite cannot write its journal next to the ledger, in {location.parent}"
             return Check("ledger", "problem", what, f"allow writing to {location.parent}")

@@ -32,6 +32,11 @@ _RATE = re.compile(
     r"\s*(?P<limit>\d{1,3}(?:,\d{3})+|\d+)\s*/\s*(?P<multiple>\d+(?:\.\d+)?)?\s*(?P<unit>[a-z]+)\s*",
     re.IGNORECASE,
 )
+MAX_LIMIT = 1_000_000_000
+"""The most requests a rate may allow in its period: the ledger counts permits in integers."""
+MAX_PERIOD = 1e12
+"""The longest period, in seconds (some 31,700 years): the time a permit would come back must
+be a date the clock can say."""
 _ACCEPTED = (
     "expected LIMIT/PERIOD such as '100/minute', '5,000/hour', '50000/day' or '3/10s'; "
     "periods: second (s, sec), minute (m, min), hour (h, hr), day (d), optionally preceded "
@@ -73,6 +78,11 @@ def parse_rate(text: str) -> Rate:
     period = float(match["multiple"] or 1) * unit
     if limit < 1 or not (math.isfinite(period) and period > 0):
         raise ValueError(f"invalid rate {text!r}: {_ACCEPTED}")
+    if limit > MAX_LIMIT or period > MAX_PERIOD:
+        raise ValueError(
+            f"invalid rate {text!r}: out of range; LIMIT may be 1 to {MAX_LIMIT:,} and the "
+            "period at most 1e12 seconds (some 31,000 years), as in '100/minute' or '50,000/day'"
+        )
     return Rate(limit, period)
 
 

@@ -31,6 +31,7 @@ OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 KINDS = ("xlsx", "xls", "ods")
 _ODS = b"application/vnd.oasis.opendocument.spreadsheet"
 _SAVE = "save it again as .xlsx (or as CSV UTF-8)"
+_DAMAGED = "open it where it was made and save it again as .xlsx (or CSV UTF-8), or use a good copy"
 _OTHER = "name one of them with --sheet"
 
 Source = Path | bytes
@@ -56,8 +57,10 @@ def kind(source: Source, name: str) -> str:
                 return "ods"
             if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
                 return "xlsx"
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InputError(f"{name} is a damaged zip file ({exc})", hint=_SAVE) from None
+    except Exception as exc:
+        if not damage(exc):
+            raise
+        raise InputError(f"{name} is a damaged zip file ({exc})", hint=_DAMAGED) from None
     raise InputError(f"{name} is a zip file, but not a spreadsheet (.xlsx or .ods)", hint=_SAVE)
 
 
@@ -115,11 +118,10 @@ def _load(
     from smscli import xlsx
 
     if what == "xlsx":
-        try:
-            book = xlsx.Book.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-        except xlsx.XlsxError as exc:
-            raise InputError(f"{name} cannot be read as a spreadsheet: {exc}", hint=_SAVE) from None
-        stack.callback(book.zf.close)
+        f = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+        stack.callback(f.close)  # the zip's file, closed whatever the zip says
+        with reading(name):
+            book = xlsx.Book.open(f)
         if "xl/workbook.xml" in book.zf.namelist():
             names = [s.name for s in book.sheets]
             shown = [s.name for s in book.sheets if s.visible and s.worksheet]
@@ -132,12 +134,34 @@ def _load(
 
 
 def _guarded(rows: Iterator[list[xlsx.Value]], name: str) -> Iterator[Sequence[object]]:
+    with reading(name):
+        yield from rows
+
+
+@contextmanager
+def reading(name: str) -> Iterator[None]:
+    """An .xlsx read: what its XML says wrong (XlsxError), and its zip damaged under it (a bad
+    CRC, a member's offset outside the file), each the user's error naming the file."""
     from smscli.xlsx import XlsxError
 
     try:
-        yield from rows
+        yield
     except XlsxError as exc:
         raise InputError(f"{name} cannot be read as a spreadsheet: {exc}", hint=_SAVE) from None
+    except Exception as exc:
+        if not damage(exc):
+            raise
+        raise InputError(
+            f"{name} is damaged ({exc or type(exc).__name__})", hint=_DAMAGED
+        ) from None
+
+
+def damage(exc: BaseException) -> bool:
+    """Whether ``exc`` is what a zip's reader raises for a file damaged under it: BadZipFile
+    (a bad CRC), zlib's, lzma's or bz2's errors, EOF, an OSError or ValueError (a seek to a
+    negative offset), an unknown compression method, an encryption flag."""
+    kinds = (OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
+    return isinstance(exc, kinds) or type(exc).__module__ in ("zipfile", "zlib", "_lzma", "lzma")
 
 
 def _choose(names: list[str], shown: list[str], sheet: str | None, name: str) -> str:

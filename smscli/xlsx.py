@@ -8,7 +8,8 @@ Rows come as calamine's ``iter_rows`` gives them, so that smscli/sheets.py conve
 from the sheet's first row, from the first column with a value anywhere in the sheet (found by
 a first look that stops at a value in column A); floats, dates, times, timedeltas, booleans, a
 formula's error and a gap ``""``; but a row ends at its last value. A DOCTYPE is refused (no
-entity expanded), so are shared strings over 512 MB and rows over 16,384 cells: XlsxError.
+entity expanded), so are shared strings over 512 MB and rows over 16,384 cells: XlsxError
+(a damaged zip raises its own errors: BadZipFile, zlib.error, OSError; smscli/sheets.py's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import math
 import posixpath
 import re
 import zipfile
-import zlib
 from array import array
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -94,10 +94,10 @@ class Book:
 
     @classmethod
     def open(cls, source: Path | IO[bytes]) -> Book:
+        book = cls(zipfile.ZipFile(source))
         try:
-            book = cls(zipfile.ZipFile(source))
             book.load()
-        except (ParseError, zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:
+        except (ParseError, KeyError) as exc:
             raise XlsxError(str(exc)) from None
         return book
 
@@ -153,7 +153,7 @@ class Book:
             if fmt in custom:
                 self.styles.append(format_kind(custom[fmt]))
             else:
-                self.styles.append(_BUILTIN.get(int(fmt) if fmt.isdigit() else 0, 0))
+                self.styles.append(_BUILTIN.get(int(fmt) if fmt.isdecimal() else 0, 0))
 
     def read_strings(self, part: str) -> None:
         """Each ``<si>``'s text: its ``<t>``, or its runs' ``<t>`` joined (not a reading's)."""
@@ -209,7 +209,7 @@ class Book:
                     data = e
             if pending is not None:
                 yield from self.emit(pending, expected, part)
-        except (ParseError, zipfile.BadZipFile, zlib.error, EOFError, StopIteration) as exc:
+        except (ParseError, StopIteration) as exc:  # the zip's errors are the caller's
             raise XlsxError(f"{part}: {exc or 'no XML'}") from None
 
     def emit(
@@ -217,7 +217,7 @@ class Book:
     ) -> Generator[tuple[list[Value], int | None], None, int]:
         """A row, after an empty one for each row number it skips; the next row's number."""
         r = e.get("r")
-        number = int(r) - 1 if r and r.isdigit() else expected
+        number = int(r) - 1 if r and r.isdecimal() else expected
         if number < expected:
             raise XlsxError(f"{part}: row {number + 1} comes after row {expected}")
         for _ in range(expected, number):
@@ -256,7 +256,7 @@ class Book:
 
     def value_of(self, v: str, t: str | None, s: str | None, part: str, ref: str) -> Value | None:
         """A cell's value from its ``<v>``'s text ``v``, its type ``t`` and its style ``s``."""
-        if t == "s" and v.isdigit() and int(v) < len(self.strings):
+        if t == "s" and v.isdecimal() and int(v) < len(self.strings):
             return self.strings[int(v)]
         if (t is None or t == "n") and v and v == v.strip() and "_" not in v:
             try:
@@ -265,7 +265,7 @@ class Book:
                 return self.typed(v, t, part, ref)
             if s is None:
                 return x
-            kind = self.styles[int(s)] if s.isdigit() and int(s) < len(self.styles) else 0
+            kind = self.styles[int(s)] if s.isdecimal() and int(s) < len(self.styles) else 0
             return number(x, kind, self.date1904) if kind else x
         return self.typed(v, t, part, ref)
 

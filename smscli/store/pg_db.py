@@ -20,38 +20,68 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from smscli.errors import ConfigError, SmscliError, Unfinished
-from smscli.store.migrations import scripts
+from smscli.store.backfill import backfill_guard
+from smscli.store.migrations import GUARDED, scripts
 
 if TYPE_CHECKING:
     import psycopg
 
 SCHEMES = ("postgresql://", "postgres://")
-_PASSWORD = re.compile(r"^(postgres(?:ql)?://[^/@?#]*?:)([^/@?#]*)(@)", re.IGNORECASE)
+_SCHEME = re.compile(r"(?i)postgres(?:ql)?://")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)((?:[^&]|&(?![\w.-]+=))*)")
+"""A ``password=`` parameter's value: to the next ``&name=`` (an ``&`` or ``#`` pasted in a
+password unencoded is still its own)."""
+_CUTS = re.compile(r"[/?#@:&]")
+"""Where a parser may cut a password pasted unencoded (libpq quotes the pieces it stops at)."""
 
 
 def is_postgres(location: str) -> bool:
     return location.lower().startswith(SCHEMES)
 
 
+def _user_info(url: str) -> tuple[str, str, str, str | None] | None:
+    """``url``'s scheme, user, the rest from its last ``@`` on, and its password (None without
+    a ``:``), whatever characters the password holds: people paste one with a ``?``, ``#``,
+    ``/`` or ``@`` unencoded, which no URL parser reads as they mean; None without user-info."""
+    scheme = _SCHEME.match(url)
+    at = url.rfind("@")
+    if scheme is None or at < scheme.end():
+        return None
+    user, colon, password = url[scheme.end() : at].partition(":")
+    return scheme[0], user, url[at:], password if colon else None
+
+
 def masked(url: str) -> str:
     """``url`` without its password (``postgresql://user:***@host/db``), and without any
     ``password=`` parameter: what every message and listing shows."""
-    shown = _PASSWORD.sub(r"\1***\3", url)
-    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", shown)
+    found = _user_info(url)
+    if found is not None and found[3] is not None:
+        scheme, user, rest, _ = found
+        url = f"{scheme}{user}:***{rest}"
+    return _QUERY_PASSWORD.sub(r"\1***", url)
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
-    """The password written in ``url`` (as written, and decoded), for the redactor."""
-    from urllib.parse import parse_qs, unquote, urlsplit
+    """The passwords written in ``url`` (as written, decoded, and the pieces a parser may
+    quote of one pasted unencoded), for the redactor."""
+    from urllib.parse import unquote
 
-    try:
-        parts = urlsplit(url)
-        found = [p for p in (parts.password,) if p]
-    except ValueError:  # libpq says what is wrong with it; a password is still looked for
-        parts, found = urlsplit(url.replace("[", "").replace("]", "")), []
-        found += [parts.netloc.partition("@")[0].partition(":")[2]] if "@" in parts.netloc else []
-    found += parse_qs(parts.query).get("password", [])
-    return tuple({s for p in found for s in (p, unquote(p)) if s})
+    found = [m[2] for m in _QUERY_PASSWORD.finditer(url) if m[2]]
+    info = _user_info(url)
+    if info is not None and info[3]:
+        found.append(info[3])
+    pieces = [p for s in found for p in (s, unquote(s)) if p]
+    pieces += [cut for p in pieces for cut in _pieces(p)]
+    return tuple(dict.fromkeys(pieces))
+
+
+def _pieces(password: str) -> list[str]:
+    """The runs of ``password`` between characters a URL reserves (and its ends), 3 or more
+    characters long (the redactor's shortest): what a parser may quote as a host or a port."""
+    cuts = [m.start() for m in _CUTS.finditer(password)][:16]  # 150 pieces at most
+    bounds = [-1, *cuts, len(password)]
+    found = [password[a + 1 : b] for i, a in enumerate(bounds) for b in bounds[i + 1 :]]
+    return [p for p in found if len(p) >= 3 and p != password]
 
 
 def connect_ledger(url: str) -> psycopg.Connection[Any]:
@@ -99,7 +129,7 @@ def connect_ledger(url: str) -> psycopg.Connection[Any]:
 def scrubbed(exc: BaseException, url: str) -> str:
     """What ``exc`` says, one line, without the URL's password in any form."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    for secret in url_secrets(url):
+    for secret in sorted(url_secrets(url), key=len, reverse=True):  # the whole before a piece
         text = text.replace(secret, "***")
     return text
 
@@ -146,6 +176,8 @@ def migrate(conn: psycopg.Connection[Any], location: str) -> None:
             for statement in script.split(";"):
                 if statement.strip():
                     conn.execute(statement.encode())
+        if version < GUARDED <= len(steps):
+            backfill_guard(conn, "%s")
         if version < len(steps):
             conn.execute("DELETE FROM smscli_schema")
             conn.execute("INSERT INTO smscli_schema (version) VALUES (%s)", (len(steps),))
