@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 def account_id(account: Account, capabilities: Capabilities) -> str:
     """A stable, secret-free name for the credentials of a provider account: what the
-    provider counts its rate limits against (its key), and the state it reports (credits).
+    provider counts its rate limits against (its key, or its user), and the state it reports
+    (credits). Never the profile's name nor the ``base_url`` (however it is spelt, or which
+    host name leads to the provider): the provider counts per key, not per URL.
 
     API keys are represented by a truncated SHA-256, never by the key itself. A provider
     without network (the sandbox) has one account, named after it. A run keeps it, to say
@@ -27,14 +29,14 @@ def account_id(account: Account, capabilities: Capabilities) -> str:
         import hashlib  # not on the dry run's path: ~5 ms to load OpenSSL
 
         who = "key-" + hashlib.sha256(account.api_key.encode()).hexdigest()[:12]
-    return f"{account.provider}:{who}@{account.base_url.rstrip('/')}"
+    return f"{account.provider}:{who}"
 
 
-def account_name(account: Account, profile: str | None) -> str:
-    """The account as a user names it, for what must survive a key rotation or a respelt
-    ``base_url`` (``send``'s idempotency keys): the provider and its user name where it has
-    one (masgsm's user code), else the profile's name."""
-    return f"{account.provider}:{account.username or profile or '-'}"
+def legacy_account_id(account: Account, capabilities: Capabilities) -> str:
+    """:func:`account_id` as smscli wrote it before 0.2 (with the ``base_url``), of which the
+    oldest runs' fingerprints were made."""
+    own = account_id(account, capabilities)
+    return own if not capabilities.network else f"{own}@{account.base_url.rstrip('/')}"
 
 
 def require_credentials(settings: Settings, provider: str, capabilities: Capabilities) -> None:

@@ -16,8 +16,8 @@ from smscli.runs import STALE_AFTER, BulkInput, RunOptions, RunResult, SendInput
 from smscli.words import plural
 
 if TYPE_CHECKING:
-    from smscli.engine import SendStats
     from smscli.providers.base import Provider
+    from smscli.sendstats import SendStats
     from smscli.store import Store, Totals
 
 
@@ -197,14 +197,21 @@ class Campaign:
             driver, store, store.permits(self.plan.account, o.rates, covered_delay=JITTER_SECONDS),
             gate, self.plan.account, batch_size=o.batch_size or driver.capabilities.max_batch,
             concurrency=o.concurrency, limit=o.limit, sender=self.plan.sender, progress=progress,
-            turkish=self.plan.rules.turkish,
+            turkish=self.plan.rules.turkish, repeat_window=o.repeat_window or None,
+            optouts=not o.ignore_optout,
         )  # fmt: skip
         stats = engine.run(self.run_id)
+        if stats.screened:
+            self.view.notices.append(_screened_at_claim(store, self.run_id, stats.screened))
+        if send and o.idempotency_key is not None and self.fresh and not stats.reached:
+            # Nothing left (a rate wait past --max-wait, a signal while waiting, a refusal
+            # that processed nothing): the key is free, and the same command sends later.
+            store.forget_key(self.plan.identity, o.idempotency_key)
         return self.finish(stats)
 
     def finish(self, stats: SendStats | None) -> RunResult:
         """The run's outcome: a send settles what it did not send; the failed-rows CSV."""
-        from smscli.engine import exit_code
+        from smscli.sendstats import exit_code
 
         o, store = self.plan.options, self.store
         counted = store.totals(self.run_id)
@@ -228,3 +235,12 @@ class Campaign:
             )  # fmt: skip
         view = self.plan.view(store, self.run_id, resumed=not self.fresh, totals=totals)
         return RunResult(view._replace(notices=self.view.notices), stats, code, written, failed_csv)
+
+
+def _screened_at_claim(store: Store, run_id: str, count: int) -> str:
+    """What the claim's guard skipped, said after the results: the plan could not know."""
+    return (
+        f"{plural(count, 'message')} skipped as {'it was' if count == 1 else 'they were'} "
+        "about to leave: opted out, or the same text reached the number from another run "
+        f"meanwhile (`smscli history show {run_id}` says which)"
+    )

@@ -29,7 +29,6 @@ from smscli.errors import (
     AuthError,
     ConfigError,
     CreditError,
-    ExitCode,
     NotSent,
     OutcomeUnknown,
     RateLimited,
@@ -39,13 +38,18 @@ from smscli.errors import (
 from smscli.http import on_wire
 from smscli.providers.base import Batch, BatchResult, Message
 from smscli.ratelimit import RateWait
-from smscli.store import Recorded
+from smscli.sendstats import SendStats, Stop, exit_code
+from smscli.store import Guard, Recorded
+from smscli.store.keys import row_checksum, text_key
+from smscli.store.problems import LedgerDamaged
 from smscli.workers import Inline, Workers
+
+__all__ = ["Engine", "SendStats", "Stop", "exit_code"]
 
 if TYPE_CHECKING:
     from smscli.providers.base import Provider
     from smscli.ratelimit import Gate
-    from smscli.store import Permits, Store, Totals
+    from smscli.store import Permits, Store
 
 LEASE_RENEWAL = 30.0
 MAX_UNKNOWN_IN_A_ROW = 3
@@ -53,30 +57,11 @@ IN_DOUBT = "interrupted while the request was on the wire"
 
 
 @dataclass
-class Stop:
-    """Why a run stopped before every message was sent."""
-
-    error: SmscliError
-    resume_at: float | None = None
-
-
-@dataclass
-class SendStats:
-    claimed: int = 0
-    requests: int = 0
-    rate_limited: int = 0
-    stop: Stop | None = None
-    interrupted: bool = False
-    credits_remaining: float | None = None
-    unknown_in_a_row: int = 0
-    errors: list[SmscliError] = field(default_factory=list)
-    """Errors that failed or put in doubt whole requests, in the order they came."""
-
-
-@dataclass
 class _InFlight:
     keys: dict[str, int]
     """Message key → store id."""
+    guard: dict[int, tuple[str, str, int]] = field(default_factory=dict)
+    """Store id → what the claim's guard checks: ``(recipient, text key, checksum)``."""
 
     @property
     def ids(self) -> list[int]:
@@ -106,6 +91,11 @@ class Engine:
     """Called with the number of messages whose outcome was just recorded."""
     grace: float = 5.0
     """After an interrupt, how long in-flight requests may still finish and be recorded."""
+    repeat_window: float | None = None
+    """Seconds within which the same text to the same number is a repeat, skipped in the
+    claim; None: repeats are allowed (the claims still count for other runs)."""
+    optouts: bool = True
+    """The opt-out list is checked in the claim (not for ``send --ignore-optout``)."""
     _last_lease: float = field(default=0.0, init=False, repr=False)
     _rewind: bool = field(default=False, init=False, repr=False)
     """Messages were put back to ``pending``: the next window is read from the run's start."""
@@ -151,10 +141,11 @@ class Engine:
                     )
                     break
                 ahead = list(islice(queue, slots - len(inflight)))
-                claimed = self._claim(run_id, [f.ids for *_, f in ahead], stats, inflight)
+                claimed = self._claim(run_id, ahead, stats, inflight)
                 for request, permit in zip(ahead, claimed, strict=False):
                     queue.popleft()
-                    self._submit(pool, inflight, request, permit, stats)
+                    if request[0]:  # not emptied by the claim's guard
+                        self._submit(pool, inflight, request, permit, stats)
                 while len(inflight) >= slots:
                     self._collect(inflight, stats)
             while inflight:
@@ -169,7 +160,7 @@ class Engine:
             self._flush()
             # Whatever is still ``sending`` was claimed by this process (it holds the run),
             # possibly just before the interrupt: its request may have left.
-            self.store.settle(run_id, ["sending"], "unknown", IN_DOUBT)
+            stats.reached += self.store.settle(run_id, ["sending"], "unknown", IN_DOUBT)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             self._flush()
@@ -223,6 +214,7 @@ class Engine:
                     group = groups[key] = ([], _InFlight({}))
                 group[0].append(Message(k := str(i), to, text))
                 group[1].keys[k] = i
+                group[1].guard[i] = (to, text_key(text), row_checksum(run_id, to, text))
                 if len(group[0]) == size:
                     requests.append((group[0], turkish, group[1]))
                     groups[key] = ([], _InFlight({}))
@@ -232,22 +224,29 @@ class Engine:
     def _claim(
         self,
         run_id: str,
-        batches: list[list[int]],
+        ahead: list[Request],
         stats: SendStats,
         inflight: dict[Future[BatchResult], _InFlight],
     ) -> list[int | None]:
-        """Claim the leading requests of ``batches`` (message ids), each with a permit, in one
-        durable commit that also writes the outcomes collected so far; while no permit is
-        free, collect replies. Returns the permit of every request claimed; none when the
-        wait would be too long, or another process claimed some of the messages first."""
+        """Claim the leading requests of ``ahead``, each with a permit, in one durable commit
+        that also writes the outcomes collected so far and decides, message by message, who
+        must not get it (the store's guard: those are dropped from their requests, and a
+        request left empty does not leave); while no permit is free, collect replies. Returns
+        the permit of every request claimed; none when the wait would be too long, another
+        process claimed some of the messages first, or the ledger is damaged."""
         claimed: list[int | None] = []
 
         def take() -> float:
             if self.clock() - self._last_lease > LEASE_RENEWAL:
                 self.store.keep_holding(run_id)
                 self._last_lease = self.clock()
-            claim = self.store.claim(batches, recorded=self._unsaved, permits=self.permits)
+            claim = self.store.claim(
+                [f.ids for *_, f in ahead], recorded=self._unsaved, permits=self.permits,
+                guard=self._guard(run_id, ahead),
+            )  # fmt: skip
             self._unsaved.clear()
+            if claim.skipped:
+                self._drop(ahead, claim.skipped, stats)
             claimed.extend(claim.permits)
             return 0.0 if claim.claimed else claim.wait
 
@@ -269,9 +268,32 @@ class Engine:
             self.gate.until_permitted(take, idle)
         except RateWait as exc:
             stats.stop = Stop(exc, exc.resume_at)
-        except Unfinished as exc:  # another process claimed messages of this run
+        except (Unfinished, LedgerDamaged) as exc:  # another process claimed; a damaged row
             stats.stop = Stop(exc)
         return claimed
+
+    def _guard(self, run_id: str, ahead: list[Request]) -> Guard:
+        window = self.repeat_window
+        return Guard(
+            run_id,
+            {i: row for *_, f in ahead for i, row in f.guard.items()},
+            None if window is None else self.clock() - window,
+            optouts=self.optouts,
+            record=self.driver.capabilities.network,
+        )
+
+    def _drop(self, ahead: list[Request], skipped: dict[int, str], stats: SendStats) -> None:
+        """The messages the claim's guard skipped leave their requests (in place: the queue
+        holds the same requests)."""
+        for messages, _, flight in ahead:
+            gone = {k for k, i in flight.keys.items() if i in skipped}
+            if gone:
+                messages[:] = [m for m in messages if m.key not in gone]
+                for k in gone:
+                    flight.guard.pop(flight.keys.pop(k))
+        stats.screened += len(skipped)
+        if self.progress:
+            self.progress(len(skipped))
 
     def _send(self, batch: Batch, permit: int | None) -> BatchResult:
         """In a worker thread: one request, its permit moved to when it was written (and on by
@@ -323,15 +345,16 @@ class Engine:
             return 0
         except OutcomeUnknown as exc:
             stats.errors.append(exc)
-            self._store(flight, "unknown", exc.message)
+            self._store(flight, "unknown", exc.message, stats)
             return 1
         except SmscliError as exc:
             stats.errors.append(exc)
-            self._store(flight, "failed", exc.message)
+            self._store(flight, "failed", exc.message, stats)
             return 0
         except Exception as exc:  # a bug in a driver: the request may have left
-            self._store(flight, "unknown", f"internal error: {type(exc).__name__}")
+            self._store(flight, "unknown", f"internal error: {type(exc).__name__}", stats)
             return 1
+        stats.reached += len(flight.ids)
         credits = result.credits_remaining
         state = tuple((self.account, k, v) for k, v in result.state)
         if credits is not None:
@@ -342,7 +365,8 @@ class Engine:
             self.progress(len(flight.ids))
         return int(any(o.status == "unknown" for o in result.outcomes))
 
-    def _store(self, flight: _InFlight, state: str, error: str) -> None:
+    def _store(self, flight: _InFlight, state: str, error: str, stats: SendStats) -> None:
+        stats.reached += len(flight.ids)
         self._unsaved.append(Recorded([(i, state, None, error) for i in flight.ids]))
         if self.progress:
             self.progress(len(flight.ids))
@@ -358,24 +382,3 @@ class Engine:
         self._flush()
         self.store.put_back(ids)
         self._rewind = True
-
-
-def exit_code(t: Totals, stats: SendStats | None) -> ExitCode:
-    """The contract's exit code for a run, over the whole run (earlier invocations too)."""
-    if stats is not None and stats.stop is not None:
-        code = stats.stop.error.exit_code
-        if code != ExitCode.UNFINISHED and t.unknown:
-            return ExitCode.UNKNOWN
-        return code
-    if t.unknown:
-        return ExitCode.UNKNOWN
-    if stats is not None and stats.interrupted and t.pending:
-        return ExitCode.UNFINISHED
-    if not t.failed + t.invalid:
-        return ExitCode.OK
-    if t.sent_ok:
-        return ExitCode.PARTIAL
-    refused = stats is not None and any(e.exit_code == ExitCode.BAD_INPUT for e in stats.errors)
-    if not t.failed or refused:
-        return ExitCode.BAD_INPUT  # only invalid input, or the provider refused the numbers
-    return ExitCode.PROVIDER

@@ -28,6 +28,7 @@ from smscli.providers.base import Capabilities, turkish_mobile
 from smscli.recipients import normalise
 from smscli.senders import TURKISH_LETTERS
 from smscli.store import MessageRow
+from smscli.store.keys import row_checksum, text_key
 from smscli.words import plural
 
 if TYPE_CHECKING:
@@ -176,6 +177,7 @@ def _messages(
     rules: Pricing,
     region: str,
     screen: Screen,
+    run_id: str,
 ) -> Iterator[MessageRow]:
     """Every row as the message to store. Once per row of a campaign of up to millions: one
     generator, plain tuples, locals only, no call that can be saved (a NamedTuple a row, or a
@@ -212,7 +214,10 @@ def _messages(
             state, error = "invalid", f"invalid number: {error}"
         if state == "invalid":
             parts = 0  # never sent, never charged
-        yield (seq, where, raw, e164, text, encoding, parts, state, error)
+        yield (
+            seq, where, raw, e164, text, encoding, parts, state, error, text_key(text),
+            row_checksum(run_id, e164, text),
+        )  # fmt: skip
 
 
 def prepare(
@@ -231,7 +236,7 @@ def prepare(
     problems = _Problems()
     messages = _messages(
         source, problems, provider=provider, turkish_only=capabilities.turkish_numbers_only,
-        rules=rules, region=region, screen=screen,
+        rules=rules, region=region, screen=screen, run_id=run_id,
     )  # fmt: skip
     with closing(_drawn_ahead(messages, store.insert_chunk_size())) as chunks:
         # problems.count is set by the helper thread: from then on nothing needs writing

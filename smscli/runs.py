@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from smscli.accounts import account_id, account_name
+from smscli.accounts import account_id, legacy_account_id
 from smscli.encoding import Segmentation
 from smscli.errors import ExitCode, InputError
 from smscli.plan import (
@@ -39,9 +39,9 @@ from smscli.words import plural
 
 if TYPE_CHECKING:
     from smscli.columns import Detected
-    from smscli.engine import SendStats
     from smscli.providers.base import Account, Provider
     from smscli.ratelimit import Rate
+    from smscli.sendstats import SendStats
     from smscli.store import MessageRecord, RunRecord, Store, Totals
     from smscli.timing import SendWindow
 
@@ -160,7 +160,9 @@ class _Plan:
         self.sender = resolve_sender(o.driver.name, caps, o.sender)
         self.rules: Pricing = pricing(caps, o.turkish, o.ascii_only)
         self.account = account_id(o.account, caps)
-        self.identity = account_name(o.account, o.profile)
+        # The namespace of idempotency keys: the ledger's and the provider's (never a
+        # profile's name, nor credentials: one key, whichever profile or environment sends).
+        self.identity = o.driver.name
         self.text: Segmentation | None = None
         self.warnings: list[str] = []
         self.fingerprint: str | None = None
@@ -198,7 +200,8 @@ class _Plan:
             o.region, given.sheet,
         )  # fmt: skip
         self.fingerprint = self.spec.fingerprint(o.driver.name)
-        self.legacy = self.spec.fingerprint(self.account)  # of runs before smscli 0.x: a key
+        # of runs before a run's identity stopped depending on the account's key
+        self.legacy = self.spec.fingerprint(legacy_account_id(o.account, o.driver.capabilities))
 
     @contextmanager
     def source(self) -> Iterator[Source]:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from smscli.store import Recorded, Store, open_store
+from smscli.store import Guard, Recorded, Store, open_store
+from smscli.store.keys import row_checksum, text_key
 from smscli.store.migrations import scripts
 from smscli.store.sqlite_db import statements
 from tests.conftest import Home
@@ -34,15 +35,28 @@ def _run(store: Store, rows: list[tuple[str, str]], *, offline: bool = False) ->
     )  # fmt: skip
     store.add_messages(
         run_id,
-        [[(i, f"f.csv line {i}", to, to, text, "GSM-7", 1, "pending", None)
-          for i, (to, text) in enumerate(rows, start=2)]],
+        [[(i, f"f.csv line {i}", to, to, text, "GSM-7", 1, "pending", None, text_key(text),
+           row_checksum(run_id, to, text)) for i, (to, text) in enumerate(rows, start=2)]],
     )  # fmt: skip
     store.mark_ready(run_id)
     return run_id, [m.id for m in store.messages(run_id)]
 
 
-def _send(store: Store, ids: list[int], state: str = "accepted") -> None:
-    store.claim([ids])
+def _guard(store: Store, ids: list[int], since: float | None = None, record: bool = True) -> Guard:
+    """The claim's guard of messages ``ids`` of one run, as the engine makes it."""
+    found = [m for m in store.messages(_run_of(store, ids[0])) if m.id in ids]
+    rows = {m.id: (m.recipient, text_key(m.text), row_checksum(m.run_id, m.recipient, m.text))
+            for m in found}  # fmt: skip
+    return Guard(found[0].run_id, rows, since, record=record)
+
+
+def _run_of(store: Store, message_id: int) -> str:
+    return next(r.id for r in store.runs(limit=None, provider=None, profile=None)
+                if any(m.id == message_id for m in store.messages(r.id)))  # fmt: skip
+
+
+def _send(store: Store, ids: list[int], state: str = "accepted", record: bool = True) -> None:
+    store.claim([ids], guard=_guard(store, ids, record=record))
     store.record([Recorded([(i, state, None, None) for i in ids])])
 
 
@@ -87,7 +101,7 @@ def test_repeats_are_what_may_have_reached_the_same_number_with_the_same_text(st
     _send(store, ids[:1])  # accepted
     _send(store, ids[1:2], "unknown")  # may have reached them
     _send(store, ids[2:3], "failed")  # refused: reached nobody
-    store.claim([ids[3:4]])
+    store.claim([ids[3:4]], guard=_guard(store, ids[3:4]))
     store.put_back(ids[3:4])  # its request was not processed
     assert store.sent_since(before)
     rows = [("+1", "hi"), ("+2", "hi"), ("+3", "hi"), ("+4", "hi"), ("+5", "hi")]
@@ -102,7 +116,7 @@ def test_repeats_are_what_may_have_reached_the_same_number_with_the_same_text(st
 def test_offline_runs_reach_nobody(store):
     before = time.time() - 1
     _, ids = _run(store, [("+1", "hi")], offline=True)
-    _send(store, ids)
+    _send(store, ids, record=False)
     assert not store.sent_since(before)
     assert _skipped(store, [("+1", "hi")], before) == {}
 
@@ -172,3 +186,48 @@ def test_upgrading_a_ledger_brings_last_weeks_messages_under_the_repeat_guard(ba
         rows = [(to, "hi") for to in ("+1", "+2", "+3", "+4")]
         assert set(_skipped(store, rows, 0)) == {"+1"}
         assert store.run("r2").exit_code is None
+
+
+def test_the_claim_skips_what_was_sent_or_opted_out_since_the_run_was_planned(store):
+    """The guarantee lives in the claim: two runs planned before either sent, the second
+    claims after the first; and an opt-out added after both were planned."""
+    first, a = _run(store, [("+1", "Merhaba Ayşe"), ("+2", "hi"), ("+3", "hi")])
+    second, b = _run(store, [("+1", "Merhaba  Ayse "), ("+2", "hi"), ("+3", "hi")])
+    store.add_optouts([("+3", None, "x")])
+    claim = store.claim([a], guard=_guard(store, a, time.time() - 60))
+    assert (claim.claimed, claim.skipped) == (1, {a[2]: claim.skipped[a[2]]})
+    assert claim.skipped[a[2]].startswith("opted out on 20")
+    store.record([Recorded([(i, "accepted", None, None) for i in a[:2]])])
+    claim = store.claim([b[:2], b[2:]], guard=_guard(store, b, time.time() - 60))
+    assert claim.claimed == 2 and claim.permits == [None, None]
+    assert set(claim.skipped) == set(b)  # the same text (its --ascii and spaced forms) to +1
+    assert claim.skipped[b[0]].startswith(f"same text sent in run {first} at 20")
+    assert {m.state for m in store.messages(second)} == {"skipped"}
+    totals = store.totals(second)
+    assert (totals.repeat, totals.opted_out, totals.pending) == (2, 1, 0)
+
+
+def test_a_refused_or_unprocessed_message_frees_its_slot_and_repeats_may_be_allowed(store):
+    _, a = _run(store, [("+1", "hi"), ("+2", "hi")])
+    store.claim([a], guard=_guard(store, a, 0.0))
+    store.record([Recorded([(a[0], "failed", None, "refused")])])  # reached nobody
+    store.put_back(a[1:])  # a 429: not processed
+    _, b = _run(store, [("+1", "hi"), ("+2", "hi")])
+    assert store.claim([b], guard=_guard(store, b, 0.0)).skipped == {}
+    _, c = _run(store, [("+1", "hi")])
+    assert store.claim([c], guard=_guard(store, c, 0.0)).skipped.keys() == {c[0]}
+    _, d = _run(store, [("+1", "hi")])
+    assert store.claim([d], guard=_guard(store, d, None)).skipped == {}  # --allow-repeat
+
+
+def test_a_row_that_no_longer_matches_its_checksum_is_never_claimed(store, home):
+    from smscli.store.problems import LedgerDamaged
+
+    run_id, ids = _run(store, [("+905321234567", "hi"), ("+905321112233", "hi")])
+    guard = _guard(store, ids)
+    home.query("UPDATE messages SET recipient = '+905321112234' WHERE id = ?", ids[1])
+    damaged = _guard(store, ids)  # what the engine would now read and send
+    assert damaged.rows[ids[1]] != guard.rows[ids[1]]
+    with pytest.raises(LedgerDamaged, match="checksum"):
+        store.claim([ids], guard=damaged)
+    assert {m.state for m in store.messages(run_id)} == {"pending"}  # nothing claimed

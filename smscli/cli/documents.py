@@ -12,8 +12,8 @@ from smscli.cli.output import error_document, json_text
 
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
-    from smscli.engine import SendStats
     from smscli.runs import RunView
+    from smscli.sendstats import SendStats
     from smscli.store import MessageRecord
 
 

@@ -9,8 +9,8 @@ from smscli.cli.display import detected_line, plural
 
 if TYPE_CHECKING:
     from smscli.cli.common import Cli
-    from smscli.engine import SendStats
     from smscli.runs import RunView
+    from smscli.sendstats import SendStats
     from smscli.store import MessageRecord
 
 STYLES = {

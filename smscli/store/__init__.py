@@ -13,6 +13,14 @@ What a backend must guarantee, whatever its storage:
   nor a claim without its permit, and a claim that finds any of its messages taken by another
   process claims nothing and raises :class:`smscli.errors.Unfinished` (no message is ever
   claimed twice).
+- **Never twice, decided in the claim.** With a :class:`Guard`, the claim's transaction skips
+  (``skipped``, with why) every message whose number is on the opt-out list now, or whose text
+  (by :func:`smscli.store.keys.text_key`) was claimed for that number by another message of
+  any run and account within the repeat window (the ``repeat_guard`` table: one row per number
+  and text, its primary key making two claims of one slot wait for each other; a refused or
+  put-back message frees its slot). So a resumed run, two runs at once on any hosts, and an
+  opt-out added mid-run are all judged at the last moment before a message leaves. A row
+  whose checksum no longer matches what the engine would send is never claimed.
 - **Outcomes before the next claim.** The outcomes handed to :meth:`Store.claim` and
   :meth:`Store.record` are written in that transaction; those written with ``durable=False``
   become durable with the next durable commit at the latest.
@@ -32,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from smscli.store.records import (
     Claim,
+    Guard,
     MessageRecord,
     MessageRow,
     NewMessage,
@@ -49,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Claim",
+    "Guard",
     "MessageRecord",
     "MessageRow",
     "NewMessage",
@@ -225,11 +235,15 @@ class Store(Protocol):
         *,
         recorded: Sequence[Recorded] = (),
         permits: Permits | None = None,
+        guard: Guard | None = None,
     ) -> Claim:
         """Claim the messages of requests about to leave (one request per batch), with a
         permit each from ``permits``, and write ``recorded`` outcomes, in one durable
         transaction; raises :class:`smscli.errors.Unfinished` with nothing claimed when another
-        process took any of the messages. See the module docstring."""
+        process took any of the messages. With a ``guard``, who must not get a message is
+        decided here (see the module docstring): those skipped are in :attr:`Claim.skipped`,
+        and a row that no longer matches its checksum raises
+        :class:`smscli.store.problems.LedgerDamaged` with nothing claimed."""
         ...
 
     def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None: ...
@@ -275,14 +289,15 @@ class Store(Protocol):
         ...
 
     def skip_repeats(self, run_id: str, since: float) -> int:
-        """The run's ``pending`` messages whose recipient may have got the same text since
-        ``since`` (Unix time), from any other run of any account, become ``skipped`` ("same
-        text sent in run RUN at TIME"): a message claimed then, not refused nor put back since,
-        not of an ``offline`` run (its provider sends nothing anywhere). Returns how many."""
+        """The plan's forecast of the claim's repeat guard: the run's ``pending`` messages
+        whose recipient may have got the same text (key) since ``since`` (Unix time), from
+        any other run of any account, become ``skipped`` ("same text sent in run RUN at
+        TIME"): a message claimed then, not refused nor put back since, not of an ``offline``
+        run (its provider sends nothing anywhere). Returns how many."""
         ...
 
     def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[str | None]:
-        """For each ``(recipient, text)``, why it would repeat a message sent since ``since``
+        """For each ``(recipient, text key)``, why it would repeat a message sent since ``since``
         (as :meth:`skip_repeats` says it), or None: a dry run's lookup in its ledger when the
         dry run's own store is of another backend."""
         ...
@@ -293,6 +308,10 @@ class Store(Protocol):
 
     def keep_key(self, account: str, key: str, request: str, run_id: str) -> None:
         """Remember an idempotency key for the run (deleted with the run)."""
+        ...
+
+    def forget_key(self, account: str, key: str) -> None:
+        """An idempotency key whose run sent nothing is free again."""
         ...
 
     # --- reports and account state ------------------------------------------------------

@@ -9,6 +9,7 @@ from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 SHOWN_PROBLEMS = 10
@@ -76,6 +77,32 @@ def _examine(conn: sqlite3.Connection, health: LedgerHealth) -> None:
         health.runs_error = str(exc)
         return
     health.runs = [_run(conn, run_id) for run_id in ids]
+    _checksums(conn, health)
+
+
+_ROWS = "SELECT id, run_id, recipient, text, checksum FROM messages WHERE checksum IS NOT NULL"
+
+
+def _checksums(conn: Any, health: LedgerHealth) -> None:
+    """Every message that carries a checksum still holds what was planned (its number and
+    text: :func:`smscli.store.keys.row_checksum`); the first few that do not are problems."""
+    from smscli.store.keys import row_checksum
+
+    bad = 0
+    try:
+        for i, run_id, to, text, checksum in conn.execute(_ROWS):
+            if row_checksum(run_id, to, text or "") != checksum:
+                bad += 1
+                if bad <= SHOWN_PROBLEMS:
+                    health.problems.append(
+                        f"message {i} of run {run_id} no longer holds what was planned "
+                        "(its checksum does not match): it is never sent"
+                    )
+    except Exception as exc:  # a page the rows are on cannot be read: said by the run list
+        if not health.problems:
+            health.problems.append(str(exc))
+    if bad > SHOWN_PROBLEMS:
+        health.problems.append(f"… and {bad - SHOWN_PROBLEMS} more messages like these")
 
 
 def _run(conn: sqlite3.Connection, run_id: str) -> RunHealth:
@@ -117,6 +144,7 @@ def _check_postgres(url: str) -> LedgerHealth:
         health.runs = [
             RunHealth(run_id, True, sum(c.values()), dict(c)) for run_id, c in states.items()
         ]
+        _checksums(conn, health)
     except psycopg.Error as exc:  # what the server could not read
         health.runs_error = scrubbed(exc, url)
     finally:

@@ -110,6 +110,41 @@ _SQLITE_BACKFILL = """UPDATE messages SET sent_at = (julianday(updated_at) - 244
         WHERE state IN ('accepted', 'unknown', 'delivered', 'undelivered', 'sending')
         AND updated_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days');"""
 
+_V8 = """
+    ALTER TABLE messages ADD COLUMN text_key TEXT;
+    ALTER TABLE messages ADD COLUMN checksum BIGINT;
+    CREATE TABLE repeat_guard (
+        recipient TEXT NOT NULL,
+        text_key TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        message_id BIGINT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (recipient, text_key)
+    );
+    CREATE INDEX repeat_guard_message ON repeat_guard(message_id);
+    INSERT INTO idempotency_keys (account, key, request, run_id, created_at)
+        SELECT {provider}, key, request, run_id, created_at FROM idempotency_keys
+        WHERE account LIKE '%:%' ORDER BY created_at ON CONFLICT DO NOTHING;
+    DELETE FROM idempotency_keys WHERE account LIKE '%:%';
+    UPDATE runs SET account = {account} WHERE account LIKE '%@http%';
+    UPDATE rate_events SET account = {account} WHERE account LIKE '%@http%';
+    INSERT INTO rate_blocks (account, until) SELECT {account}, max(until) FROM rate_blocks
+        WHERE account LIKE '%@http%' GROUP BY 1 ON CONFLICT (account)
+        DO UPDATE SET until = excluded.until;
+    DELETE FROM rate_blocks WHERE account LIKE '%@http%';
+    INSERT INTO provider_state (account, key, value, updated_at)
+        SELECT {account}, key, value, updated_at FROM provider_state
+        WHERE account LIKE '%@http%' ORDER BY updated_at DESC ON CONFLICT DO NOTHING;
+    DELETE FROM provider_state WHERE account LIKE '%@http%';
+"""
+_SQLITE_V8 = _V8.format(
+    provider="substr(account, 1, instr(account, ':') - 1)",
+    account="substr(account, 1, instr(account, '@http') - 1)",
+)
+_PG_V8 = _V8.format(
+    provider="split_part(account, ':', 1)", account="split_part(account, '@http', 1)"
+).replace(" REAL", " DOUBLE PRECISION")
+
 MIGRATIONS: tuple[str | Step, ...] = (
     Step(_V1.format(runs_rowid="", message_id="INTEGER PRIMARY KEY"), _PG_V1),
     # 2: bulk runs (preparation state, options, lease), delivery reports, rate limiting.
@@ -167,4 +202,15 @@ MIGRATIONS: tuple[str | Step, ...] = (
     DROP INDEX messages_provider_id;
     """,
     ),
+    # 8: never twice, enforced where a message leaves (the claim). ``repeat_guard`` holds the
+    # last claim of every (number, text key) (:func:`smscli.store.keys.text_key`): the claim's
+    # insert of its row is the repeat check, atomic on both backends (its primary key). A
+    # message's ``text_key`` (the plan's forecast of repeats looks it up) and ``checksum``
+    # (:func:`smscli.store.keys.row_checksum`, compared in the claim). Idempotency keys are the
+    # ledger's and the provider's, not a profile's; an account is its provider and credentials,
+    # never how ``base_url`` is spelt. The guard of messages claimed before this version is
+    # filled in by :func:`smscli.store.guard_backfill.backfill`.
+    Step(_SQLITE_V8, _PG_V8),
 )
+GUARDED = len(MIGRATIONS)
+"""The schema version from which claims write ``repeat_guard``."""

@@ -24,14 +24,16 @@ migrations and errors in :mod:`smscli.store.pg_db`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
 from smscli.errors import ConfigError, Unfinished
+from smscli.store.keys import held_since
 from smscli.store.pg_db import connect_ledger, masked, storage_error, transaction
 from smscli.store.pg_reads import PgHolds, PgReads
-from smscli.store.records import Claim, MessageRow, Recorded
+from smscli.store.records import Claim, Guard, MessageRow, Recorded
 from smscli.store.writes import Writes, now
 
 if TYPE_CHECKING:
@@ -60,9 +62,12 @@ _PLANNED = "run_id, state, recipient, provider_message_id"
 """The columns whose statistics the planner needs for a new run's queries (all of them: 2.5 times
 as long: 0.25 s for 200,000 messages)."""
 _COLUMNS = (
-    "run_id, seq, source, raw, recipient, text, encoding, segments, state, error, created_at,"
-    " updated_at, sent_at"
+    "run_id, seq, source, raw, recipient, text, encoding, segments, state, error, text_key,"
+    " checksum, created_at, updated_at, sent_at"
 )
+RETRIES = 3
+"""Times a claim is tried again after the server broke a deadlock by undoing it (two claims
+whose repeat-guard slots and outcomes cross: rare, and undone whole)."""
 
 
 class PgStore(PgHolds, PgReads, Writes):
@@ -233,17 +238,28 @@ class PgStore(PgHolds, PgReads, Writes):
         *,
         recorded: Sequence[Recorded] = (),
         permits: Permits | None = None,
+        guard: Guard | None = None,
     ) -> Claim:
         # Many outcomes go to the writer, a few with the claim (a transaction of their own
         # would cost more than they do); those handed over before the previous claim must be
         # committed first, which bounds what a crash leaves in doubt (see pg_writer).
+        from psycopg.errors import DeadlockDetected
+
         writer = self._aside(recorded)
         if writer is not None:
             writer.put(recorded)
         if self._writer is not None:
             self._writer.wait(self._mark)
             self._mark = self._writer.handed
-        return super().claim(batches, recorded=() if writer else recorded, permits=permits)
+        for attempt in range(RETRIES + 1):
+            try:
+                return super().claim(
+                    batches, recorded=() if writer else recorded, permits=permits, guard=guard
+                )
+            except DeadlockDetected:
+                if attempt == RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
         writer = None if durable else self._aside(recorded)
@@ -267,13 +283,57 @@ class PgStore(PgHolds, PgReads, Writes):
         if self._writer is not None:
             self._writer.wait()
 
-    def _to_sending(self, db: psycopg.Connection[Any], ids: list[int], at: float) -> int:
+    _ID_LIST = "= ANY(?)"
+
+    def _ids(self, ids: list[int]) -> Any:
+        return ids
+
+    def _to_sending(
+        self, db: psycopg.Connection[Any], rows: list[tuple[int, int | None]], at: float
+    ) -> int:
         moved: int = db.execute(
             "UPDATE messages SET state = 'sending', updated_at = %s, sent_at = %s"
-            " WHERE id = ANY(%s) AND state = 'pending'",
-            (now(), at, ids),
+            " FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, checksum)"
+            " WHERE messages.id = c.id AND messages.state = 'pending'"
+            " AND (c.checksum IS NULL OR messages.checksum IS NULL"
+            " OR messages.checksum = c.checksum)",
+            (now(), at, [i for i, _ in rows], [c for _, c in rows]),
         ).rowcount
         return moved
+
+    def _take_slots(
+        self, db: psycopg.Connection[Any], guard: Guard, rows: list[tuple[int, str, str]], at: float
+    ) -> set[int]:
+        # In the order of the key, so that two claims crossing the same numbers wait for each
+        # other instead of deadlocking. A slot another claim holds uncommitted is waited for,
+        # then judged by its committed row (ON CONFLICT re-reads it): exactly one claims it.
+        since = math.inf if guard.repeats_since is None else held_since(guard.repeats_since)
+        args = {
+            "id": [i for i, _, _ in rows], "to": [to for _, to, _ in rows],
+            "key": [k for _, _, k in rows], "at": at, "run": guard.run_id, "since": since,
+        }  # fmt: skip
+        rows_of = (
+            "SELECT u.to_, u.key, u.id FROM unnest(%(to)s::text[], %(key)s::text[],"
+            " %(id)s::bigint[]) AS u(to_, key, id)"
+        )
+        if not guard.record:
+            found = db.execute(
+                rows_of + " WHERE NOT EXISTS (SELECT 1 FROM repeat_guard AS g"
+                " WHERE g.recipient = u.to_ AND g.text_key = u.key AND g.claimed_at >= %(since)s"
+                " AND g.message_id != u.id)",
+                args,
+            ).fetchall()
+            return {int(r[2]) for r in found}
+        found = db.execute(
+            "INSERT INTO repeat_guard (recipient, text_key, message_id, claimed_at, run_id)"
+            f" SELECT s.*, %(at)s, %(run)s FROM ({rows_of}) AS s ORDER BY 1, 2"
+            " ON CONFLICT (recipient, text_key) DO UPDATE SET claimed_at = excluded.claimed_at,"
+            " message_id = excluded.message_id, run_id = excluded.run_id"
+            " WHERE repeat_guard.claimed_at < %(since)s"
+            " OR repeat_guard.message_id = excluded.message_id RETURNING message_id",
+            args,
+        ).fetchall()
+        return {int(r[0]) for r in found}
 
     def _to_pending(self, db: psycopg.Connection[Any], ids: list[int]) -> None:
         db.execute(
@@ -307,3 +367,5 @@ class PgStore(PgHolds, PgReads, Writes):
             )
         for (account, key), value in states.items():
             self._set_state(db, account, key, value)
+        refused = zip(columns[0], columns[1], strict=True)
+        self._free_slots(db, [i for i, state in refused if state == "failed"])

@@ -7,30 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from smscli.errors import Unfinished
 from smscli.senders import TURKISH_SHIFTED
+from smscli.store.keys import held_since
 from smscli.store.reads import MESSAGE, Reads
 from smscli.store.records import MessageRecord, Window
-from smscli.store.screens import REACHED_NOT, Screens
+from smscli.store.screens import Screens
 
 if TYPE_CHECKING:
     import psycopg
 
 _WHY = (
-    "'same text sent in run ' || o.run_id || ' at '"
-    " || to_char(to_timestamp(o.sent_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'"
-)
-_SENT = f"o.sent_at >= %(since)s AND o.state NOT IN {REACHED_NOT!r}"
-_REPEAT_OF = (
-    f"(SELECT {_WHY} FROM c JOIN messages AS o ON o.run_id = c.id"
-    f" AND o.recipient = {{recipient}} WHERE {_SENT} AND o.text = {{text}} LIMIT 1)"
-)
-_SENDING_RUNS = (
-    "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE id != %(run)s AND offline = 0"
-    " AND state != 'preparing' AND (finished_at IS NULL OR finished_at >= %(stamp)s))"
+    "'same text sent in run ' || g.run_id || ' at '"
+    " || to_char(to_timestamp(g.claimed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'"
 )
 
 
@@ -60,39 +51,30 @@ class PgReads(Reads, Screens):
         return [MessageRecord(*r) for r in rows]
 
     def skip_repeats(self, run_id: str, since: float) -> int:
-        # One statement: the run's pending messages joined with what the few runs that may
-        # have sent since the window opened sent, by recipient and text, which the planner may
-        # hash (a campaign of 100k after one of 100k: 230 ms; a lookup a message through
-        # (run_id, recipient), as SQLite does, 370-490 ms). One reason a message, as SQLite's
-        # LIMIT 1 gives.
-        stamp = datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds")
+        # One statement: the run's pending messages joined with the repeat guard by number and
+        # text key (its primary key), which the planner may hash.
         found: int = self.conn.execute(
-            _SENDING_RUNS + ", hits AS MATERIALIZED (SELECT DISTINCT ON (m.id) m.id,"
-            f" {_WHY} AS why FROM messages AS m JOIN messages AS o ON o.recipient = m.recipient"
-            " AND o.text = m.text AND o.run_id IN (SELECT id FROM c)"
-            f" WHERE m.run_id = %(run)s AND m.state = 'pending' AND {_SENT} ORDER BY m.id)"
-            " UPDATE messages SET state = 'skipped', error = hits.why FROM hits"
-            " WHERE messages.id = hits.id",
-            {"run": run_id, "since": since, "stamp": stamp},
+            f"UPDATE messages SET state = 'skipped', error = {_WHY} FROM repeat_guard AS g"
+            " WHERE messages.run_id = %(run)s AND messages.state = 'pending'"
+            " AND g.recipient = messages.recipient AND g.text_key = messages.text_key"
+            " AND g.claimed_at >= %(since)s AND g.run_id != %(run)s",
+            {"run": run_id, "since": held_since(since)},
         ).rowcount
         return found
 
     def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[str | None]:
-        """For each ``(recipient, text)``, why it would repeat a message sent since ``since``
-        (as :meth:`skip_repeats` says it), or None: a dry run's lookup in this ledger."""
-        stamp = datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds")
+        """For each ``(recipient, text key)``, why it would repeat a message sent since
+        ``since`` (as :meth:`skip_repeats` says it), or None: a dry run's lookup in this
+        ledger."""
         rows = self.conn.execute(
-            _SENDING_RUNS
-            + " SELECT "
-            + _REPEAT_OF.format(recipient="m.recipient", text="m.text")
-            + " FROM unnest(%(to)s::text[], %(texts)s::text[]) WITH ORDINALITY"
-            " AS m(recipient, text, n) ORDER BY m.n",
+            f"SELECT (SELECT {_WHY} FROM repeat_guard AS g WHERE g.recipient = m.recipient"
+            " AND g.text_key = m.key AND g.claimed_at >= %(since)s)"
+            " FROM unnest(%(to)s::text[], %(keys)s::text[]) WITH ORDINALITY"
+            " AS m(recipient, key, n) ORDER BY m.n",
             {
-                "run": "",
-                "since": since,
-                "stamp": stamp,
+                "since": held_since(since),
                 "to": [to for to, _ in messages],
-                "texts": [text for _, text in messages],
+                "keys": [key for _, key in messages],
             },
         ).fetchall()
         return [r[0] for r in rows]

@@ -39,7 +39,7 @@ class Recorded(NamedTuple):
     state: tuple[StateItem, ...] = ()
 
 
-MessageRow = tuple[int, str, str, str | None, str, str, int, str, str | None]
+MessageRow = tuple[int, str, str, str | None, str, str, int, str, str | None, str, int]
 """A message as a plan writes it: the fields of :class:`NewMessage`, as a plain tuple (a plan
 makes one per row of a campaign of millions)."""
 
@@ -62,6 +62,10 @@ class NewMessage(NamedTuple):
     segments: int
     state: str = "pending"
     error: str | None = None
+    text_key: str | None = None
+    """:func:`smscli.store.keys.text_key` of ``text`` (what the repeat guard compares)."""
+    checksum: int | None = None
+    """:func:`smscli.store.keys.row_checksum` of the message (compared in the claim)."""
 
 
 class RunRecord(NamedTuple):
@@ -113,6 +117,26 @@ class Claim(NamedTuple):
     """The permit of every claimed request (None without rates)."""
     wait: float
     """Seconds until the next permit, when not every request was claimed; else 0.0."""
+    skipped: dict[int, str]
+    """Messages of the batches that the claim's guard skipped instead (id → why), of every
+    batch it screened: a request leaves without them, and a batch left empty not at all."""
+
+
+class Guard(NamedTuple):
+    """Who must not get a message, checked by :meth:`smscli.store.Store.claim` in the
+    transaction that claims it: the last moment before it leaves."""
+
+    run_id: str
+    rows: dict[int, tuple[str, str, int]]
+    """Every message of the claim's batches: id → ``(recipient, text key, checksum)``, as
+    the engine is about to send it (a row whose checksum differs is not sent)."""
+    repeats_since: float | None
+    """The same text key claimed for the number since then (Unix time) by another message is
+    a repeat; None: repeats are allowed (the claim is still recorded)."""
+    optouts: bool = True
+    """The opt-out list is checked (not for ``send --ignore-optout``)."""
+    record: bool = True
+    """The claim counts for later repeats (not a provider's that sends nothing anywhere)."""
 
 
 class ReportUpdate(NamedTuple):

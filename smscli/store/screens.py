@@ -92,3 +92,10 @@ class Screens(Sql):
                 ),
                 (account, key, request, run_id, datetime.now(UTC).isoformat(timespec="seconds")),
             )
+
+    def forget_key(self, account: str, key: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                self._q("DELETE FROM idempotency_keys WHERE account = ? AND key = ?"),
+                (account, key),
+            )

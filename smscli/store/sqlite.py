@@ -20,6 +20,7 @@ share in :mod:`smscli.store.writes`, permits in :mod:`smscli.store.sqlite_permit
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,8 +29,9 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from smscli.store.keys import held_since
 from smscli.store.problems import LedgerDamaged, storage_error
-from smscli.store.records import MessageRow, Recorded
+from smscli.store.records import Guard, MessageRow, Recorded
 from smscli.store.sqlite_db import (
     background_checkpoints,
     connect_ledger,
@@ -53,8 +55,8 @@ UNSENT = 0.5
 rewrites the row in place (same size: ``pending`` → ``sending`` too). A row that grew instead
 would be moved within its page, or split it: 20% of a 100k campaign's sending time."""
 _COLUMNS = (
-    "run_id, seq, source, raw, recipient, text, encoding, segments, state, error, created_at,"
-    " updated_at"
+    "run_id, seq, source, raw, recipient, text, encoding, segments, state, error, text_key,"
+    " checksum, created_at, updated_at"
 )
 _PER_ROW = _COLUMNS.count(",") + 1
 _INSERT = f"INSERT INTO messages ({_COLUMNS}, sent_at) VALUES "
@@ -188,13 +190,43 @@ class SqliteStore(Holds, SqliteReads, SqliteScreens, Writes):
 
         return RateLimiter(self.conn, account, rates, covered_delay=covered_delay)
 
-    def _to_sending(self, db: sqlite3.Connection, ids: list[int], at: float) -> int:
+    def _to_sending(
+        self, db: sqlite3.Connection, rows: list[tuple[int, int | None]], at: float
+    ) -> int:
         moved: int = db.execute(
             "UPDATE messages SET state = 'sending', updated_at = ?, sent_at = ?"
-            " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
-            (now(), at, json.dumps(ids)),
+            " FROM json_each(?) AS j WHERE messages.id = j.value ->> 0"
+            " AND messages.state = 'pending'"
+            " AND (j.value ->> 1 IS NULL OR messages.checksum IS NULL"
+            " OR messages.checksum = j.value ->> 1)",
+            (now(), at, json.dumps(rows)),
         ).rowcount
         return moved
+
+    def _take_slots(
+        self, db: sqlite3.Connection, guard: Guard, rows: list[tuple[int, str, str]], at: float
+    ) -> set[int]:
+        since = math.inf if guard.repeats_since is None else held_since(guard.repeats_since)
+        if not guard.record:
+            taken = db.execute(
+                "SELECT j.value ->> 0 FROM json_each(?1) AS j WHERE NOT EXISTS (SELECT 1"
+                " FROM repeat_guard AS g WHERE g.recipient = j.value ->> 1"
+                " AND g.text_key = j.value ->> 2 AND g.claimed_at >= ?2"
+                " AND g.message_id != j.value ->> 0)",
+                (json.dumps(rows), since),
+            )
+        else:
+            taken = db.execute(
+                "INSERT INTO repeat_guard (recipient, text_key, claimed_at, message_id, run_id)"
+                " SELECT j.value ->> 1, j.value ->> 2, ?1, j.value ->> 0, ?2"
+                " FROM json_each(?3) AS j WHERE true ON CONFLICT (recipient, text_key)"
+                " DO UPDATE SET claimed_at = excluded.claimed_at,"
+                " message_id = excluded.message_id, run_id = excluded.run_id"
+                " WHERE repeat_guard.claimed_at < ?4"
+                " OR repeat_guard.message_id = excluded.message_id RETURNING message_id",
+                (at, guard.run_id, json.dumps(rows), since),
+            )
+        return {int(r[0]) for r in taken}
 
     def _to_pending(self, db: sqlite3.Connection, ids: list[int]) -> None:
         db.execute(
@@ -225,6 +257,7 @@ class SqliteStore(Holds, SqliteReads, SqliteScreens, Writes):
             )
         for (account, key), value in states.items():
             self._set_state(db, account, key, value)
+        self._free_slots(db, [r[0] for r in rows if r[1] == "failed"])
 
     def sending(self, *, overlap: bool = False) -> AbstractContextManager[None]:
         return background_checkpoints(self.conn, self.path)

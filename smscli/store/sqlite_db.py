@@ -12,7 +12,8 @@ from contextlib import closing, contextmanager, nullcontext
 from pathlib import Path
 
 from smscli.errors import ConfigError
-from smscli.store.migrations import scripts
+from smscli.store.backfill import backfill_guard
+from smscli.store.migrations import GUARDED, scripts
 from smscli.store.problems import LedgerEmpty, storage_error
 
 
@@ -87,6 +88,8 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             for statement in statements(script):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
+        if version < GUARDED <= len(steps):
+            backfill_guard(db)
 
 
 def statements(script: str) -> Iterator[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from smscli.errors import InputError, Unfinished, UsageError
 from smscli.store import Store, is_postgres, open_store, shown
+from smscli.store.backfill import backfill_guard
 from smscli.words import plural
 
 CHUNK = 5000
@@ -31,7 +32,7 @@ RUN_COLUMNS = (
 MESSAGE_COLUMNS = (
     "run_id, seq, source, raw, recipient, text, encoding, segments, state,"
     " provider_message_id, batch_id, error, report_detail, reported_at, created_at,"
-    " updated_at, sent_at"
+    " updated_at, sent_at, text_key, checksum"
 )
 _OTHERS = (
     ("optouts", "number, added_at, reason, source", "added_at, number", "(number) DO NOTHING"),
@@ -189,6 +190,8 @@ def _copy(src: Store, dst: Store, copied: Copied) -> None:
             for table, columns, order, conflict in _OTHERS:
                 found = read(f"SELECT {columns} FROM {table} ORDER BY {order}")
                 rows[table] = _insert(db, pg, table, columns, found, f" ON CONFLICT {conflict}")
+        # The repeat guard names messages by id, which the destination gave anew.
+        backfill_guard(db, "%s" if pg else "?")
 
 
 def _refuse_unstorable(exc: Exception, copied: Copied) -> None:

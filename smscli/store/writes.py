@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from smscli.errors import Unfinished
-from smscli.store.records import Claim, Recorded, ReportUpdate
+from smscli.store.keys import FREED
+from smscli.store.records import Claim, Guard, Recorded, ReportUpdate
 from smscli.store.sql import Sql
 
 if TYPE_CHECKING:
@@ -28,15 +29,37 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
 
 
+def _utc(at: float) -> str:
+    """A claim's time as a skipped message's reason says it."""
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _leading(live: list[list[int]], permits: int) -> tuple[int, list[int]]:
+    """How many of the batches ``live`` (without the messages the guard skipped) the claim
+    takes when ``permits`` of their non-empty ones may leave: the leading ones up to the
+    first non-empty batch without a permit (empty ones need none); and for each taken batch,
+    whether it takes a permit (its size, 0 for none)."""
+    given: list[int] = []
+    for batch in live:
+        if batch and permits == 0:
+            break
+        if batch:
+            permits -= 1
+        given.append(len(batch))
+    return len(given), given
+
+
 def among(values: Sequence[str]) -> str:
     """``IN (?, ?, …)`` for ``values`` (a few states: one placeholder each)."""
     return "IN (" + ", ".join("?" * len(values)) + ")"
 
 
 class Writes(Sql):
-    def _to_sending(self, db: Any, ids: list[int], at: float) -> int:
-        """Those of ``ids`` still ``pending`` become ``sending``, claimed at ``at``; returns
-        how many did (the backend's own statement: one, for thousands of ids)."""
+    def _to_sending(self, db: Any, rows: list[tuple[int, int | None]], at: float) -> int:
+        """Those of ``rows`` ``(id, checksum)`` still ``pending`` whose row holds that
+        checksum (or none: a row planned before checksums, or a caller without one) become
+        ``sending``, claimed at ``at``; returns how many did (the backend's own statement:
+        one, for thousands of ids)."""
         raise NotImplementedError
 
     def _to_pending(self, db: Any, ids: list[int]) -> None:
@@ -45,8 +68,27 @@ class Writes(Sql):
 
     def _write_outcomes(self, db: Any, recorded: Sequence[Recorded]) -> None:
         """Every outcome of every request in one statement (the backend's own); of the
-        provider states only the last one written for a key is kept."""
+        provider states only the last one written for a key is kept. A refused message
+        frees its repeat-guard slot (:meth:`_free_slots`)."""
         raise NotImplementedError
+
+    def _take_slots(
+        self, db: Any, guard: Guard, rows: list[tuple[int, str, str]], at: float
+    ) -> set[int]:
+        """The repeat guard's slots of ``rows`` ``(id, recipient, text key)``, in one
+        statement that no other claim can interleave with (a primary key): those whose slot
+        is free (never claimed, claimed before ``guard.repeats_since``, refused since, or
+        held by the same message) are written as claimed at ``at`` by this message; returns
+        the ids that got theirs. With ``guard.record`` False nothing is written."""
+        raise NotImplementedError
+
+    # The ids of a statement: ``messages.id {_ID_LIST}`` with ``_ids(ids)`` as its argument.
+    _ID_LIST = "IN (SELECT value FROM json_each(?))"
+
+    def _ids(self, ids: list[int]) -> Any:
+        import json
+
+        return json.dumps(ids)
 
     def claim(
         self,
@@ -54,32 +96,120 @@ class Writes(Sql):
         *,
         recorded: Sequence[Recorded] = (),
         permits: Permits | None = None,
+        guard: Guard | None = None,
     ) -> Claim:
-        count, wait = len(batches), 0.0
-        taken: list[int | None] = [None] * count
         with self.transaction() as db:
             self._write_outcomes(db, recorded)
-            if permits is not None:
-                taken, wait = permits.take_some(db, count)
-                count = len(taken)
-            if count:
-                ids = [i for batch in batches[:count] for i in batch]
-                if self._to_sending(db, ids, time.time()) != len(ids):
-                    # undone whole, permits included, by the rollback
-                    raise Unfinished(
-                        "another smscli process claimed messages of this run; stopped here, "
-                        "nothing of this claim sent",
-                        hint="run the same command again once it has finished",
-                    )
-        return Claim(count, list(taken[:count]), wait)
+            skipped = self._opted_out(db, batches) if guard and guard.optouts else {}
+            live = [[i for i in b if i not in skipped] for b in batches]
+            wanted = sum(1 for b in live if b)
+            taken: list[int | None] = [None] * wanted
+            wait = 0.0
+            if permits is not None and wanted:
+                taken, wait = permits.take_some(db, wanted)
+            count, given = _leading(live, len(taken))
+            claimed = [i for b in live[:count] for i in b]
+            if guard is not None and claimed:
+                skipped.update(self._repeats(db, guard, claimed))
+            rows = [(i, guard.rows[i][2] if guard else None) for i in claimed if i not in skipped]
+            if rows and self._to_sending(db, rows, time.time()) != len(rows):
+                self._why_not_claimed(db, rows)  # raises: undone whole, permits included
+        permit = iter(taken)
+        permits_of = [next(permit) if n else None for n in given]
+        return Claim(count, permits_of, wait if count < len(batches) else 0.0, skipped)
+
+    def _opted_out(self, db: Any, batches: Sequence[Sequence[int]]) -> dict[int, str]:
+        """The pending messages of ``batches`` to numbers on the opt-out list now become
+        ``skipped``, "opted out on DATE", as the plan would have made them."""
+        rows = db.execute(
+            self._q(
+                "UPDATE messages SET state = 'skipped', updated_at = ?,"
+                " error = 'opted out on ' || substr(o.added_at, 1, 10) FROM optouts AS o"
+                f" WHERE messages.id {self._ID_LIST} AND messages.state = 'pending'"
+                " AND messages.recipient = o.number RETURNING messages.id, messages.error"
+            ),
+            (now(), self._ids([i for b in batches for i in b])),
+        ).fetchall()
+        return {int(i): str(why) for i, why in rows}
+
+    def _repeats(self, db: Any, guard: Guard, ids: list[int]) -> dict[int, str]:
+        """Of ``ids``, those that would repeat a text their number was sent within the
+        window become ``skipped`` ("same text sent in run RUN at TIME"); the others hold
+        their slots in the repeat guard from now on."""
+        rows, seen = [], set()
+        for i in ids:
+            to, key, _ = guard.rows[i]
+            if (to, key) not in seen:  # the same number and text twice: the first only
+                seen.add((to, key))
+                rows.append((i, to, key))
+        won = self._take_slots(db, guard, rows, time.time())
+        why: dict[int, str] = {}
+        for i in ids:  # those that lost their slot: rare, one look-up each
+            if i in won:
+                continue
+            to, key, _ = guard.rows[i]
+            holder = db.execute(
+                self._q(
+                    "SELECT run_id, claimed_at FROM repeat_guard"
+                    " WHERE recipient = ? AND text_key = ?"
+                ),
+                (to, key),
+            ).fetchone()
+            run, at = holder if holder else (guard.run_id, time.time())
+            why[i] = f"same text sent in run {run} at {_utc(at)}"
+            db.execute(
+                self._q(
+                    "UPDATE messages SET state = 'skipped', error = ?, updated_at = ? WHERE id = ?"
+                ),
+                (why[i], now(), i),
+            )
+        return why
+
+    def _why_not_claimed(self, db: Any, rows: list[tuple[int, int | None]]) -> None:
+        """Raise why some of ``rows`` were not claimed: a row that no longer matches its
+        checksum (the ledger is damaged: nothing is sent from it), else another process
+        claimed them first."""
+        from smscli.store.problems import LedgerDamaged
+
+        expected = dict(rows)
+        found = db.execute(
+            self._q(
+                "SELECT id, run_id, checksum, state FROM messages"
+                f" WHERE id {self._ID_LIST} AND checksum IS NOT NULL"
+            ),
+            (self._ids([i for i, c in rows if c is not None]),),
+        ).fetchall()
+        for i, run_id, checksum, state in found:
+            if state == "pending" and checksum != expected[i]:
+                raise LedgerDamaged(
+                    getattr(self, "location", "ledger"),
+                    f"message {i} of run {run_id} no longer holds what was planned: its "
+                    "checksum does not match",
+                )
+        raise Unfinished(
+            "another smscli process claimed messages of this run; stopped here, "
+            "nothing of this claim sent",
+            hint="run the same command again once it has finished",
+        )
 
     def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
         with self.transaction(durable=durable) as db:
             self._write_outcomes(db, recorded)
 
     def put_back(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
         with self.transaction() as db:
-            self._to_pending(db, list(ids))
+            self._to_pending(db, ids)
+            self._free_slots(db, ids)
+
+    def _free_slots(self, db: Any, ids: list[int]) -> None:
+        """The repeat-guard slots these messages hold are free again: their request was not
+        processed, or refused (a later run may send the same text to the number)."""
+        if ids:
+            db.execute(
+                self._q(f"UPDATE repeat_guard SET claimed_at = ? WHERE message_id {self._ID_LIST}"),
+                (FREED, self._ids(ids)),
+            )
 
     def create_run(
         self,
