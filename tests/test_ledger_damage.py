@@ -312,3 +312,49 @@ def test_an_os_error_about_another_file_is_not_blamed_on_the_ledger(tmp_path):
     assert said is not None and f"the disk holding the ledger {ledger} is full" in said.message
     other = OSError(errno.EACCES, "Permission denied", str(tmp_path / "out" / "failed.csv"))
     assert storage_error(other, str(ledger)) is None
+
+
+NOT_UTF8 = "CAST(x'fffe' AS TEXT)"
+"""Bytes no UTF-8 text holds: a bit flipped inside a record, which SQLite's checks cannot see."""
+
+
+@pytest.mark.parametrize(
+    ("where", "column"),
+    [("pending", "text"), ("sent", "text"), ("pending", "recipient"), ("sent", "error")],
+)
+def test_a_text_that_is_not_utf8_is_a_damaged_ledger_and_nothing_is_sent(
+    proc, home, emulator, half_sent, where, column
+):
+    install(half_sent, home, lambda data: None)
+    message = 150 if where == "pending" else 50
+    with sqlite3.connect(home.ledger) as db:
+        db.execute(f"UPDATE messages SET {column} = {NOT_UTF8} WHERE id = ?", (message,))
+        (run,) = db.execute("SELECT DISTINCT run_id FROM messages").fetchone()
+    commands = [
+        campaign(home),
+        ["history"],
+        ["history", "show", run],
+        ["ledger", "info"],
+        ["ledger", "copy", str(home.ledger), str(home.cwd / "copy.db")],
+    ]
+    for command in commands:
+        for json in ([], ["--json"]):
+            out = proc(*command, *json, **env(emulator))
+            said = " ".join(out.stderr.split())
+            assert "internal error" not in said and "Traceback" not in said, said
+            if out.exit_code == 0 and command[0] != "bulk":  # it did not read the damaged cell
+                continue
+            if command[0] == "bulk" and where == "sent" and out.exit_code in (0, 2):
+                continue  # the resumed run reads only its pending messages (2: done already)
+            assert out.exit_code == 4, (command, said)
+            assert f"the ledger {home.ledger.resolve()} is damaged" in said, said
+            assert "not valid UTF-8" in said and "smscli ledger check" in said
+            if json:
+                assert out.json()["error"]["code"] == "ledger_damaged"
+            if command[0] == "bulk":
+                assert emulator.requests == []  # nothing sent from it
+    out = proc("ledger", "check")
+    assert out.exit_code == 4, out.stdout + out.stderr
+    assert f"run {run}: " in out.stdout and "not valid UTF-8" in out.stdout
+    health = proc("ledger", "check", "--json").json()
+    assert health["intact"] is False and health["exit_code"] == 4

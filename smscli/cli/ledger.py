@@ -36,7 +36,7 @@ def check(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     with command(cli):
         from smscli.store.check import check_ledger
 
-        health = check_ledger(cli.ledger)
+        health = _plainly(check_ledger(cli.ledger))
         code = ExitCode.OK if health.intact or not health.exists else ExitCode.CONFIG
         if cli.json:
             error = None
@@ -49,6 +49,27 @@ def check(json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         else:
             _show(cli, health)
     raise typer.Exit(int(code))
+
+
+def _plainly(health: LedgerHealth) -> LedgerHealth:
+    """``health`` said for the user: sqlite3's error for a text that is not UTF-8 (which quotes
+    the damaged bytes) in words, and a run that cannot be read a problem of the ledger even
+    where SQLite's integrity check found nothing (a bit flipped inside a record)."""
+    from dataclasses import replace
+
+    from smscli.store.problems import NOT_UTF8, not_utf8
+
+    def said(error: str) -> str:
+        return NOT_UTF8 if not_utf8(error) else error
+
+    runs = [replace(r, error=said(r.error)) if r.error else r for r in health.runs]
+    problems = list(dict.fromkeys(said(p) for p in health.problems))
+    unreadable = [r.run_id for r in runs if not r.readable]
+    if unreadable and not problems:
+        more = f" and {len(unreadable) - 5:,} more" if len(unreadable) > 5 else ""
+        listed = ", ".join(unreadable[:5]) + more
+        problems.append(f"{plural(len(unreadable), 'run')} cannot be read: {listed}")
+    return replace(health, problems=problems, runs=runs)
 
 
 def _document(health: LedgerHealth) -> dict[str, object]:
@@ -180,11 +201,20 @@ def copy(
     cli = Cli(json=json, quiet=quiet)
     with command(cli):
         from smscli.redact import Redactor
+        from smscli.store import shown
         from smscli.store.pg_db import url_secrets
+        from smscli.store.problems import NOT_UTF8, LedgerDamaged
         from smscli.store.transfer import copy_ledger, location
 
         cli.redactor = Redactor(url_secrets(source) + url_secrets(destination))
-        copied = copy_ledger(location(source), location(destination), merge=merge)
+        try:
+            copied = copy_ledger(location(source), location(destination), merge=merge)
+        except LedgerDamaged as exc:
+            if exc.detail != NOT_UTF8:
+                raise
+            # The copy decodes the source's texts only; the destination's store, closed
+            # first, named itself.
+            raise LedgerDamaged(shown(source), NOT_UTF8) from None
         if cli.json:
             cli.emit(_copy_document(copied))
         elif not cli.quiet:

@@ -17,6 +17,7 @@ class LedgerDamaged(ConfigError):
     code = "ledger_damaged"
 
     def __init__(self, location: str, detail: str) -> None:
+        self.location, self.detail = location, detail
         super().__init__(
             f"the ledger {location} is damaged ({detail}); nothing is sent from it",
             hint=f"`smscli ledger check` says which runs can still be read. To start a new, "
@@ -37,6 +38,17 @@ class LedgerEmpty(ConfigError):
         )
 
 
+NOT_UTF8 = "a text in it is not valid UTF-8: bytes changed on the disk"
+"""A bit flipped inside a record: SQLite's checks cannot see it, Python's sqlite3 cannot
+decode the text (``ledger check`` says which runs it is in)."""
+_DECODE = "Could not decode to UTF-8"
+
+
+def not_utf8(error: BaseException | str) -> bool:
+    """Whether ``error`` (or what one said) is sqlite3's for a text that is not UTF-8."""
+    return _DECODE in (error if isinstance(error, str) else str(error))
+
+
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
@@ -49,6 +61,8 @@ def storage_error(exc: BaseException, location: str) -> SmscliError | None:
         return _said(kind, exc.strerror or str(exc), location)
     if not isinstance(exc, sqlite3.Error):
         return None
+    if not_utf8(exc):
+        return LedgerDamaged(location, NOT_UTF8)
     name = getattr(exc, "sqlite_errorname", None)
     return _said(name, str(exc), location) if isinstance(name, str) else None
 
