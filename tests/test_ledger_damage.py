@@ -320,7 +320,13 @@ NOT_UTF8 = "CAST(x'fffe' AS TEXT)"
 
 @pytest.mark.parametrize(
     ("where", "column"),
-    [("pending", "text"), ("sent", "text"), ("pending", "recipient"), ("sent", "error")],
+    [
+        ("pending", "text"),
+        ("sent", "text"),
+        ("pending", "recipient"),
+        ("sent", "error"),
+        ("pending", "state"),
+    ],
 )
 def test_a_text_that_is_not_utf8_is_a_damaged_ledger_and_nothing_is_sent(
     proc, home, emulator, half_sent, where, column
