@@ -7,9 +7,15 @@ and its ``Location`` lose every secret of the account in any encoding (see
 
 The distinction that matters for exactly-once is *did the request leave?*
 - connection refused, connect timeout, pool timeout: it never left (:class:`NotSent`);
-- read/write timeout, dropped connection, a 5xx: it may have been processed
+- read/write timeout, dropped connection, a 5xx, a body that does not decode as its
+  ``Content-Encoding`` says (a broken proxy): it may have been processed
   (:class:`OutcomeUnknown`), never retried automatically;
-- 429, or 503 with ``Retry-After``: not processed (:class:`RateLimited`), the engine waits.
+- 429, or 503 with a usable ``Retry-After``: not processed (:class:`RateLimited`), the engine
+  waits (see :func:`parse_retry_after` for what is usable, and the one-day cap).
+
+Any other reply goes to the driver, which knows its provider's documented refusals; whatever
+else a send gets back (a redirect, an HTML page of any status, a wording the docs do not list)
+is :func:`unreadable`: in doubt, never ``failed``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -83,20 +90,33 @@ def make_client(timeout: float, redactor: Redactor, *, debug: bool = False) -> h
     )
 
 
+MAX_RETRY_AFTER = 86400.0
+"""The longest wait a ``Retry-After`` can impose: one day."""
+
+_DELTA_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), at most
+    :data:`MAX_RETRY_AFTER` (a day); None when there is none or it is not usable.
+
+    Hostile or broken values never become an endless block of the account (kept in the ledger
+    for every process): anything but digits (with an optional fraction) or an HTTP date, so
+    ``inf``, ``nan``, ``-5``, ``1e400`` and garbage, is as if absent (the caller's own back-off;
+    a 503 without it is in doubt, not a rate limit). Any longer wait, a huge number
+    (``99999999999999``) or a date centuries away, is one day; a date in the past is 0."""
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    if _DELTA_SECONDS.fullmatch(value):
+        seconds = float(value)  # digits only: finite, or inf for hundreds of them
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = max(0.0, when.timestamp() - (time.time() if now is None else now))
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 def request(
@@ -166,6 +186,12 @@ def _request(
             f"{provider}: connection lost after the request was sent "
             f"({type(exc).__name__}: {redactor(str(exc))}); the provider may have taken it"
         ) from None
+    except httpx.DecodingError as exc:
+        raise OutcomeUnknown(
+            f"{provider}: the reply could not be decoded (its body does not match its "
+            f"Content-Encoding: {redactor(str(exc))}) after the request was sent; the provider "
+            "may have taken it"
+        ) from None
     response = redact_response(response, redactor)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("← %s %s", response.status_code, excerpt(response.text, limit=500))
@@ -234,15 +260,22 @@ def json_body(response: httpx.Response) -> Any:
         return None
 
 
-def unreadable(provider: str, response: httpx.Response) -> Exception:
-    """The error for a reply the docs do not describe (HTML page, empty body, odd JSON).
+def unreadable(provider: str, response: httpx.Response) -> OutcomeUnknown:
+    """The error for a reply to a send that the docs do not describe (a redirect, an HTML page
+    of any status, an empty body, JSON of another shape), after the request left.
 
-    A 2xx we cannot read may still mean the provider took the messages, so their outcome is
-    unknown; a 4xx means the request was refused as a whole.
+    Whatever its status, the provider may have taken the messages: a PHP script that did its
+    work and then redirected (POST/redirect/GET), or a proxy's or framework's error page after
+    the application ran. So their outcome is unknown, never ``failed`` (which ``--retry-failed``
+    would send again). Only a provider's documented refusals, read by its driver, and a 429 or
+    503 with ``Retry-After`` (:func:`request`) say a request was not processed. A call that
+    sends nothing (balance, report, header list) makes its own plain provider error instead.
     """
-    from smscli.errors import ProviderError
-
-    text = f"{provider}: unexpected reply (HTTP {response.status_code}): {excerpt(response.text)}"
-    if 200 <= response.status_code < 300:
-        return OutcomeUnknown(text + "; the provider may have taken the messages")
-    return ProviderError(text)
+    status = f"HTTP {response.status_code}"
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location")
+        status += f" redirect{f' to {excerpt(location)}' if location else ''}, not followed"
+    return OutcomeUnknown(
+        f"{provider}: unexpected reply ({status}): {excerpt(response.text)}; the provider may "
+        "have taken the messages"
+    )

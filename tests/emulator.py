@@ -41,7 +41,10 @@ Behaviour the provider docs leave open, chosen here (each marked "undocumented" 
   ``emu.echo("vairosms", lambda r: "?return=" + quote(r.target, safe=""), status=302)``.
   ``RecordedRequest.target`` is the request target (path and query) exactly as received.
 
-Faults (``emu.inject``) apply only to send requests; rate limiting applies to every request of
+Faults (``emu.inject``) apply only to send requests (``302-after-processing`` redirects after
+taking the send; ``bad-gzip-after-processing`` takes it and answers its usual body labelled
+``Content-Encoding: gzip``, as a broken proxy does: ``echo`` with that header does the same to
+any call); rate limiting applies to every request of
 a provider and is checked on arrival, before ``latency`` and before any fault is taken from the
 queue (a rate-limited request does not consume a fault). ``hold_before_counting`` makes chosen
 requests wait before they are counted, as behind a queue in front of a provider's counter.
@@ -60,7 +63,7 @@ import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -88,6 +91,8 @@ FAULTS = frozenset(
         "drop-before-processing",
         "html-404",
         "500-after-processing",
+        "302-after-processing",
+        "bad-gzip-after-processing",
     }
 )
 _PROCESSED_FAULTS = frozenset(
@@ -97,6 +102,8 @@ _PROCESSED_FAULTS = frozenset(
         "timeout-after-processing",
         "drop-after-processing",
         "500-after-processing",
+        "302-after-processing",
+        "bad-gzip-after-processing",
     }
 )
 
@@ -830,6 +837,10 @@ base_url = "{self.base_url("masgsm")}"
             return _html_reply(500, _nginx_page(500, "Internal Server Error"))
         if name == "drop-after-processing":
             return None
+        if name == "302-after-processing":  # a PHP script's POST/redirect/GET
+            return _html_reply(302, _nginx_page(302, "Found"), [("Location", "/gonderildi")])
+        if name == "bad-gzip-after-processing":  # a broken proxy: the body is not gzip
+            return replace(reply, headers=[*reply.headers, ("Content-Encoding", "gzip")])
         # timeout-after-processing: answer normally, too late for the client's read timeout
         self._sleep(params.get("delay", 5.0))
         return reply

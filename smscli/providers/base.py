@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, Protocol
 
+from smscli.errors import OutcomeUnknown
+
 if TYPE_CHECKING:
     import httpx
 
@@ -252,6 +254,18 @@ CREDIT_WORDS = ("kredi", "bakiye", "kontör", "credit", "balance")
 """Words of a credit refusal where a provider gives no code for it (vairosms, customersms):
 "Yetersiz kredi", "Yetersiz Bakiye", "Insufficient credits", ... (compared with :func:`fold`;
 "kontör" is the Turkish word for SMS credit that masgsm's page uses)."""
+
+
+def undocumented_refusal(provider: str, what: str, quoted: str) -> OutcomeUnknown:
+    """The error for a refusal-shaped reply to a send (``durum: false``, ``success: false``) in
+    words or a code its provider does not document ("Sistem hatası", a code of its own): only a
+    documented refusal says a request was not processed, so its messages are in doubt, never
+    ``failed`` (which ``--retry-failed`` would send again)."""
+    return OutcomeUnknown(
+        f"{provider}: an answer not documented as a refusal ({what}): {quoted}; the request "
+        "may have been processed, so its messages are in doubt and never sent again "
+        f"automatically; check them in the {provider} panel"
+    )
 
 
 _NO_SUCH_SEND = "no_such_send"

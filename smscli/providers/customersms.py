@@ -28,15 +28,36 @@ no balance call, so ``balance()`` is unsupported and the ledger shows the last v
   numbers may have been accepted and must not be sent again. Otherwise a code or text about
   credit or balance (``INSUFFICIENT_CREDITS`` is a guess, undocumented; also ``Insufficient
   credits``, ``Yetersiz kredi``, ``YETERSİZ BAKİYE``: the words of ``base.CREDIT_WORDS``) is a
-  credit error, and any other code a provider error quoting it. Codes and wordings are compared
-  with :func:`smscli.providers.base.fold`, in any case form, Turkish dotted and dotless i alike.
+  credit error. Any other code or text is not documented as a refusal: the request may have
+  been processed, so every message is ``unknown`` (quoting it), never ``failed``. Codes and
+  wordings are compared with :func:`smscli.providers.base.fold`, in any case form, Turkish
+  dotted and dotless i alike.
 - Unknown versus failed: a message is ``failed`` only where customersms said so (its result
-  entry has ``success: false``, or a ``success: false`` reply without results refused the
-  request) or the request never left. A ``success: true`` reply whose ``results`` are missing or
-  of another shape, or any reply with an unreadable result entry, leaves every message
-  ``unknown`` whatever the HTTP status: the provider may have taken them.
-- Anything else (HTML, empty body, JSON of another shape) is an unreadable reply: in doubt after a
-  2xx, a provider error after a 3xx or 4xx (the web server refused the request).
+  entry has ``success: false``) or the request never left. A ``success: true`` reply whose
+  ``results`` are missing or of another shape, or any reply with an unreadable result entry,
+  leaves every message ``unknown`` whatever the HTTP status: the provider may have taken them.
+- Anything else (a redirect, HTML, an empty body, JSON of another shape) is an unreadable
+  reply, in doubt whatever the HTTP status: a redirect or an HTML 4xx page may come after the
+  request was processed (``smscli.http.unreadable``). What a reply makes of its messages:
+
+  =========================================  ========  =====================================
+  reply to a send                            state     why
+  =========================================  ========  =====================================
+  a result entry ``success: true``           accepted  documented success
+  a result entry ``success: false``          failed    documented: that number refused
+  a number missing from ``results``          unknown   it may have been sent
+  INVALID_API_KEY, 401 ``success: false``,   not sent  documented refusal of the request
+  a credit wording
+  another ``success: false`` code or text    unknown   undocumented: may have been processed
+  ``success: true`` without ``results``      unknown   it says it took them
+  3xx; HTML or other body; any status        unknown   may come after processing
+  5xx, timeout, drop, undecodable body       unknown   the request left; no readable answer
+  429; 503 with a usable Retry-After         (again)   not processed: waited for, sent again
+  connection refused, connect timeout        not sent  the request never left
+  =========================================  ========  =====================================
+
+  "not sent": ``bulk`` keeps the messages ``pending`` to resume, ``send`` records them
+  ``failed``; ``unknown`` is never sent again automatically, not even by ``--retry-failed``.
 - ``remaining_credits`` that is not a finite number (``"nan"``, ``"inf"``, ``1e999``) is read as
   not given (None): the messages' outcomes stand, and no NaN reaches the ledger or ``--json``.
 - Max recipients per request is undocumented; we send at most 100. Rate limits are documented:
@@ -56,7 +77,6 @@ from smscli.errors import (
     ConfigError,
     CreditError,
     OutcomeUnknown,
-    ProviderError,
     UnsupportedOperation,
 )
 from smscli.http import json_body, request, unreadable
@@ -76,6 +96,7 @@ from smscli.providers.base import (
     fold,
     mentions,
     need_client,
+    undocumented_refusal,
 )
 from smscli.redact import Redactor, excerpt
 
@@ -152,7 +173,7 @@ class CustomerSms:
             return self._read_results(batch, reply, results, response)
         if mentions(said, CREDIT_WORDS):
             raise CreditError(f"customersms: insufficient credit; nothing sent ({said})")
-        raise ProviderError(f"customersms refused the request: {said}")
+        raise undocumented_refusal(self.name, f"success false, HTTP {response.status_code}", said)
 
     def balance(self) -> Balance:
         raise UnsupportedOperation(

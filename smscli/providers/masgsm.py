@@ -35,7 +35,8 @@ Decisions where the docs are silent:
   (``1``, ``1 12345``, ``1|12345``). The id becomes the batch id and every message's id (the
   report call ``type=2`` takes it). Byte order marks and whitespace before a reply are skipped
   (``\ufeff1`` is ``1``, a BOM before JSON too). Anything else is an unreadable reply: in doubt
-  (``unknown``) after a 2xx; after a 3xx or 4xx page the web server refused the request.
+  (``unknown``) whatever the HTTP status, since a redirect or an HTML 4xx page may come after
+  the script did its work (``smscli.http.unreadable``).
 - Codes: 1 accepted; 0 every message failed; 2 insufficient balance, nothing sent (credit error);
   3 "sent as far as the balance allowed" without saying to which numbers: every message is
   ``unknown`` (``smscli report`` can tell); 400 missing parameter; 401 wrong username or
@@ -47,12 +48,30 @@ Decisions where the docs are silent:
   is ``unknown``, with the reply's id if it gave one, never sent again automatically (not even
   by ``--retry-failed``). The wording of a reply never decides: code 3's "Yetersiz Bakiye"
   comes with a partial send.
-- The body decides, not the HTTP status.
-- A balance reply we cannot read is a plain provider error (exit 6), as is any code but 1: the
-  call sends nothing, so nothing is in doubt. That includes a code 1 whose ``balance`` is not
-  a finite decimal number (``"nan"``, ``"inf"``, ``1e999``, ``NaN``): such a value never
-  reaches ``--json`` or a credit check (where NaN would pass every comparison), and a send's
-  balance check refuses to send on it (``--force`` skips the check).
+- The body decides, not the HTTP status. What a send's reply makes of its messages:
+
+  ====================================  ========  ==========================================
+  reply to a send                       state     why
+  ====================================  ========  ==========================================
+  code 1 (with an id)                   accepted  documented success
+  code 0, 400, 405                      failed    documented: masgsm took nothing
+  code 2, 401, 402, 403                 not sent  documented refusal of the request; stop
+  code 3                                unknown   documented partial send, numbers unnamed
+  any other code                        unknown   undocumented: may have been processed
+  3xx; HTML or other body; any status   unknown   may come after the script did its work
+  5xx, timeout, drop, undecodable body  unknown   the request left; no readable answer
+  429; 503 with a usable Retry-After    (again)   not processed: waited for, sent again
+  connection refused, connect timeout   not sent  the request never left
+  ====================================  ========  ==========================================
+
+  "not sent": ``bulk`` keeps the messages ``pending`` to resume, ``send`` records them
+  ``failed``; ``unknown`` is never sent again automatically, not even by ``--retry-failed``.
+- A balance reply we cannot read is a plain provider error (exit 6), as is any code but 1, a
+  redirect, or a body that does not decode as its ``Content-Encoding`` says: the call sends
+  nothing, so nothing is in doubt (the same for a report and the header list). That includes
+  a code 1 whose ``balance`` is not a finite decimal number (``"nan"``, ``"inf"``, ``1e999``,
+  ``NaN``): such a value never reaches ``--json`` or a credit check (where NaN would pass every
+  comparison), and a send's balance check refuses to send on it (``--force`` skips the check).
 - Rate limits and the largest batch are undocumented: we send at most 500 numbers per request.
 
 Delivery report (``report``): ``type=2`` with ``u``, ``p`` and ``id`` (the batch id of the send),

@@ -21,11 +21,12 @@ Decisions where the docs are silent or disagree:
 - Number format: the samples write ``5399999999`` but the error page says
   ``INVALID_DESTINATION_ADDRESS`` means the number should look like ``905399999999``; we send the
   12-digit ``90…`` form. Only Turkish mobile numbers are accepted.
-- Errors: HTTP 401 (``"Gönderilen api_key bilgisi hatalı, ..."``) is an authentication error
-  whatever the body says, as is a ``durum: false`` that talks about the ``api_key``. The 400 codes
-  in ``aciklama`` map to: ``INVALID_SOURCE_ADDRESS`` → the sender header was refused;
-  ``MISSING_MESSAGE`` / ``MESSAGE_TOO_LONG`` → bad input; ``MISSING_DESTINATION_ADDRESS`` /
-  ``INVALID_DESTINATION_ADDRESS`` → the numbers were refused. Any other ``aciklama`` is quoted.
+- Errors: HTTP 401 with ``durum: false`` (``"Gönderilen api_key bilgisi hatalı, ..."``) is an
+  authentication error whatever its wording, as is a ``durum: false`` that talks about the
+  ``api_key``. The 400 codes in ``aciklama`` map to: ``INVALID_SOURCE_ADDRESS`` → the sender
+  header was refused; ``MISSING_MESSAGE`` / ``MESSAGE_TOO_LONG`` → bad input;
+  ``MISSING_DESTINATION_ADDRESS`` / ``INVALID_DESTINATION_ADDRESS`` → the numbers were refused.
+  Any other ``aciklama`` of a send ("Sistem hatası") is quoted, and leaves it in doubt.
 - Wordings are compared with :func:`smscli.providers.base.fold` (dotted and dotless i, Turkish
   letters and case all alike), never with ``casefold()`` alone, for which ``"YETERSİZ BAKİYE"``
   does not contain ``"bakiye"``.
@@ -35,12 +36,33 @@ Decisions where the docs are silent or disagree:
   stops with exit 5 and keeps its messages to send once topped up. One that says part of the
   request went out (masgsm's wording "Parça gönderim sağlandı ... bakiyesi kadar gönderim")
   leaves every message ``unknown``.
-- Unknown versus failed: a message is ``failed`` only where vairosms refused the request
-  (``durum: false``: its documented error shape) or the request never left. Apart from a 401,
-  the body decides, not the status: a ``durum: true`` is success even if the status is odd,
-  because calling accepted messages failed could make them be sent twice, and a ``durum: true``
-  without a send id is ``unknown`` whatever the status. Any other reply is an unreadable reply:
-  in doubt (``unknown``) after a 2xx; a 3xx or 4xx page is the web server refusing it.
+- Unknown versus failed: a message is ``failed`` only where vairosms refused the request with
+  one of its documented codes, or the request never left. The body decides, not the status: a
+  ``durum: true`` is success even if the status is odd, because calling accepted messages
+  failed could make them be sent twice, and a ``durum: true`` without a send id is ``unknown``
+  whatever the status. Any other reply (a redirect, an HTML page of any status, a 401 that is
+  not ``durum: false``) is an unreadable reply, in doubt: it may come after the request was
+  processed (``smscli.http.unreadable``). What a send's reply makes of its messages:
+
+  =========================================  ========  =====================================
+  reply to a send                            state     why
+  =========================================  ========  =====================================
+  ``durum: true`` with a send id             accepted  documented success
+  ``durum: true`` without an id              unknown   it says it took them
+  MISSING_MESSAGE, MESSAGE_TOO_LONG,         failed    documented codes: nothing sent
+  MISSING_/INVALID_DESTINATION_ADDRESS
+  401 ``durum: false``, api_key wording,     not sent  documented refusal of the request
+  INVALID_SOURCE_ADDRESS, credit wording
+  "bakiyesi kadar gönderim" (partly sent)    unknown   part of it went out
+  any other ``durum: false`` wording         unknown   undocumented: may have been processed
+  3xx; HTML or other body; any status        unknown   may come after processing
+  5xx, timeout, drop, undecodable body       unknown   the request left; no readable answer
+  429; 503 with a usable Retry-After         (again)   not processed: waited for, sent again
+  connection refused, connect timeout        not sent  the request never left
+  =========================================  ========  =====================================
+
+  "not sent": ``bulk`` keeps the messages ``pending`` to resume, ``send`` records them
+  ``failed``; ``unknown`` is never sent again automatically, not even by ``--retry-failed``.
 - No balance call is documented (``balance()`` is unsupported); rate limits and the largest
   batch are undocumented: we send at most 1000 numbers per request.
 - No call lists the account's sender headers (``headers()`` is unsupported; the CLI shows the
@@ -191,11 +213,11 @@ class VairoSms:
             content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
             headers={"Content-Type": "application/json"},
         )
-        if response.status_code == 401:
-            raise auth_error(response)
         reply = json_body(response)
         if not isinstance(reply, dict) or not isinstance(reply.get("durum"), bool):
             raise unreadable(self.name, response)
+        if response.status_code == 401 and reply["durum"] is False:
+            raise auth_error(response)
         aciklama = reply.get("aciklama")
         if reply["durum"]:
             if isinstance(aciklama, bool) or not isinstance(aciklama, str | int) or aciklama == "":

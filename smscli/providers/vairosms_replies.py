@@ -15,12 +15,19 @@ from smscli.errors import (
     CreditError,
     InputError,
     OutcomeUnknown,
-    ProviderError,
     RecipientError,
     SenderError,
 )
 from smscli.http import json_body
-from smscli.providers.base import CREDIT_WORDS, Batch, DeliveryStatus, fold, mentions, numbers_in
+from smscli.providers.base import (
+    CREDIT_WORDS,
+    Batch,
+    DeliveryStatus,
+    fold,
+    mentions,
+    numbers_in,
+    undocumented_refusal,
+)
 from smscli.redact import excerpt
 
 if TYPE_CHECKING:
@@ -72,9 +79,10 @@ def auth_error(response: httpx.Response) -> AuthError:
 
 
 def send_refusal(batch: Batch, response: httpx.Response, aciklama: object) -> Exception:
-    """The error for a ``durum: false`` reply to a send: the documented codes, a credit
-    refusal in any wording and case, or the reply quoted. A wording that says part of the
-    request went out is an unknown outcome, never a refusal."""
+    """The error for a ``durum: false`` reply to a send: the documented codes, or a credit
+    refusal in any wording and case, refuse it (nothing sent). A wording that says part of the
+    request went out, and any wording the docs do not list, is an unknown outcome, never a
+    refusal: the request may have been processed."""
     said = aciklama.strip() if isinstance(aciklama, str) else ""
     if about_api_key(said):
         return auth_error(response)
@@ -103,7 +111,7 @@ def send_refusal(batch: Batch, response: httpx.Response, aciklama: object) -> Ex
     # Undocumented: a credit refusal has no code; its wording names kredi/bakiye/credit.
     if mentions(said, CREDIT_WORDS):
         return CreditError(f"vairosms: insufficient credit; nothing sent ({quoted})")
-    return ProviderError(f"vairosms refused the request: {quoted}")
+    return undocumented_refusal("vairosms", f"durum false, HTTP {response.status_code}", quoted)
 
 
 def paket_durum(aciklama: dict[str, Any]) -> int | None:
