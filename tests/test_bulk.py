@@ -515,8 +515,7 @@ def test_fault_injection(bulk, home, emulator, fault, profile):
     out = bulk(write_csv(home, rows).name, "-m", TEMPLATE, "--yes", "--batch-size", "4",
                "--concurrency", "1", profile=profile)  # fmt: skip
     s = states(home)
-    expected = {
-        "html-404": (1, {"failed": 4 if profile != "cs" else 1}),
+    expected = {  # an HTML 404 may come after processing: unknown, like the others (issue 26)
         "429": (0, {}),
         "503-retry-after": (0, {}),
     }.get(fault, (7, {"unknown": 4 if profile != "cs" else 1}))

@@ -195,11 +195,13 @@ def test_read_timeout_after_processing_is_unknown(send, home, emulator, monkeypa
     assert states(home) == ["unknown", "unknown"]
 
 
-def test_html_404_is_a_provider_failure_nothing_sent(send, home, emulator):
+def test_html_404_is_in_doubt_never_failed(send, home, emulator):
+    """A page may come after the request was processed (issue 26): never ``failed``, which
+    ``--retry-failed`` would send again."""
     emulator.inject("vairosms", "html-404")
     out = send("vs")
-    assert out.exit_code == 6
-    assert states(home) == ["failed", "failed"]
+    assert out.exit_code == 7
+    assert states(home) == ["unknown", "unknown"]
     assert "unexpected reply (HTTP 404)" in out.json()["results"][0]["error"]
 
 
