@@ -393,3 +393,21 @@ def test_balance_headers_doctor_with_an_undecodable_reply_exit_6(proc, home, emu
     assert "masgsm: the reply could not be decoded" in out.stdout + out.stderr
     assert "Traceback" not in out.stderr and "internal error" not in out.stderr
     clean(out.stdout, out.stderr)
+
+
+@pytest.mark.parametrize("stored", [float("inf"), 99999999999999.0])
+def test_a_block_stored_by_an_older_smscli_from_a_hostile_retry_after_is_not_honoured(
+    proc, home, emulator, stored
+):
+    """A ledger written before Retry-After was capped holds an endless block: the account
+    sends again all the same, and a real 429 afterwards blocks it as usual."""
+    home.write_config(emulator.profiles())
+    assert proc("send", "05321234567", "-m", "Merhaba", "-p", "vs").exit_code == 0
+    home.query("INSERT INTO rate_blocks (account, until) SELECT account, ? FROM runs", stored)
+    out = proc("send", "05321112233", "-m", "Merhaba", "-p", "vs")
+    assert out.exit_code == 0, out.stderr
+    emulator.inject("vairosms", "429", retry_after=3600)
+    out = proc("send", "05334445566", "-m", "Merhaba", "-p", "vs", "--max-wait", "0")
+    assert out.exit_code == 8, out.stderr
+    ((until,),) = home.query("SELECT until FROM rate_blocks")
+    assert until < 1e12  # the endless block was replaced by the real one

@@ -37,6 +37,17 @@ PRUNE_EVERY = 16
 """Permits that have left every window are deleted at every 16th permit a limiter takes: an
 account's table holds at most the sum of its limits plus 16 per process."""
 MIN_WAIT = 1e-3  # reported when a full window's computed wait rounds to <= 0
+LONGEST_BLOCK = 86400.0 + 3600.0
+"""A block further ahead than this (a day's ``Retry-After``, the longest honoured, and the
+back-off's hour), or not a number at all, was written by a hostile reply before smscli
+capped it: it is not honoured (else the account would never send again)."""
+
+
+def _honoured(block: float | None, now: float) -> float | None:
+    """The account's block as it is honoured at ``now``."""
+    if block is None or not math.isfinite(block) or block > now + LONGEST_BLOCK:
+        return None
+    return block
 
 
 def _exact_wait(now: float, threshold: float, period: float) -> float:
@@ -160,6 +171,7 @@ class Limiter:
             wait = self._wait(now)  # only a block can stop us, and there is nothing to record
             return ([None] * wanted if wait == 0.0 else []), wait
         block, counts = self._free(db, now)
+        block = _honoured(block, now)
         free = 0 if block is not None and now < block else wanted
         for rate, count in zip(self.rates, counts, strict=True):
             free = min(free, rate.limit - count)
@@ -231,7 +243,10 @@ class Limiter:
         return self._wait(self.clock())
 
     def block_until(self, until: float) -> None:
-        """No permit for anybody on this account before ``until`` (the later block wins)."""
+        """No permit for anybody on this account before ``until`` (the later block wins; one
+        beyond :data:`LONGEST_BLOCK` is not written)."""
+        if _honoured(until, self.clock()) is None:
+            return
         with self._outside() as db:
             self._block(db, until)
 
@@ -244,6 +259,7 @@ class Limiter:
         """The account's block, and for every rate the ``limit``-th newest permit; the window
         is full while that permit is inside it."""
         block, nth = self._nth(now)
+        block = _honoured(block, now)
         wait = _exact_wait(now, block, 0.0) if block is not None and now < block else 0.0
         for rate, at in zip(self.rates, nth, strict=True):
             if at is not None and at > now - rate.period:

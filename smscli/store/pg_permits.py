@@ -12,7 +12,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from smscli.store.permits import Limiter
+from smscli.store.permits import LONGEST_BLOCK, Limiter
 from smscli.store.pg_db import lock_key, transaction
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ class PgRateLimiter(Limiter):
     def _block(self, db: psycopg.Connection[Any], until: float) -> None:
         db.execute(
             "INSERT INTO rate_blocks (account, until) VALUES (%s, %s) ON CONFLICT (account)"
-            " DO UPDATE SET until = GREATEST(rate_blocks.until, excluded.until)",
-            (self.account, until),
+            " DO UPDATE SET until = CASE WHEN rate_blocks.until > %s + %s THEN excluded.until"
+            " ELSE GREATEST(rate_blocks.until, excluded.until) END",
+            (self.account, until, until, LONGEST_BLOCK),
         )

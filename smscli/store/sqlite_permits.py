@@ -8,7 +8,14 @@ import json
 import sqlite3
 from contextlib import AbstractContextManager
 
-from smscli.store.permits import MIN_WAIT, PRUNE_EVERY, Departure, Limiter, _exact_wait
+from smscli.store.permits import (
+    LONGEST_BLOCK,
+    MIN_WAIT,
+    PRUNE_EVERY,
+    Departure,
+    Limiter,
+    _exact_wait,
+)
 from smscli.store.sqlite_db import write_transaction
 
 __all__ = ["MIN_WAIT", "PRUNE_EVERY", "Departure", "RateLimiter", "_exact_wait"]
@@ -81,7 +88,10 @@ class RateLimiter(Limiter):
 
     def _block(self, db: sqlite3.Connection, until: float) -> None:
         db.execute(
-            "INSERT INTO rate_blocks (account, until) VALUES (?, ?) ON CONFLICT (account)"
-            " DO UPDATE SET until = max(until, excluded.until)",
-            (self.account, until),
+            # A block not honoured (LONGEST_BLOCK: a hostile reply's, before smscli capped
+            # them) is replaced, not kept as the later one.
+            "INSERT INTO rate_blocks (account, until) VALUES (?1, ?2) ON CONFLICT (account)"
+            " DO UPDATE SET until = CASE WHEN until > ?2 + ?3 THEN excluded.until"
+            " ELSE max(until, excluded.until) END",
+            (self.account, until, LONGEST_BLOCK),
         )
