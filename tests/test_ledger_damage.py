@@ -364,3 +364,17 @@ def test_a_text_that_is_not_utf8_is_a_damaged_ledger_and_nothing_is_sent(
     assert f"run {run}: " in out.stdout and "not valid UTF-8" in out.stdout
     health = proc("ledger", "check", "--json").json()
     assert health["intact"] is False and health["exit_code"] == 4
+
+
+@pytest.mark.parametrize("table,column", [("runs", "source"), ("optouts", "reason")])
+def test_ledger_check_reads_every_table_whole(proc, home, emulator, table, column):
+    """A text that is not UTF-8 outside the messages (a run's source, an opt-out's reason) is
+    damage that ``ledger check`` reports too."""
+    home.write_config(emulator.profiles())
+    assert proc("optout", "add", "05321112233", "--reason", "asked").exit_code == 0
+    assert proc("send", "05321234567", "-m", "Merhaba", "-p", "vs").exit_code == 0
+    home.query(f"UPDATE {table} SET {column} = CAST(x'fffe41' AS TEXT)")
+    out = proc("ledger", "check")
+    assert out.exit_code == 4, out.stdout + out.stderr
+    assert f"the table {table} cannot be read whole" in out.stdout + out.stderr
+    assert "not valid UTF-8" in out.stdout + out.stderr

@@ -76,8 +76,23 @@ def _examine(conn: sqlite3.Connection, health: LedgerHealth) -> None:
     except sqlite3.Error as exc:
         health.runs_error = str(exc)
         return
+    for table in _OTHER_TABLES:  # every value of them can be read (as text, where it is)
+        try:
+            conn.execute(f"SELECT * FROM {table}").fetchall()
+        except sqlite3.Error as exc:
+            health.problems.append(f"the table {table} cannot be read whole: {_said(exc)}")
     health.runs = [_run(conn, run_id) for run_id in ids]
     _checksums(conn, health)
+
+
+_OTHER_TABLES = ("runs", "optouts", "idempotency_keys", "provider_state", "repeat_guard")
+
+
+def _said(exc: sqlite3.Error) -> str:
+    """sqlite3's error in words (its quote of undecodable bytes says nothing to a person)."""
+    from smscli.store.problems import NOT_UTF8, not_utf8
+
+    return NOT_UTF8 if not_utf8(exc) else str(exc)
 
 
 _ROWS = "SELECT id, run_id, recipient, text, checksum FROM messages WHERE checksum IS NOT NULL"
