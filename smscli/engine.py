@@ -39,7 +39,7 @@ from smscli.http import on_wire
 from smscli.providers.base import Batch, BatchResult, Message
 from smscli.ratelimit import RateWait
 from smscli.sendstats import SendStats, Stop, exit_code
-from smscli.store import Guard, Recorded
+from smscli.store import Guard, GuardRow, Recorded
 from smscli.store.keys import row_checksum, text_key
 from smscli.store.problems import LedgerDamaged
 from smscli.workers import Inline, Workers
@@ -60,8 +60,8 @@ IN_DOUBT = "interrupted while the request was on the wire"
 class _InFlight:
     keys: dict[str, int]
     """Message key → store id."""
-    guard: dict[int, tuple[str, str, int]] = field(default_factory=dict)
-    """Store id → what the claim's guard checks: ``(recipient, text key, checksum)``."""
+    guard: list[GuardRow] = field(default_factory=list)
+    """What the claim's guard checks of each message (in the order of ``keys``)."""
 
     @property
     def ids(self) -> list[int]:
@@ -206,7 +206,7 @@ class Engine:
             requests: list[Request] = []
             groups: dict[tuple[str, bool], tuple[list[Message], _InFlight]] = {}
             forced = self.turkish
-            for i, to, text, turkish in rows:
+            for i, to, text, turkish, tkey in rows:
                 if forced is not None:
                     turkish = forced
                 key = ("" if not shared_text else text, turkish)
@@ -214,7 +214,13 @@ class Engine:
                     group = groups[key] = ([], _InFlight({}))
                 group[0].append(Message(k := str(i), to, text))
                 group[1].keys[k] = i
-                group[1].guard[i] = (to, text_key(text), row_checksum(run_id, to, text))
+                # The row's text key, its checksum proving it (a row planned before checksums:
+                # its key computed here, nothing to prove it with).
+                group[1].guard.append(
+                    (i, to, text_key(text), None)
+                    if tkey is None
+                    else (i, to, tkey, row_checksum(run_id, to, text, tkey))
+                )
                 if len(group[0]) == size:
                     requests.append((group[0], turkish, group[1]))
                     groups[key] = ([], _InFlight({}))
@@ -276,7 +282,7 @@ class Engine:
         window = self.repeat_window
         return Guard(
             run_id,
-            {i: row for *_, f in ahead for i, row in f.guard.items()},
+            [row for *_, f in ahead for row in f.guard],
             None if window is None else self.clock() - window,
             optouts=self.optouts,
             record=self.driver.capabilities.network,
@@ -289,8 +295,9 @@ class Engine:
             gone = {k for k, i in flight.keys.items() if i in skipped}
             if gone:
                 messages[:] = [m for m in messages if m.key not in gone]
+                flight.guard[:] = [row for row in flight.guard if row[0] not in skipped]
                 for k in gone:
-                    flight.guard.pop(flight.keys.pop(k))
+                    del flight.keys[k]
         stats.screened += len(skipped)
         if self.progress:
             self.progress(len(skipped))

@@ -214,9 +214,10 @@ def _messages(
             state, error = "invalid", f"invalid number: {error}"
         if state == "invalid":
             parts = 0  # never sent, never charged
+        key = text_key(text)
         yield (
-            seq, where, raw, e164, text, encoding, parts, state, error, text_key(text),
-            row_checksum(run_id, e164, text),
+            seq, where, raw, e164, text, encoding, parts, state, error, key,
+            row_checksum(run_id, e164, text, key),
         )  # fmt: skip
 
 

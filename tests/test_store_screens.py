@@ -36,7 +36,8 @@ def _run(store: Store, rows: list[tuple[str, str]], *, offline: bool = False) ->
     store.add_messages(
         run_id,
         [[(i, f"f.csv line {i}", to, to, text, "GSM-7", 1, "pending", None, text_key(text),
-           row_checksum(run_id, to, text)) for i, (to, text) in enumerate(rows, start=2)]],
+           row_checksum(run_id, to, text, text_key(text)))
+          for i, (to, text) in enumerate(rows, start=2)]],
     )  # fmt: skip
     store.mark_ready(run_id)
     return run_id, [m.id for m in store.messages(run_id)]
@@ -45,8 +46,9 @@ def _run(store: Store, rows: list[tuple[str, str]], *, offline: bool = False) ->
 def _guard(store: Store, ids: list[int], since: float | None = None, record: bool = True) -> Guard:
     """The claim's guard of messages ``ids`` of one run, as the engine makes it."""
     found = [m for m in store.messages(_run_of(store, ids[0])) if m.id in ids]
-    rows = {m.id: (m.recipient, text_key(m.text), row_checksum(m.run_id, m.recipient, m.text))
-            for m in found}  # fmt: skip
+    rows = [(m.id, m.recipient, text_key(m.text),
+             row_checksum(m.run_id, m.recipient, m.text, text_key(m.text)))
+            for m in found]  # fmt: skip
     return Guard(found[0].run_id, rows, since, record=record)
 
 
@@ -227,7 +229,7 @@ def test_a_row_that_no_longer_matches_its_checksum_is_never_claimed(store, home)
     guard = _guard(store, ids)
     home.query("UPDATE messages SET recipient = '+905321112234' WHERE id = ?", ids[1])
     damaged = _guard(store, ids)  # what the engine would now read and send
-    assert damaged.rows[ids[1]] != guard.rows[ids[1]]
+    assert damaged.rows[1] != guard.rows[1]
     with pytest.raises(LedgerDamaged, match="checksum"):
         store.claim([ids], guard=damaged)
     assert {m.state for m in store.messages(run_id)} == {"pending"}  # nothing claimed

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from smscli.store.records import (
     Claim,
     Guard,
+    GuardRow,
     MessageRecord,
     MessageRow,
     NewMessage,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Claim",
     "Guard",
+    "GuardRow",
     "MessageRecord",
     "MessageRow",
     "NewMessage",
@@ -211,7 +213,7 @@ class Store(Protocol):
         ...
 
     def pending_window(self, run_id: str, limit: int, after: int = 0) -> list[Window]:
-        """The next ``limit`` pending messages in input order: ``(id, to, text, turkish)``,
+        """The next ``limit`` pending messages in input order: ``(id, to, text, turkish, key)``,
         of those whose id is above ``after`` (ids are in input order within a run)."""
         ...
 

@@ -95,7 +95,10 @@ def _said(exc: sqlite3.Error) -> str:
     return NOT_UTF8 if not_utf8(exc) else str(exc)
 
 
-_ROWS = "SELECT id, run_id, recipient, text, checksum FROM messages WHERE checksum IS NOT NULL"
+_ROWS = (
+    "SELECT id, run_id, recipient, text, text_key, checksum FROM messages"
+    " WHERE checksum IS NOT NULL"
+)
 
 
 def _checksums(conn: Any, health: LedgerHealth) -> None:
@@ -105,8 +108,8 @@ def _checksums(conn: Any, health: LedgerHealth) -> None:
 
     bad = 0
     try:
-        for i, run_id, to, text, checksum in conn.execute(_ROWS):
-            if row_checksum(run_id, to, text or "") != checksum:
+        for i, run_id, to, text, key, checksum in conn.execute(_ROWS):
+            if row_checksum(run_id, to, text or "", key or "") != checksum:
                 bad += 1
                 if bad <= SHOWN_PROBLEMS:
                     health.problems.append(

@@ -21,11 +21,12 @@ def text_key(text: str) -> str:
     return hashlib.blake2b(" ".join(text.split()).encode(), digest_size=12).hexdigest()
 
 
-def row_checksum(run_id: str, recipient: str | None, text: str) -> int:
-    """CRC-32 of what defines a message (its run, its number, its text), written when it is
-    planned and compared in the claim: a row damaged since (a flipped bit that turned its
-    number into another's) is never sent. A CRC detects every burst of up to 32 flipped bits."""
-    return zlib.crc32(f"{run_id}\x1f{recipient or ''}\x1f{text}".encode())
+def row_checksum(run_id: str, recipient: str | None, text: str, key: str) -> int:
+    """CRC-32 of what defines a message (its run, its number, its text) and of its text key,
+    written when it is planned and compared in the claim: a row damaged since (a flipped bit
+    that turned its number into another's, or its key into another text's) is never sent. A
+    CRC detects every burst of up to 32 flipped bits."""
+    return zlib.crc32(f"{run_id}\x1f{recipient or ''}\x1f{text}\x1f{key}".encode())
 
 
 FREED = 0.0

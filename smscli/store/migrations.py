@@ -120,8 +120,7 @@ _V8 = """
         message_id BIGINT NOT NULL,
         run_id TEXT NOT NULL,
         PRIMARY KEY (recipient, text_key)
-    );
-    CREATE INDEX repeat_guard_message ON repeat_guard(message_id);
+    ){without_rowid};
     INSERT INTO idempotency_keys (account, key, request, run_id, created_at)
         SELECT {provider}, key, request, run_id, created_at FROM idempotency_keys
         WHERE account LIKE '%:%' ORDER BY created_at ON CONFLICT DO NOTHING;
@@ -138,11 +137,14 @@ _V8 = """
     DELETE FROM provider_state WHERE account LIKE '%@http%';
 """
 _SQLITE_V8 = _V8.format(
+    without_rowid=" WITHOUT ROWID",
     provider="substr(account, 1, instr(account, ':') - 1)",
     account="substr(account, 1, instr(account, '@http') - 1)",
 )
 _PG_V8 = _V8.format(
-    provider="split_part(account, ':', 1)", account="split_part(account, '@http', 1)"
+    without_rowid="",
+    provider="split_part(account, ':', 1)",
+    account="split_part(account, '@http', 1)",
 ).replace(" REAL", " DOUBLE PRECISION")
 
 MIGRATIONS: tuple[str | Step, ...] = (

@@ -25,6 +25,7 @@ migrations and errors in :mod:`smscli.store.pg_db`.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
@@ -284,25 +285,24 @@ class PgStore(PgHolds, PgReads, Writes):
             self._writer.wait()
 
     _ID_LIST = "= ANY(?)"
+    _ID_AGG = "array_agg(m.id)"
+
+    def _id_agg(self, value: Any) -> list[int]:
+        return [int(i) for i in value] if value else []
 
     def _ids(self, ids: list[int]) -> Any:
         return ids
 
-    def _to_sending(
-        self, db: psycopg.Connection[Any], rows: list[tuple[int, int | None]], at: float
-    ) -> int:
+    def _to_sending(self, db: psycopg.Connection[Any], ids: list[int], at: float) -> int:
         moved: int = db.execute(
             "UPDATE messages SET state = 'sending', updated_at = %s, sent_at = %s"
-            " FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, checksum)"
-            " WHERE messages.id = c.id AND messages.state = 'pending'"
-            " AND (c.checksum IS NULL OR messages.checksum IS NULL"
-            " OR messages.checksum = c.checksum)",
-            (now(), at, [i for i, _ in rows], [c for _, c in rows]),
+            " WHERE id = ANY(%s) AND state = 'pending'",
+            (now(), at, ids),
         ).rowcount
         return moved
 
     def _take_slots(
-        self, db: psycopg.Connection[Any], guard: Guard, rows: list[tuple[int, str, str]], at: float
+        self, db: psycopg.Connection[Any], guard: Guard, rows: list[tuple[int, str, str]]
     ) -> set[int]:
         # In the order of the key, so that two claims crossing the same numbers wait for each
         # other instead of deadlocking. A slot another claim holds uncommitted is waited for,
@@ -310,27 +310,29 @@ class PgStore(PgHolds, PgReads, Writes):
         since = math.inf if guard.repeats_since is None else held_since(guard.repeats_since)
         args = {
             "id": [i for i, _, _ in rows], "to": [to for _, to, _ in rows],
-            "key": [k for _, _, k in rows], "at": at, "run": guard.run_id, "since": since,
+            "key": [k for _, _, k in rows], "at": time.time(), "run": guard.run_id,
+            "since": since,
         }  # fmt: skip
-        rows_of = (
+        given = (
             "SELECT u.to_, u.key, u.id FROM unnest(%(to)s::text[], %(key)s::text[],"
             " %(id)s::bigint[]) AS u(to_, key, id)"
         )
-        if not guard.record:
-            found = db.execute(
-                rows_of + " WHERE NOT EXISTS (SELECT 1 FROM repeat_guard AS g"
-                " WHERE g.recipient = u.to_ AND g.text_key = u.key AND g.claimed_at >= %(since)s"
-                " AND g.message_id != u.id)",
+        if guard.record:
+            taken = db.execute(
+                "INSERT INTO repeat_guard (recipient, text_key, message_id, claimed_at, run_id)"
+                f" SELECT s.*, %(at)s, %(run)s FROM ({given}) AS s ORDER BY 1, 2"
+                " ON CONFLICT (recipient, text_key) DO UPDATE SET"
+                " claimed_at = excluded.claimed_at, message_id = excluded.message_id,"
+                " run_id = excluded.run_id WHERE repeat_guard.claimed_at < %(since)s"
+                " OR repeat_guard.message_id = excluded.message_id",
                 args,
-            ).fetchall()
-            return {int(r[2]) for r in found}
+            ).rowcount
+            if taken == len(rows):
+                return set()
+            args["since"] = -math.inf  # who holds a slot now: each that did not take its own lost
         found = db.execute(
-            "INSERT INTO repeat_guard (recipient, text_key, message_id, claimed_at, run_id)"
-            f" SELECT s.*, %(at)s, %(run)s FROM ({rows_of}) AS s ORDER BY 1, 2"
-            " ON CONFLICT (recipient, text_key) DO UPDATE SET claimed_at = excluded.claimed_at,"
-            " message_id = excluded.message_id, run_id = excluded.run_id"
-            " WHERE repeat_guard.claimed_at < %(since)s"
-            " OR repeat_guard.message_id = excluded.message_id RETURNING message_id",
+            f"SELECT u.id FROM ({given}) AS u JOIN repeat_guard AS g ON g.recipient = u.to_"
+            " AND g.text_key = u.key WHERE g.claimed_at >= %(since)s AND g.message_id != u.id",
             args,
         ).fetchall()
         return {int(r[0]) for r in found}

@@ -36,7 +36,7 @@ class PgReads(Reads, Screens):
         # server: only a UCS-2 text is looked at.
         rows = self.conn.execute(
             "SELECT id, recipient, text, CASE encoding WHEN 'GSM-7+TR' THEN 1 WHEN 'UCS-2' THEN"
-            f" (text ~ '[{TURKISH_SHIFTED}]')::int ELSE 0 END FROM messages"
+            f" (text ~ '[{TURKISH_SHIFTED}]')::int ELSE 0 END, text_key FROM messages"
             " WHERE run_id = %s AND id > %s AND state = 'pending' ORDER BY id LIMIT %s",
             (run_id, after, limit),
         ).fetchall()

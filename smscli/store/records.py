@@ -45,9 +45,9 @@ makes one per row of a campaign of millions)."""
 
 
 Window = list[Any]
-"""A pending message as the engine reads it: ``(id, to, text, turkish)``, ``turkish`` 0 or 1
-by the default rule of :func:`smscli.senders.turkish_flag` (a list decoded from JSON, as it
-comes: one window holds thousands)."""
+"""A pending message as the engine reads it: ``(id, to, text, turkish, text key)``, ``turkish``
+0 or 1 by the default rule of :func:`smscli.senders.turkish_flag` (a list decoded from JSON,
+as it comes: one window holds thousands)."""
 
 
 class NewMessage(NamedTuple):
@@ -122,14 +122,19 @@ class Claim(NamedTuple):
     batch it screened: a request leaves without them, and a batch left empty not at all."""
 
 
+GuardRow = tuple[int, str, str, int | None]
+"""A message as the claim's guard checks it: ``(id, recipient, text key, checksum)``, as the
+engine is about to send it (the checksum None for a row planned before checksums)."""
+
+
 class Guard(NamedTuple):
     """Who must not get a message, checked by :meth:`smscli.store.Store.claim` in the
     transaction that claims it: the last moment before it leaves."""
 
     run_id: str
-    rows: dict[int, tuple[str, str, int]]
-    """Every message of the claim's batches: id → ``(recipient, text key, checksum)``, as
-    the engine is about to send it (a row whose checksum differs is not sent)."""
+    rows: Sequence[GuardRow]
+    """Every message of the claim's batches, in their order (a row whose checksum differs is
+    not sent)."""
     repeats_since: float | None
     """The same text key claimed for the number since then (Unix time) by another message is
     a repeat; None: repeats are allowed (the claim is still recorded)."""

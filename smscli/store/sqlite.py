@@ -23,6 +23,7 @@ import json
 import math
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager
 from itertools import chain
@@ -190,32 +191,20 @@ class SqliteStore(Holds, SqliteReads, SqliteScreens, Writes):
 
         return RateLimiter(self.conn, account, rates, covered_delay=covered_delay)
 
-    def _to_sending(
-        self, db: sqlite3.Connection, rows: list[tuple[int, int | None]], at: float
-    ) -> int:
+    def _to_sending(self, db: sqlite3.Connection, ids: list[int], at: float) -> int:
         moved: int = db.execute(
             "UPDATE messages SET state = 'sending', updated_at = ?, sent_at = ?"
-            " FROM json_each(?) AS j WHERE messages.id = j.value ->> 0"
-            " AND messages.state = 'pending'"
-            " AND (j.value ->> 1 IS NULL OR messages.checksum IS NULL"
-            " OR messages.checksum = j.value ->> 1)",
-            (now(), at, json.dumps(rows)),
+            " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
+            (now(), at, json.dumps(ids)),
         ).rowcount
         return moved
 
     def _take_slots(
-        self, db: sqlite3.Connection, guard: Guard, rows: list[tuple[int, str, str]], at: float
+        self, db: sqlite3.Connection, guard: Guard, rows: list[tuple[int, str, str]]
     ) -> set[int]:
         since = math.inf if guard.repeats_since is None else held_since(guard.repeats_since)
-        if not guard.record:
-            taken = db.execute(
-                "SELECT j.value ->> 0 FROM json_each(?1) AS j WHERE NOT EXISTS (SELECT 1"
-                " FROM repeat_guard AS g WHERE g.recipient = j.value ->> 1"
-                " AND g.text_key = j.value ->> 2 AND g.claimed_at >= ?2"
-                " AND g.message_id != j.value ->> 0)",
-                (json.dumps(rows), since),
-            )
-        else:
+        given = json.dumps(rows)
+        if guard.record:
             taken = db.execute(
                 "INSERT INTO repeat_guard (recipient, text_key, claimed_at, message_id, run_id)"
                 " SELECT j.value ->> 1, j.value ->> 2, ?1, j.value ->> 0, ?2"
@@ -223,10 +212,21 @@ class SqliteStore(Holds, SqliteReads, SqliteScreens, Writes):
                 " DO UPDATE SET claimed_at = excluded.claimed_at,"
                 " message_id = excluded.message_id, run_id = excluded.run_id"
                 " WHERE repeat_guard.claimed_at < ?4"
-                " OR repeat_guard.message_id = excluded.message_id RETURNING message_id",
-                (at, guard.run_id, json.dumps(rows), since),
+                " OR repeat_guard.message_id = excluded.message_id",
+                (time.time(), guard.run_id, given, since),
+            ).rowcount
+            if taken == len(rows):
+                return set()
+            since = -math.inf  # who holds a slot now: each that did not take its own lost
+        return {
+            int(i)
+            for (i,) in db.execute(
+                "SELECT j.value ->> 0 FROM json_each(?1) AS j JOIN repeat_guard AS g"
+                " ON g.recipient = j.value ->> 1 AND g.text_key = j.value ->> 2"
+                " WHERE g.claimed_at >= ?2 AND g.message_id != j.value ->> 0",
+                (given, since),
             )
-        return {int(r[0]) for r in taken}
+        }
 
     def _to_pending(self, db: sqlite3.Connection, ids: list[int]) -> None:
         db.execute(

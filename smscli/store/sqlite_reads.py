@@ -23,7 +23,7 @@ class SqliteReads(Reads):
             # CASE, not OR/AND: a result column's AND evaluates both sides, and a GLOB over every
             # text cost 1.7 s a 100k campaign; only a UCS-2 text is looked at here.
             " CASE encoding WHEN 'GSM-7+TR' THEN 1 WHEN 'UCS-2' THEN"
-            f" text GLOB '*[{TURKISH_SHIFTED}]*' ELSE 0 END"
+            f" text GLOB '*[{TURKISH_SHIFTED}]*' ELSE 0 END, text_key"
             ")) FROM (SELECT * FROM messages"
             " WHERE run_id = ? AND state = 'pending' AND id > ? ORDER BY seq LIMIT ?)",
             (run_id, after, limit),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from smscli.errors import Unfinished
 from smscli.store.keys import FREED
-from smscli.store.records import Claim, Guard, Recorded, ReportUpdate
+from smscli.store.records import Claim, Guard, GuardRow, Recorded, ReportUpdate
 from smscli.store.sql import Sql
 
 if TYPE_CHECKING:
@@ -49,17 +49,23 @@ def _leading(live: list[list[int]], permits: int) -> tuple[int, list[int]]:
     return len(given), given
 
 
+def _rows_of(guard: Guard, ids: list[int]) -> list[GuardRow]:
+    """The guard's rows of the messages ``ids`` (usually all of them)."""
+    if len(ids) == len(guard.rows):
+        return list(guard.rows)
+    wanted = set(ids)
+    return [row for row in guard.rows if row[0] in wanted]
+
+
 def among(values: Sequence[str]) -> str:
     """``IN (?, ?, …)`` for ``values`` (a few states: one placeholder each)."""
     return "IN (" + ", ".join("?" * len(values)) + ")"
 
 
 class Writes(Sql):
-    def _to_sending(self, db: Any, rows: list[tuple[int, int | None]], at: float) -> int:
-        """Those of ``rows`` ``(id, checksum)`` still ``pending`` whose row holds that
-        checksum (or none: a row planned before checksums, or a caller without one) become
-        ``sending``, claimed at ``at``; returns how many did (the backend's own statement:
-        one, for thousands of ids)."""
+    def _to_sending(self, db: Any, ids: list[int], at: float) -> int:
+        """Those of ``ids`` still ``pending`` become ``sending``, claimed at ``at``; returns
+        how many did (the backend's own statement: one, for thousands of ids)."""
         raise NotImplementedError
 
     def _to_pending(self, db: Any, ids: list[int]) -> None:
@@ -72,14 +78,13 @@ class Writes(Sql):
         frees its repeat-guard slot (:meth:`_free_slots`)."""
         raise NotImplementedError
 
-    def _take_slots(
-        self, db: Any, guard: Guard, rows: list[tuple[int, str, str]], at: float
-    ) -> set[int]:
+    def _take_slots(self, db: Any, guard: Guard, rows: list[tuple[int, str, str]]) -> set[int]:
         """The repeat guard's slots of ``rows`` ``(id, recipient, text key)``, in one
         statement that no other claim can interleave with (a primary key): those whose slot
         is free (never claimed, claimed before ``guard.repeats_since``, refused since, or
-        held by the same message) are written as claimed at ``at`` by this message; returns
-        the ids that got theirs. With ``guard.record`` False nothing is written."""
+        held by the same message) are written as claimed now by this message; returns the
+        ids that did not get theirs (usually none: a second statement only then). With
+        ``guard.record`` False nothing is written."""
         raise NotImplementedError
 
     # The ids of a statement: ``messages.id {_ID_LIST}`` with ``_ids(ids)`` as its argument.
@@ -100,7 +105,7 @@ class Writes(Sql):
     ) -> Claim:
         with self.transaction() as db:
             self._write_outcomes(db, recorded)
-            skipped = self._opted_out(db, batches) if guard and guard.optouts else {}
+            skipped = self._screen(db, guard) if guard is not None else {}
             live = [[i for i in b if i not in skipped] for b in batches]
             wanted = sum(1 for b in live if b)
             taken: list[int | None] = [None] * wanted
@@ -110,45 +115,96 @@ class Writes(Sql):
             count, given = _leading(live, len(taken))
             claimed = [i for b in live[:count] for i in b]
             if guard is not None and claimed:
-                skipped.update(self._repeats(db, guard, claimed))
-            rows = [(i, guard.rows[i][2] if guard else None) for i in claimed if i not in skipped]
-            if rows and self._to_sending(db, rows, time.time()) != len(rows):
-                self._why_not_claimed(db, rows)  # raises: undone whole, permits included
+                skipped.update(self._repeats(db, guard, _rows_of(guard, claimed)))
+                claimed = [i for i in claimed if i not in skipped]
+            if claimed and self._to_sending(db, claimed, time.time()) != len(claimed):
+                # undone whole, permits included, by the rollback
+                raise Unfinished(
+                    "another smscli process claimed messages of this run; stopped here, "
+                    "nothing of this claim sent",
+                    hint="run the same command again once it has finished",
+                )
         permit = iter(taken)
         permits_of = [next(permit) if n else None for n in given]
         return Claim(count, permits_of, wait if count < len(batches) else 0.0, skipped)
 
-    def _opted_out(self, db: Any, batches: Sequence[Sequence[int]]) -> dict[int, str]:
-        """The pending messages of ``batches`` to numbers on the opt-out list now become
-        ``skipped``, "opted out on DATE", as the plan would have made them."""
+    # An aggregate of ids (those of the rows that pass its FILTER) and how it reads back.
+    _ID_AGG = "json_group_array(m.id)"
+
+    def _id_agg(self, value: Any) -> list[int]:
+        import json
+
+        return [int(i) for i in json.loads(value)] if value else []
+
+    def _screen(self, db: Any, guard: Guard) -> dict[int, str]:
+        """One look at the rows of the guard: their stored checksums must add up to those of
+        what the engine read (else the ledger is damaged: nothing is claimed); those to
+        numbers on the opt-out list now become ``skipped``, "opted out on DATE", as the plan
+        would have made them. Returns those skipped."""
+        ids = [row[0] for row in guard.rows]
+        listed, join = "NULL", ""
+        if guard.optouts:
+            listed = f"{self._ID_AGG} FILTER (WHERE o.number IS NOT NULL)"
+            join = " LEFT JOIN optouts AS o ON o.number = m.recipient"
+        stored, opted = db.execute(
+            self._q(
+                f"SELECT sum(m.checksum), {listed} FROM messages AS m{join}"
+                f" WHERE m.id {self._ID_LIST} AND m.state = 'pending'"
+            ),
+            (self._ids(ids),),
+        ).fetchone()
+        if int(stored or 0) != sum(row[3] or 0 for row in guard.rows):
+            self._damaged(db, guard)
+        opted_out = self._id_agg(opted)
+        if not opted_out:
+            return {}
         rows = db.execute(
             self._q(
                 "UPDATE messages SET state = 'skipped', updated_at = ?,"
                 " error = 'opted out on ' || substr(o.added_at, 1, 10) FROM optouts AS o"
-                f" WHERE messages.id {self._ID_LIST} AND messages.state = 'pending'"
-                " AND messages.recipient = o.number RETURNING messages.id, messages.error"
+                f" WHERE messages.id {self._ID_LIST} AND messages.recipient = o.number"
+                " RETURNING messages.id, messages.error"
             ),
-            (now(), self._ids([i for b in batches for i in b])),
+            (now(), self._ids(opted_out)),
         ).fetchall()
         return {int(i): str(why) for i, why in rows}
 
-    def _repeats(self, db: Any, guard: Guard, ids: list[int]) -> dict[int, str]:
-        """Of ``ids``, those that would repeat a text their number was sent within the
+    def _damaged(self, db: Any, guard: Guard) -> None:
+        """Raise naming the message whose row no longer holds what the engine read."""
+        from smscli.store.problems import LedgerDamaged
+
+        expected = {i: c for i, _, _, c in guard.rows}
+        for i, run_id, checksum in db.execute(
+            self._q(f"SELECT id, run_id, checksum FROM messages WHERE id {self._ID_LIST}"),
+            (self._ids(list(expected)),),
+        ):
+            if checksum != expected[i]:
+                raise LedgerDamaged(
+                    getattr(self, "location", "ledger"),
+                    f"message {i} of run {run_id} no longer holds what was planned: its "
+                    "checksum does not match",
+                )
+        raise Unfinished(  # the sums differed, no row did: another process changed them
+            "another smscli process changed messages of this run; stopped here, nothing of "
+            "this claim sent",
+            hint="run the same command again once it has finished",
+        )
+
+    def _repeats(self, db: Any, guard: Guard, rows: list[GuardRow]) -> dict[int, str]:
+        """Of ``rows``, those that would repeat a text their number was sent within the
         window become ``skipped`` ("same text sent in run RUN at TIME"); the others hold
         their slots in the repeat guard from now on."""
-        rows, seen = [], set()
-        for i in ids:
-            to, key, _ = guard.rows[i]
-            if (to, key) not in seen:  # the same number and text twice: the first only
-                seen.add((to, key))
-                rows.append((i, to, key))
-        won = self._take_slots(db, guard, rows, time.time())
+        first: dict[tuple[str, str], int] = {}
+        for i, to, key, _ in rows:  # the same number and text twice in one claim: the first
+            first.setdefault((to, key), i)
+        lost = self._take_slots(db, guard, [(i, to, key) for (to, key), i in first.items()])
+        if len(first) < len(rows):
+            lost.update({i for i, *_ in rows} - set(first.values()))
         why: dict[int, str] = {}
-        for i in ids:  # those that lost their slot: rare, one look-up each
-            if i in won:
+        for i, to, key, _ in rows:
+            if i not in lost:
                 continue
-            to, key, _ = guard.rows[i]
-            holder = db.execute(
+            holder = db.execute(  # rare: one look-up each
                 self._q(
                     "SELECT run_id, claimed_at FROM repeat_guard"
                     " WHERE recipient = ? AND text_key = ?"
@@ -165,33 +221,6 @@ class Writes(Sql):
             )
         return why
 
-    def _why_not_claimed(self, db: Any, rows: list[tuple[int, int | None]]) -> None:
-        """Raise why some of ``rows`` were not claimed: a row that no longer matches its
-        checksum (the ledger is damaged: nothing is sent from it), else another process
-        claimed them first."""
-        from smscli.store.problems import LedgerDamaged
-
-        expected = dict(rows)
-        found = db.execute(
-            self._q(
-                "SELECT id, run_id, checksum, state FROM messages"
-                f" WHERE id {self._ID_LIST} AND checksum IS NOT NULL"
-            ),
-            (self._ids([i for i, c in rows if c is not None]),),
-        ).fetchall()
-        for i, run_id, checksum, state in found:
-            if state == "pending" and checksum != expected[i]:
-                raise LedgerDamaged(
-                    getattr(self, "location", "ledger"),
-                    f"message {i} of run {run_id} no longer holds what was planned: its "
-                    "checksum does not match",
-                )
-        raise Unfinished(
-            "another smscli process claimed messages of this run; stopped here, "
-            "nothing of this claim sent",
-            hint="run the same command again once it has finished",
-        )
-
     def record(self, recorded: Sequence[Recorded], *, durable: bool = True) -> None:
         with self.transaction(durable=durable) as db:
             self._write_outcomes(db, recorded)
@@ -205,10 +234,15 @@ class Writes(Sql):
     def _free_slots(self, db: Any, ids: list[int]) -> None:
         """The repeat-guard slots these messages hold are free again: their request was not
         processed, or refused (a later run may send the same text to the number)."""
+        # Found by their number and text key (the guard's only index), held by them still.
         if ids:
             db.execute(
-                self._q(f"UPDATE repeat_guard SET claimed_at = ? WHERE message_id {self._ID_LIST}"),
-                (FREED, self._ids(ids)),
+                self._q(
+                    "UPDATE repeat_guard SET claimed_at = ? WHERE (recipient, text_key) IN"
+                    f" (SELECT recipient, text_key FROM messages WHERE id {self._ID_LIST})"
+                    f" AND message_id {self._ID_LIST}"
+                ),
+                (FREED, self._ids(ids), self._ids(ids)),
             )
 
     def create_run(
