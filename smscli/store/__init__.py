@@ -298,7 +298,7 @@ class Store(Protocol):
         run (its provider sends nothing anywhere). Returns how many."""
         ...
 
-    def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[str | None]:
+    def repeats(self, messages: Sequence[tuple[str, int]], since: float) -> list[str | None]:
         """For each ``(recipient, text key)``, why it would repeat a message sent since ``since``
         (as :meth:`skip_repeats` says it), or None: a dry run's lookup in its ledger when the
         dry run's own store is of another backend."""

@@ -109,7 +109,7 @@ def _checksums(conn: Any, health: LedgerHealth) -> None:
     bad = 0
     try:
         for i, run_id, to, text, key, checksum in conn.execute(_ROWS):
-            if row_checksum(run_id, to, text or "", key or "") != checksum:
+            if row_checksum(run_id, to, text or "", key) != checksum:
                 bad += 1
                 if bad <= SHOWN_PROBLEMS:
                     health.problems.append(

@@ -111,11 +111,11 @@ _SQLITE_BACKFILL = """UPDATE messages SET sent_at = (julianday(updated_at) - 244
         AND updated_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days');"""
 
 _V8 = """
-    ALTER TABLE messages ADD COLUMN text_key TEXT;
+    ALTER TABLE messages ADD COLUMN text_key BIGINT;
     ALTER TABLE messages ADD COLUMN checksum BIGINT;
     CREATE TABLE repeat_guard (
         recipient TEXT NOT NULL,
-        text_key TEXT NOT NULL,
+        text_key BIGINT NOT NULL,
         claimed_at REAL NOT NULL,
         message_id BIGINT NOT NULL,
         run_id TEXT NOT NULL,

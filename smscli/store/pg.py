@@ -302,7 +302,7 @@ class PgStore(PgHolds, PgReads, Writes):
         return moved
 
     def _take_slots(
-        self, db: psycopg.Connection[Any], guard: Guard, rows: list[tuple[int, str, str]]
+        self, db: psycopg.Connection[Any], guard: Guard, rows: list[tuple[int, str, int]]
     ) -> set[int]:
         # In the order of the key, so that two claims crossing the same numbers wait for each
         # other instead of deadlocking. A slot another claim holds uncommitted is waited for,
@@ -314,7 +314,7 @@ class PgStore(PgHolds, PgReads, Writes):
             "since": since,
         }  # fmt: skip
         given = (
-            "SELECT u.to_, u.key, u.id FROM unnest(%(to)s::text[], %(key)s::text[],"
+            "SELECT u.to_, u.key, u.id FROM unnest(%(to)s::text[], %(key)s::bigint[],"
             " %(id)s::bigint[]) AS u(to_, key, id)"
         )
         if guard.record:

@@ -62,14 +62,14 @@ class PgReads(Reads, Screens):
         ).rowcount
         return found
 
-    def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[str | None]:
+    def repeats(self, messages: Sequence[tuple[str, int]], since: float) -> list[str | None]:
         """For each ``(recipient, text key)``, why it would repeat a message sent since
         ``since`` (as :meth:`skip_repeats` says it), or None: a dry run's lookup in this
         ledger."""
         rows = self.conn.execute(
             f"SELECT (SELECT {_WHY} FROM repeat_guard AS g WHERE g.recipient = m.recipient"
             " AND g.text_key = m.key AND g.claimed_at >= %(since)s)"
-            " FROM unnest(%(to)s::text[], %(keys)s::text[]) WITH ORDINALITY"
+            " FROM unnest(%(to)s::text[], %(keys)s::bigint[]) WITH ORDINALITY"
             " AS m(recipient, key, n) ORDER BY m.n",
             {
                 "since": held_since(since),

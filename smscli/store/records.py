@@ -39,7 +39,7 @@ class Recorded(NamedTuple):
     state: tuple[StateItem, ...] = ()
 
 
-MessageRow = tuple[int, str, str, str | None, str, str, int, str, str | None, str, int]
+MessageRow = tuple[int, str, str, str | None, str, str, int, str, str | None, int, int]
 """A message as a plan writes it: the fields of :class:`NewMessage`, as a plain tuple (a plan
 makes one per row of a campaign of millions)."""
 
@@ -62,7 +62,7 @@ class NewMessage(NamedTuple):
     segments: int
     state: str = "pending"
     error: str | None = None
-    text_key: str | None = None
+    text_key: int | None = None
     """:func:`smscli.store.keys.text_key` of ``text`` (what the repeat guard compares)."""
     checksum: int | None = None
     """:func:`smscli.store.keys.row_checksum` of the message (compared in the claim)."""
@@ -122,7 +122,7 @@ class Claim(NamedTuple):
     batch it screened: a request leaves without them, and a batch left empty not at all."""
 
 
-GuardRow = tuple[int, str, str, int | None]
+GuardRow = tuple[int, str, int, int | None]
 """A message as the claim's guard checks it: ``(id, recipient, text key, checksum)``, as the
 engine is about to send it (the checksum None for a row planned before checksums)."""
 

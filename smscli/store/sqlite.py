@@ -200,7 +200,7 @@ class SqliteStore(Holds, SqliteReads, SqliteScreens, Writes):
         return moved
 
     def _take_slots(
-        self, db: sqlite3.Connection, guard: Guard, rows: list[tuple[int, str, str]]
+        self, db: sqlite3.Connection, guard: Guard, rows: list[tuple[int, str, int]]
     ) -> set[int]:
         since = math.inf if guard.repeats_since is None else held_since(guard.repeats_since)
         given = json.dumps(rows)

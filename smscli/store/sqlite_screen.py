@@ -66,7 +66,7 @@ class SqliteScreens(Screens):
             skipped += len(hits)
         return skipped
 
-    def repeats(self, messages: Sequence[tuple[str, str]], since: float) -> list[str | None]:
+    def repeats(self, messages: Sequence[tuple[str, int]], since: float) -> list[str | None]:
         found = self.conn.execute(
             f"SELECT (SELECT {_WHY} FROM repeat_guard AS g WHERE g.recipient = j.value ->> 0"
             " AND g.text_key = j.value ->> 1 AND g.claimed_at >= ?1)"

@@ -78,7 +78,7 @@ class Writes(Sql):
         frees its repeat-guard slot (:meth:`_free_slots`)."""
         raise NotImplementedError
 
-    def _take_slots(self, db: Any, guard: Guard, rows: list[tuple[int, str, str]]) -> set[int]:
+    def _take_slots(self, db: Any, guard: Guard, rows: list[tuple[int, str, int]]) -> set[int]:
         """The repeat guard's slots of ``rows`` ``(id, recipient, text key)``, in one
         statement that no other claim can interleave with (a primary key): those whose slot
         is free (never claimed, claimed before ``guard.repeats_since``, refused since, or
@@ -194,7 +194,7 @@ class Writes(Sql):
         """Of ``rows``, those that would repeat a text their number was sent within the
         window become ``skipped`` ("same text sent in run RUN at TIME"); the others hold
         their slots in the repeat guard from now on."""
-        first: dict[tuple[str, str], int] = {}
+        first: dict[tuple[str, int], int] = {}
         for i, to, key, _ in rows:  # the same number and text twice in one claim: the first
             first.setdefault((to, key), i)
         lost = self._take_slots(db, guard, [(i, to, key) for (to, key), i in first.items()])
