@@ -285,21 +285,25 @@ class PgStore(PgHolds, PgReads, Writes):
             self._writer.wait()
 
     _ID_LIST = "= ANY(?)"
-    _ID_AGG = "array_agg(m.id)"
+    _TEXT_LIST = "= ANY(?)"
 
-    def _id_agg(self, value: Any) -> list[int]:
-        return [int(i) for i in value] if value else []
+    def _texts(self, texts: list[str]) -> Any:
+        return texts
 
     def _ids(self, ids: list[int]) -> Any:
         return ids
 
-    def _to_sending(self, db: psycopg.Connection[Any], ids: list[int], at: float) -> int:
-        moved: int = db.execute(
-            "UPDATE messages SET state = 'sending', updated_at = %s, sent_at = %s"
-            " WHERE id = ANY(%s) AND state = 'pending'",
+    def _to_sending(
+        self, db: psycopg.Connection[Any], ids: list[int], at: float
+    ) -> tuple[int, int]:
+        row = db.execute(
+            "WITH c AS (UPDATE messages SET state = 'sending', updated_at = %s, sent_at = %s"
+            " WHERE id = ANY(%s) AND state = 'pending' RETURNING checksum)"
+            " SELECT count(*), COALESCE(sum(checksum), 0) FROM c",
             (now(), at, ids),
-        ).rowcount
-        return moved
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     def _take_slots(
         self, db: psycopg.Connection[Any], guard: Guard, rows: list[tuple[int, str, int]]

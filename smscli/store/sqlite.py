@@ -191,13 +191,14 @@ class SqliteStore(Holds, SqliteReads, SqliteScreens, Writes):
 
         return RateLimiter(self.conn, account, rates, covered_delay=covered_delay)
 
-    def _to_sending(self, db: sqlite3.Connection, ids: list[int], at: float) -> int:
-        moved: int = db.execute(
+    def _to_sending(self, db: sqlite3.Connection, ids: list[int], at: float) -> tuple[int, int]:
+        found = db.execute(
             "UPDATE messages SET state = 'sending', updated_at = ?, sent_at = ?"
-            " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
+            " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'"
+            " RETURNING checksum",
             (now(), at, json.dumps(ids)),
-        ).rowcount
-        return moved
+        ).fetchall()
+        return len(found), sum(c for (c,) in found if c is not None)
 
     def _take_slots(
         self, db: sqlite3.Connection, guard: Guard, rows: list[tuple[int, str, int]]

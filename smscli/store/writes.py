@@ -57,15 +57,24 @@ def _rows_of(guard: Guard, ids: list[int]) -> list[GuardRow]:
     return [row for row in guard.rows if row[0] in wanted]
 
 
+def _sum_of(guard: Guard, ids: list[int]) -> int:
+    """The sum of the checksums of the messages ``ids`` as the engine read them."""
+    if len(ids) == len(guard.rows):
+        return sum(row[3] or 0 for row in guard.rows)
+    wanted = set(ids)
+    return sum(row[3] or 0 for row in guard.rows if row[0] in wanted)
+
+
 def among(values: Sequence[str]) -> str:
     """``IN (?, ?, …)`` for ``values`` (a few states: one placeholder each)."""
     return "IN (" + ", ".join("?" * len(values)) + ")"
 
 
 class Writes(Sql):
-    def _to_sending(self, db: Any, ids: list[int], at: float) -> int:
+    def _to_sending(self, db: Any, ids: list[int], at: float) -> tuple[int, int]:
         """Those of ``ids`` still ``pending`` become ``sending``, claimed at ``at``; returns
-        how many did (the backend's own statement: one, for thousands of ids)."""
+        how many did and the sum of their checksums (the backend's own statement: one, for
+        thousands of ids)."""
         raise NotImplementedError
 
     def _to_pending(self, db: Any, ids: list[int]) -> None:
@@ -95,6 +104,13 @@ class Writes(Sql):
 
         return json.dumps(ids)
 
+    _TEXT_LIST = _ID_LIST
+
+    def _texts(self, texts: list[str]) -> Any:
+        import json
+
+        return json.dumps(texts)
+
     def claim(
         self,
         batches: Sequence[Sequence[int]],
@@ -117,55 +133,44 @@ class Writes(Sql):
             if guard is not None and claimed:
                 skipped.update(self._repeats(db, guard, _rows_of(guard, claimed)))
                 claimed = [i for i in claimed if i not in skipped]
-            if claimed and self._to_sending(db, claimed, time.time()) != len(claimed):
-                # undone whole, permits included, by the rollback
-                raise Unfinished(
-                    "another smscli process claimed messages of this run; stopped here, "
-                    "nothing of this claim sent",
-                    hint="run the same command again once it has finished",
-                )
+            if claimed:
+                moved, checksums = self._to_sending(db, claimed, time.time())
+                if moved != len(claimed):  # undone whole, permits included, by the rollback
+                    raise Unfinished(
+                        "another smscli process claimed messages of this run; stopped here, "
+                        "nothing of this claim sent",
+                        hint="run the same command again once it has finished",
+                    )
+                if guard is not None and checksums != _sum_of(guard, claimed):
+                    self._damaged(db, guard)  # raises: nothing of this claim is kept
         permit = iter(taken)
         permits_of = [next(permit) if n else None for n in given]
         return Claim(count, permits_of, wait if count < len(batches) else 0.0, skipped)
 
-    # An aggregate of ids (those of the rows that pass its FILTER) and how it reads back.
-    _ID_AGG = "json_group_array(m.id)"
-
-    def _id_agg(self, value: Any) -> list[int]:
-        import json
-
-        return [int(i) for i in json.loads(value)] if value else []
-
     def _screen(self, db: Any, guard: Guard) -> dict[int, str]:
-        """One look at the rows of the guard: their stored checksums must add up to those of
-        what the engine read (else the ledger is damaged: nothing is claimed); those to
-        numbers on the opt-out list now become ``skipped``, "opted out on DATE", as the plan
-        would have made them. Returns those skipped."""
-        ids = [row[0] for row in guard.rows]
-        listed, join = "NULL", ""
-        if guard.optouts:
-            listed = f"{self._ID_AGG} FILTER (WHERE o.number IS NOT NULL)"
-            join = " LEFT JOIN optouts AS o ON o.number = m.recipient"
-        stored, opted = db.execute(
-            self._q(
-                f"SELECT sum(m.checksum), {listed} FROM messages AS m{join}"
-                f" WHERE m.id {self._ID_LIST} AND m.state = 'pending'"
-            ),
-            (self._ids(ids),),
-        ).fetchone()
-        if int(stored or 0) != sum(row[3] or 0 for row in guard.rows):
-            self._damaged(db, guard)
-        opted_out = self._id_agg(opted)
-        if not opted_out:
+        """The guard's messages to numbers on the opt-out list now become ``skipped``,
+        "opted out on DATE", as the plan would have made them (looked up by number in the
+        list's own index: usually none is); returns them."""
+        if not guard.optouts:
+            return {}
+        numbers = [to for _, to, _, _ in guard.rows]
+        listed = {
+            str(n)
+            for (n,) in db.execute(
+                self._q(f"SELECT number FROM optouts WHERE number {self._TEXT_LIST}"),
+                (self._texts(numbers),),
+            )
+        }
+        if not listed:
             return {}
         rows = db.execute(
             self._q(
                 "UPDATE messages SET state = 'skipped', updated_at = ?,"
                 " error = 'opted out on ' || substr(o.added_at, 1, 10) FROM optouts AS o"
-                f" WHERE messages.id {self._ID_LIST} AND messages.recipient = o.number"
-                " RETURNING messages.id, messages.error"
+                f" WHERE messages.id {self._ID_LIST} AND messages.state = 'pending'"
+                " AND messages.recipient = o.number RETURNING messages.id, messages.error"
             ),
-            (now(), self._ids(opted_out)),
+            (now(), self._ids([i for i, to, _, _ in guard.rows if to in listed])),
         ).fetchall()
         return {int(i): str(why) for i, why in rows}
 
