@@ -10,15 +10,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.conftest import Home
 from tests.emulator import Emulator
+from tests.test_shared_ledger import until
 
 BOTH_BACKENDS = True
 TEMPLATE = "Merhaba {ad}, siparişiniz hazır."
@@ -52,15 +51,6 @@ def start(home: Home, *args: str, **env: str) -> subprocess.Popen[str]:
 def finish(child: subprocess.Popen[str]) -> tuple[int, str, str]:
     out, err = child.communicate(timeout=120)
     return child.returncode, out, err
-
-
-def until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Wait for ``condition`` (an event in another process), failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def bulk(name: str, *extra: str, profile: str = "vs") -> list[str]:

@@ -49,6 +49,11 @@ def not_utf8(error: BaseException | str) -> bool:
     return _DECODE in (error if isinstance(error, str) else str(error))
 
 
+NOT_ITS_KIND = "a value in it is bytes where a text or a number belongs: bytes changed on the disk"
+"""A bit flipped in a record's header: the value is read as another kind (the queries that read
+rows as JSON, the engine's window, cannot hold it)."""
+_NOT_ITS_KIND = "JSON cannot hold BLOB values"
+
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
@@ -63,6 +68,8 @@ def storage_error(exc: BaseException, location: str) -> SmscliError | None:
         return None
     if not_utf8(exc):
         return LedgerDamaged(location, NOT_UTF8)
+    if _NOT_ITS_KIND in str(exc):
+        return LedgerDamaged(location, NOT_ITS_KIND)
     name = getattr(exc, "sqlite_errorname", None)
     return _said(name, str(exc), location) if isinstance(name, str) else None
 
