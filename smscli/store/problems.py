@@ -53,6 +53,10 @@ NOT_ITS_KIND = "a value in it is bytes where a text or a number belongs: bytes c
 """A bit flipped in a record's header: the value is read as another kind (the queries that read
 rows as JSON, the engine's window, cannot hold it)."""
 _NOT_ITS_KIND = "JSON cannot hold BLOB values"
+SCHEMA_CHANGED = "its tables are not as smscli made them: bytes changed on the disk"
+"""A bit flipped in the text of a table's definition (SQLite keeps it as text, which its
+checks do not read): a column or table every query of smscli's names is gone."""
+_SCHEMA_LOST = ("no such column", "no such table")
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
@@ -70,6 +74,8 @@ def storage_error(exc: BaseException, location: str) -> SmscliError | None:
         return LedgerDamaged(location, NOT_UTF8)
     if _NOT_ITS_KIND in str(exc):
         return LedgerDamaged(location, NOT_ITS_KIND)
+    if str(exc).startswith(_SCHEMA_LOST):
+        return LedgerDamaged(location, f"{SCHEMA_CHANGED} ({exc})")
     name = getattr(exc, "sqlite_errorname", None)
     return _said(name, str(exc), location) if isinstance(name, str) else None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from smscli.errors import ConfigError
 from smscli.store.backfill import backfill_guard
 from smscli.store.migrations import GUARDED, scripts
-from smscli.store.problems import LedgerEmpty, storage_error
+from smscli.store.problems import NOT_UTF8, LedgerDamaged, LedgerEmpty, storage_error
 
 
 def connect_ledger(path: Path) -> sqlite3.Connection:
@@ -52,6 +52,9 @@ def connect_ledger(path: Path) -> sqlite3.Connection:
             conn.close()
             said = storage_error(exc, str(path))
             raise (said or ConfigError(f"the ledger {path} is not usable: {exc}")) from None
+        except UnicodeDecodeError:  # a text of its header or schema is not what SQLite wrote
+            conn.close()
+            raise LedgerDamaged(str(path), NOT_UTF8) from None
 
 
 def _create(path: Path) -> None:
