@@ -285,13 +285,9 @@ class PgStore(PgHolds, PgReads, Writes):
             self._writer.wait()
 
     _ID_LIST = "= ANY(?)"
-    _TEXT_LIST = "= ANY(?)"
 
-    def _texts(self, texts: list[str]) -> Any:
-        return texts
-
-    def _ids(self, ids: list[int]) -> Any:
-        return ids
+    def _ids(self, values: Sequence[int | str]) -> Any:
+        return list(values)
 
     def _to_sending(
         self, db: psycopg.Connection[Any], ids: list[int], at: float

@@ -59,10 +59,7 @@ def _rows_of(guard: Guard, ids: list[int]) -> list[GuardRow]:
 
 def _sum_of(guard: Guard, ids: list[int]) -> int:
     """The sum of the checksums of the messages ``ids`` as the engine read them."""
-    if len(ids) == len(guard.rows):
-        return sum(row[3] or 0 for row in guard.rows)
-    wanted = set(ids)
-    return sum(row[3] or 0 for row in guard.rows if row[0] in wanted)
+    return sum(row[3] or 0 for row in _rows_of(guard, ids))
 
 
 def among(values: Sequence[str]) -> str:
@@ -96,20 +93,14 @@ class Writes(Sql):
         ``guard.record`` False nothing is written."""
         raise NotImplementedError
 
-    # The ids of a statement: ``messages.id {_ID_LIST}`` with ``_ids(ids)`` as its argument.
+    # A list of values in a statement (ids, numbers): ``column {_ID_LIST}`` with
+    # ``_ids(values)`` as its argument.
     _ID_LIST = "IN (SELECT value FROM json_each(?))"
 
-    def _ids(self, ids: list[int]) -> Any:
+    def _ids(self, values: Sequence[int | str]) -> Any:
         import json
 
-        return json.dumps(ids)
-
-    _TEXT_LIST = _ID_LIST
-
-    def _texts(self, texts: list[str]) -> Any:
-        import json
-
-        return json.dumps(texts)
+        return json.dumps(list(values))
 
     def claim(
         self,
@@ -157,8 +148,8 @@ class Writes(Sql):
         listed = {
             str(n)
             for (n,) in db.execute(
-                self._q(f"SELECT number FROM optouts WHERE number {self._TEXT_LIST}"),
-                (self._texts(numbers),),
+                self._q(f"SELECT number FROM optouts WHERE number {self._ID_LIST}"),
+                (self._ids(numbers),),
             )
         }
         if not listed:
